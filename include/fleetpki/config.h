@@ -1,0 +1,50 @@
+/*
+ * config: the server's configuration file, shared by fleetpkid,
+ * fleetpki-worker and the fleetpki CLI.
+ *
+ * Format: one "key = value" a line; '#' starts a comment; unknown keys
+ * are an error (a typo must not silently fall back to a default).
+ */
+#ifndef FLEETPKI_CONFIG_H
+#define FLEETPKI_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_KEY_LEN 32
+
+struct config {
+	char	*path;			/* file it was read from */
+	char	*database_url;		/* libpq conninfo or URI */
+	char	*listen;		/* FastCGI socket: path or host:port */
+	int	 socket_mode;		/* for a unix socket, e.g. 0660 */
+	int	 workers;		/* pre-forked FastCGI workers */
+	char	*public_url;		/* https base, e.g. https://pki.example:8443 */
+	char	*http_url;		/* plain http base for CRL and OCSP */
+	char	*sql_dir;		/* numbered migration files */
+	char	*pid_file;		/* master pid file, optional */
+	char	*log_level;		/* error|warn|info|debug */
+	/* AES-256-GCM key that wraps private keys at rest (hex in file). */
+	unsigned char master_key[CONFIG_KEY_LEN];
+	/* HMAC-SHA256 key for stored secrets and token hashes. */
+	unsigned char pepper[CONFIG_KEY_LEN];
+	int	 crl_validity;		/* seconds from thisUpdate to nextUpdate */
+	int	 crl_refresh_margin;	/* worker regenerates this long before */
+	int	 worker_interval;	/* fleetpki-worker scheduler tick, seconds */
+	int	 jwt_leeway;		/* seconds of clock skew allowed */
+	int	 jwt_max_ttl;		/* longest token the CLI will mint */
+	int	 cert_days;		/* device certificate validity */
+	int	 db_connect_timeout;	/* seconds */
+};
+
+/*
+ * Read 'path' into 'cfg' (defaults first).  On failure returns -1 and
+ * sets '*err' to an allocated one-line reason naming the line.
+ */
+int	config_load(const char *path, struct config *cfg, char **err);
+/* Defaults only: what a missing key means. */
+void	config_defaults(struct config *cfg);
+void	config_free(struct config *cfg);
+/* The config path from 'arg', else $FLEETPKI_CONFIG, else the default. */
+const char *config_path(const char *arg);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * pki: the PKI core over OpenSSL 3 (EVP and OSSL_PARAM APIs only).
+ *
+ * Keys, CSR policy, certificate issuance from a server profile, CRLs,
+ * fingerprints, digests and private-key sealing.  The core knows no API
+ * dialect and no SQL: dialect modules call it, the store keeps its output.
+ *
+ * Every function returns 0 or a negative enum fp_err; where the caller's
+ * input is at fault the reason is written to 'st' (may be NULL) in words
+ * a client can act on.  Unexpected OpenSSL failures are logged with the
+ * OpenSSL error queue and returned as -FP_E_INTERNAL.
+ */
+#ifndef FLEETPKI_PKI_H
+#define FLEETPKI_PKI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "fleetpki/buf.h"
+#include "fleetpki/error.h"
+
+/* "AA:BB:...": 32 bytes as upper-case hex pairs joined by colons. */
+#define PKI_FPR_LEN	(32 * 3)
+/* Serial numbers: 20 bytes, positive, first byte non-zero. */
+#define PKI_SERIAL_BYTES 20
+/* Upper-case hex of a serial, no separators, NUL included. */
+#define PKI_SERIAL_HEX_LEN (PKI_SERIAL_BYTES * 2 + 1)
+/* AES-256-GCM sealing: nonce || ciphertext || tag. */
+#define PKI_SEAL_KEY_LEN 32
+#define PKI_SEAL_OVERHEAD (12 + 16)
+
+/* ---- keys -------------------------------------------------------- */
+
+/*
+ * Generate a key: 'alg' is one of ec-p256, ec-p384, ec-p521, rsa-2048,
+ * rsa-3072, rsa-4096 (anything else: -FP_E_BADREQ with a reason).
+ */
+int	pki_key_generate(const char *alg, EVP_PKEY **out, struct fp_status *st);
+
+/*
+ * The key policy for any subject key: RSA of 2048, 3072 or 4096 bits
+ * (at least 2048) with e = 65537; EC on P-256, P-384 or P-521 given as a
+ * named curve (explicit parameters rejected); nothing else.  Messages:
+ *  "The RSA public key length less than 2048 bits is not supported."
+ *  "The elliptical curve used in the ECDSA public key algorithm is not
+ *   supported. (Use the NIST-recommended curves: P-256, P-384 or P-521)"
+ */
+int	pki_key_check(EVP_PKEY *key, struct fp_status *st);
+
+/* PKCS#8 private key DER into 'out' (wipe it with buf_free_secret). */
+int	pki_key_to_der(EVP_PKEY *key, struct buf *out);
+int	pki_key_from_der(const unsigned char *der, size_t len, EVP_PKEY **out);
+/* PKCS#8 PEM private key, NUL-terminated, into 'out' (wipe after use). */
+int	pki_key_to_pem(EVP_PKEY *key, struct buf *out);
+
+/* ---- CSRs -------------------------------------------------------- */
+
+/*
+ * Parse one PEM "CERTIFICATE REQUEST" of 'len' bytes (no trailing data
+ * but white space), verify its self-signature, apply pki_key_check(),
+ * refuse MD5/SHA-1 signatures and duplicate requested extensions.
+ */
+int	pki_csr_parse_pem(const char *pem, size_t len, X509_REQ **out,
+	    struct fp_status *st);
+/* Same for DER. */
+int	pki_csr_parse_der(const unsigned char *der, size_t len, X509_REQ **out,
+	    struct fp_status *st);
+
+/*
+ * The identity-API subject policy: the subject holds exactly one CN and
+ * nothing else, matching ^[0-9A-Za-z ]{1,255}$.  Sets '*cn' (malloc'd).
+ * Messages: "Error checking SubjectDN allowed attributes in CSR. Allowed:
+ * [CN] Found: [O, CN]" / "Error checking SubjectDN 'CN' attribute in CSR.
+ * The value does not match the regular expression: /^[0-9A-Za-z
+ * ]{1,255}$/. Found: <value>".
+ */
+int	pki_csr_subject_cn_only(X509_REQ *req, char **cn, struct fp_status *st);
+
+/* ---- certificates ------------------------------------------------ */
+
+enum pki_san_type { PKI_SAN_DNS, PKI_SAN_IP, PKI_SAN_EMAIL };
+
+struct pki_san {
+	enum pki_san_type	 type;
+	const char		*value;	/* IP as text: 192.0.2.1, 2001:db8::1 */
+};
+
+#define PKI_EKU_CLIENT	0x1
+#define PKI_EKU_SERVER	0x2
+
+/* Subject attributes; NULL ones are left out.  Order as listed. */
+struct pki_name {
+	const char	*c, *st, *l, *street, *postal, *o, *ou, *cn;
+};
+
+/* What the server puts in a certificate: nothing comes from a CSR. */
+struct pki_profile {
+	struct pki_name		 subject;
+	const struct pki_san	*sans;
+	size_t			 nsans;
+	unsigned		 eku;		/* PKI_EKU_* bits, at least one */
+	int			 days;		/* validity, >= 1 */
+	const char		*crl_url;	/* CRL distribution point or NULL */
+	const char		*ocsp_url;	/* AIA OCSP responder or NULL */
+};
+
+/* A CA the core can sign with; both borrowed by the core. */
+struct pki_ca {
+	X509		*cert;
+	EVP_PKEY	*key;
+};
+
+/*
+ * Issue a certificate for 'pub' under 'ca' from 'prof': v3, a fresh
+ * random serial (PKI_SERIAL_BYTES, positive), notBefore backdated five
+ * minutes, notAfter = now + days clamped to the issuer's notAfter;
+ * basicConstraints CA:FALSE critical; keyUsage critical by key type
+ * (EC: digitalSignature; RSA: digitalSignature, keyEncipherment); the
+ * EKUs asked; SKI (SHA-1 of the key, RFC 5280 method 1); AKI keyid from
+ * the issuer's SKI; SANs; CRL DP and AIA OCSP when given.  Signed with
+ * SHA-256 (P-256, RSA), SHA-384 (P-384) or SHA-512 (P-521) per CA key.
+ * Passes `openssl verify -x509_strict`.  On a serial collision in the
+ * store the caller simply calls again: each call draws a new serial.
+ */
+int	pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
+	    const struct pki_profile *prof, X509 **out, struct fp_status *st);
+
+/*
+ * Create a self-signed root: 'alg' as pki_key_generate, subject
+ * CN='cn', O='org' (may be NULL), 'days' validity; CA:TRUE critical,
+ * keyUsage keyCertSign, cRLSign, digitalSignature critical; SKI and AKI.
+ */
+int	pki_ca_create(const char *alg, const char *cn, const char *org,
+	    int days, EVP_PKEY **key, X509 **cert, struct fp_status *st);
+
+/* Encodings.  DER/PEM are malloc'd into 'out' (PEM NUL-terminated). */
+int	pki_cert_to_der(X509 *cert, struct buf *out);
+int	pki_cert_to_pem(X509 *cert, struct buf *out);
+int	pki_cert_from_der(const unsigned char *der, size_t len, X509 **out);
+/* Exactly one PEM certificate, trailing white space only. */
+int	pki_cert_from_pem(const char *pem, size_t len, X509 **out,
+	    struct fp_status *st);
+/* Serial as upper-case hex without separators. */
+int	pki_cert_serial_hex(X509 *cert, char out[PKI_SERIAL_HEX_LEN]);
+/* Subject as RFC 2253 text ("CN=tenant:dev1,O=..."), malloc'd. */
+char	*pki_cert_subject(X509 *cert);
+/* notBefore / notAfter as Unix seconds. */
+int	pki_cert_validity(X509 *cert, int64_t *not_before, int64_t *not_after);
+
+/*
+ * Decode the body of the first PEM block in 'pem' (any label) into
+ * 'out': "der is the base64-decoded PEM body".
+ */
+int	pki_pem_body_der(const char *pem, size_t len, struct buf *out);
+
+/* ---- fingerprints and digests ------------------------------------ */
+
+/* SHA-256 of 'der' as "AA:BB:..." (PKI_FPR_LEN bytes with the NUL). */
+void	pki_fingerprint(const unsigned char *der, size_t len,
+	    char out[PKI_FPR_LEN]);
+/*
+ * Normalise a client-given fingerprint: any case, colons optional (all
+ * or none).  -FP_E_BADREQ when it is not 32 hex bytes.
+ */
+int	pki_fingerprint_normalize(const char *in, char out[PKI_FPR_LEN]);
+
+/* Lower-case hex digest of 'data'; 'alg' "sha256" or "md5". */
+int	pki_digest_hex(const char *alg, const void *data, size_t len,
+	    char out[EVP_MAX_MD_SIZE * 2 + 1]);
+
+/* HMAC-SHA256('key', 'msg') as lower-case hex (65 bytes with NUL). */
+int	pki_hmac_hex(const unsigned char *key, size_t keylen,
+	    const void *msg, size_t msglen, char out[65]);
+
+/* CSPRNG bytes; fatal if the generator fails. */
+void	pki_random(void *out, size_t len);
+
+/* ---- CRLs -------------------------------------------------------- */
+
+struct pki_revoked {
+	const char	*serial_hex;	/* upper-case hex */
+	int64_t		 revoked_at;	/* Unix seconds */
+	int		 reason;	/* RFC 5280 CRLReason code, -1 = none */
+};
+
+/*
+ * Build a v2 CRL signed by 'ca': issuer = CA subject, thisUpdate,
+ * nextUpdate, one entry per revoked serial (with reasonCode when >= 0),
+ * extensions AKI and crlNumber = 'crl_number'.
+ */
+int	pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
+	    size_t nrev, int64_t crl_number, int64_t this_update,
+	    int64_t next_update, X509_CRL **out);
+int	pki_crl_to_der(X509_CRL *crl, struct buf *out);
+int	pki_crl_to_pem(X509_CRL *crl, struct buf *out);
+
+/* RFC 5280 reason names ("keyCompromise", ...) to codes; -1 unknown. */
+int	pki_reason_from_name(const char *name);
+const char *pki_reason_name(int code);
+
+/* ---- sealing private keys at rest -------------------------------- */
+
+/*
+ * AES-256-GCM: 'out' = 12-byte random nonce || ciphertext || 16-byte
+ * tag, authenticated with 'aad' (the owning row's tenant and id, so a
+ * sealed key copied to another row does not open).
+ */
+int	pki_seal(const unsigned char key[PKI_SEAL_KEY_LEN], const void *aad,
+	    size_t aadlen, const unsigned char *pt, size_t ptlen,
+	    struct buf *out);
+/* Inverse; -FP_E_INTERNAL when the tag does not verify. */
+int	pki_open(const unsigned char key[PKI_SEAL_KEY_LEN], const void *aad,
+	    size_t aadlen, const unsigned char *ct, size_t ctlen,
+	    struct buf *out);
+
+#endif
