@@ -156,6 +156,13 @@ int	pki_cert_validity(X509 *cert, int64_t *not_before, int64_t *not_after);
  * 'out': "der is the base64-decoded PEM body".
  */
 int	pki_pem_body_der(const char *pem, size_t len, struct buf *out);
+/*
+ * Strict form: exactly one PEM block labelled 'label' ("CERTIFICATE
+ * REQUEST"), no PEM headers, only white space around it; the decoded
+ * body is appended to 'out'.  -FP_E_BADREQ with a reason otherwise.
+ */
+int	pki_pem_decode(const char *pem, size_t len, const char *label,
+	    struct buf *out, struct fp_status *st);
 
 /* ---- fingerprints and digests ------------------------------------ */
 

@@ -1,1 +1,199 @@
-/* (being written) */
+/*
+ * auth: bearer-token authentication over the jwt module, with the
+ * verification keys read from the jwt_keys table and cached briefly.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+
+#include "fleetpki/auth.h"
+#include "fleetpki/config.h"
+#include "fleetpki/core.h"
+#include "fleetpki/jwt.h"
+#include "fleetpki/log.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/store.h"
+#include "fleetpki/util.h"
+
+/* Seconds a looked-up key (or its absence) is trusted. */
+#define KEY_TTL		60
+#define KEY_CACHE	32
+
+struct key_entry {
+	char		 kid[JWT_KID_MAX + 1];
+	EVP_PKEY	*key;		/* NULL: known not to exist */
+	time_t		 at;
+};
+
+static struct key_entry	key_cache[KEY_CACHE];
+static size_t		key_next;
+
+struct lookup_arg {
+	struct fp_ctx	*ctx;
+	int		 db_error;	/* the store failed, not the token */
+};
+
+static EVP_PKEY *
+pubkey_from_pem(const char *pem)
+{
+	EVP_PKEY *key = NULL;
+	BIO *bio;
+
+	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL)
+		return NULL;
+	key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (key == NULL)
+		log_ossl_errors("jwt key PEM");
+	return key;
+}
+
+/* jwt_key_lookup: the P-256 key of 'kid', or NULL. */
+static EVP_PKEY *
+key_lookup(void *varg, const char *kid)
+{
+	struct lookup_arg *arg = varg;
+	struct jwt_key_rec rec = { 0 };
+	struct key_entry *e;
+	time_t now = util_now();
+	size_t i;
+	int rc;
+
+	for (i = 0; i < KEY_CACHE; i++) {
+		e = &key_cache[i];
+		if (e->at != 0 && now - e->at < KEY_TTL &&
+		    strcmp(e->kid, kid) == 0)
+			return e->key;
+	}
+	rc = store_jwt_key_get(arg->ctx->db, kid, &rec);
+	if (rc != 0 && rc != -FP_E_NOTFOUND) {
+		arg->db_error = rc;
+		return NULL;
+	}
+	e = &key_cache[key_next++ % KEY_CACHE];
+	EVP_PKEY_free(e->key);
+	e->key = NULL;
+	snprintf(e->kid, sizeof(e->kid), "%s", kid);
+	e->at = now;
+	/* A retired key no longer verifies. */
+	if (rc == 0 && rec.active)
+		e->key = pubkey_from_pem(rec.public_pem);
+	jwt_key_rec_clear(&rec);
+	return e->key;
+}
+
+int
+auth_bearer(struct fp_ctx *ctx, const char *authz, struct tenant *out,
+    struct fp_status *st)
+{
+	struct lookup_arg arg = { ctx, 0 };
+	struct jwt_claims claims;
+	const char *token;
+	int rc;
+
+	if (authz == NULL || *authz == '\0')
+		return fp_fail(st, FP_E_UNAUTH, "Missing bearer token.");
+	if (strncasecmp(authz, "Bearer ", 7) != 0)
+		return fp_fail(st, FP_E_UNAUTH,
+		    "Authorization must be a Bearer token.");
+	token = authz + 7;
+	while (*token == ' ')
+		token++;
+	rc = jwt_verify(token, strlen(token), key_lookup, &arg, util_now(),
+	    ctx->cfg->jwt_leeway, &claims, st);
+	if (arg.db_error != 0)
+		return arg.db_error;
+	if (rc != 0)
+		return rc;
+	rc = core_tenant(ctx, claims.tenant, out);
+	if (rc == -FP_E_NOTFOUND)
+		return fp_fail(st, FP_E_UNAUTH, "Unknown tenant.");
+	return rc;
+}
+
+/* Make the first signing key: P-256, sealed under the master key. */
+static int
+key_create(struct fp_ctx *ctx, struct jwt_key_rec *rec)
+{
+	struct buf der = BUF_INIT;
+	unsigned char rnd[12];
+	EVP_PKEY *key = NULL;
+	BIO *bio = NULL;
+	char *aad = NULL, *data;
+	long n;
+	int rc;
+
+	memset(rec, 0, sizeof(*rec));
+	if ((rc = pki_key_generate("ec-p256", &key, NULL)) != 0)
+		goto out;
+	pki_random(rnd, sizeof(rnd));
+	util_hex(rnd, sizeof(rnd), rec->kid);
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_PUBKEY(bio, key) != 1) {
+		log_ossl_errors("jwt public key");
+		rc = -FP_E_INTERNAL;
+		goto out;
+	}
+	n = BIO_get_mem_data(bio, &data);
+	rec->public_pem = xstrndup(data, (size_t)n);
+	if ((rc = pki_key_to_der(key, &der)) != 0)
+		goto out;
+	aad = xasprintf("jwt:%s", rec->kid);
+	if ((rc = pki_seal(ctx->cfg->master_key, aad, strlen(aad), der.data,
+	    der.len, &rec->private_sealed)) != 0)
+		goto out;
+	rec->active = true;
+	rc = store_jwt_key_insert(ctx->db, rec);
+	if (rc == 0)
+		log_info("created token signing key %s", rec->kid);
+out:
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	free(aad);
+	buf_free_secret(&der);
+	return rc;
+}
+
+int
+auth_token_mint(struct fp_ctx *ctx, const struct tenant *t, int64_t ttl,
+    char **token, struct fp_status *st)
+{
+	struct jwt_key_rec rec = { 0 };
+	struct buf der = BUF_INIT;
+	EVP_PKEY *key = NULL;
+	char *aad = NULL;
+	int rc;
+
+	if (ttl < 1 || ttl > ctx->cfg->jwt_max_ttl)
+		return fp_fail(st, FP_E_BADREQ,
+		    "ttl must be between 1 and %d seconds",
+		    ctx->cfg->jwt_max_ttl);
+	rc = store_jwt_key_active(ctx->db, &rec);
+	if (rc == -FP_E_NOTFOUND)
+		rc = key_create(ctx, &rec);
+	if (rc != 0)
+		goto out;
+	aad = xasprintf("jwt:%s", rec.kid);
+	if ((rc = pki_open(ctx->cfg->master_key, aad, strlen(aad),
+	    rec.private_sealed.data, rec.private_sealed.len, &der)) != 0) {
+		fp_fail(st, FP_E_INTERNAL,
+		    "the signing key does not open: wrong master_key?");
+		goto out;
+	}
+	if ((rc = pki_key_from_der(der.data, der.len, &key)) != 0)
+		goto out;
+	rc = jwt_sign_es256(key, rec.kid, t->name, t->name, util_now(), ttl,
+	    token);
+out:
+	EVP_PKEY_free(key);
+	buf_free_secret(&der);
+	jwt_key_rec_clear(&rec);
+	free(aad);
+	return rc;
+}

@@ -1,1 +1,461 @@
-/* (being written) */
+/*
+ * fleetpki: the operator's command line.  It talks to PostgreSQL
+ * directly through the store and the core, like the server does, so
+ * what it creates is exactly what the server would.
+ *
+ * Each command is one row of a table: its name, its usage, its handler.
+ * Every failure is one line on stderr and a non-zero exit.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleetpki/auth.h"
+#include "fleetpki/buf.h"
+#include "fleetpki/config.h"
+#include "fleetpki/core.h"
+#include "fleetpki/db.h"
+#include "fleetpki/log.h"
+#include "fleetpki/migrate.h"
+#include "fleetpki/store.h"
+#include "fleetpki/util.h"
+
+#define EXIT_USAGE	2
+
+struct cli {
+	struct config	cfg;
+	struct fp_ctx	ctx;
+	const char	*config_arg;
+	int		 loaded;
+};
+
+/* Options a command accepts; each command reads the ones it declares. */
+struct cli_opts {
+	const char	*tenant, *name, *key, *server, *slot, *cert;
+	long long	 days, ttl;
+	int		 days_set, ttl_set;
+};
+
+struct command {
+	const char	*words;		/* "ca create" */
+	const char	*usage;
+	const char	*opts;		/* long options accepted, by letter */
+	int		 nargs;		/* positional arguments required */
+	int		(*run)(struct cli *, struct cli_opts *, char **args);
+};
+
+static void
+die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("fleetpki: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Load the configuration and connect, or die saying why. */
+static void
+cli_open(struct cli *cli)
+{
+	char *err = NULL;
+
+	if (cli->loaded)
+		return;
+	if (config_load(config_path(cli->config_arg), &cli->cfg, &err) != 0)
+		die("%s", err);
+	cli->ctx.cfg = &cli->cfg;
+	cli->ctx.db = db_new(cli->cfg.database_url, cli->cfg.db_connect_timeout);
+	if (db_ready(cli->ctx.db) != 0)
+		die("cannot connect to the database (database_url in %s)",
+		    cli->cfg.path);
+	cli->loaded = 1;
+}
+
+static const char *
+errtext(int rc, const struct fp_status *st)
+{
+	return fp_status_message(st, rc);
+}
+
+static void
+tenant_or_die(struct cli *cli, const char *name, struct tenant *t)
+{
+	int rc = store_tenant_by_name(cli->ctx.db, name, t);
+
+	if (rc == -FP_E_NOTFOUND)
+		die("no tenant '%s'", name);
+	if (rc != 0)
+		die("reading tenant '%s' failed", name);
+}
+
+/* 1-64 of A-Z a-z 0-9 _ - (and '.' when 'dot'). */
+static int
+valid_name(const char *s, int dot)
+{
+	size_t len = strlen(s);
+
+	return len >= 1 && len <= STORE_NAME_MAX &&
+	    strspn(s, dot ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-." : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-") == len;
+}
+
+/* ---- commands ---------------------------------------------------- */
+
+static int
+cmd_migrate(struct cli *cli, struct cli_opts *o, char **args)
+{
+	char *err = NULL;
+	int applied;
+
+	cli_open(cli);
+	if (migrate_run(cli->ctx.db, cli->cfg.sql_dir, &applied, &err) != 0)
+		die("migrate: %s", err);
+	printf("schema up to date (%d migration%s applied)\n", applied,
+	    applied == 1 ? "" : "s");
+	return 0;
+}
+
+static int
+cmd_tenant_create(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct tenant t;
+	int rc;
+
+	if (!valid_name(args[0], 0))
+		die("invalid tenant name '%s': 1-64 of A-Z a-z 0-9 _ -", args[0]);
+	cli_open(cli);
+	rc = store_tenant_create(cli->ctx.db, args[0], &t);
+	if (rc == -FP_E_CONFLICT)
+		die("tenant '%s' already exists", args[0]);
+	if (rc != 0)
+		die("creating tenant '%s' failed", args[0]);
+	printf("%s\n", t.name);
+	return 0;
+}
+
+static int
+cmd_tenant_show(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct tenant t;
+
+	cli_open(cli);
+	tenant_or_die(cli, args[0], &t);
+	printf("%s\n", t.name);
+	return 0;
+}
+
+static void
+print_tenant(void *arg, const struct tenant *t)
+{
+	printf("%s\n", t->name);
+}
+
+static int
+cmd_tenant_list(struct cli *cli, struct cli_opts *o, char **args)
+{
+	cli_open(cli);
+	if (store_tenant_each(cli->ctx.db, print_tenant, NULL) != 0)
+		die("listing tenants failed");
+	return 0;
+}
+
+static int
+cmd_ca_create(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	const char *key = o->key != NULL ? o->key : "ec-p256";
+	static const char *const keys[] = { "ec-p256", "ec-p384", "rsa-2048",
+		"rsa-3072", "rsa-4096" };
+	struct tenant t;
+	int64_t id;
+	size_t i;
+	int rc;
+
+	if (o->tenant == NULL || o->name == NULL)
+		die("ca create needs --tenant and --name");
+	if (!valid_name(o->name, 1))
+		die("invalid CA name '%s': 1-64 of A-Z a-z 0-9 _ - .", o->name);
+	for (i = 0; i < FP_ARRAY_LEN(keys); i++)
+		if (strcmp(key, keys[i]) == 0)
+			break;
+	if (i == FP_ARRAY_LEN(keys))
+		die("unknown --key '%s' (ec-p256, ec-p384, rsa-2048, rsa-3072, "
+		    "rsa-4096)", key);
+	if (o->days_set && (o->days < 1 || o->days > 36500))
+		die("--days must be between 1 and 36500");
+	cli_open(cli);
+	tenant_or_die(cli, o->tenant, &t);
+	rc = core_ca_create(&cli->ctx, &t, o->name, key,
+	    o->days_set ? (int)o->days : 3650, &id, &st);
+	if (rc != 0)
+		die("ca create: %s", errtext(rc, &st));
+	printf("%s\n", o->name);
+	return 0;
+}
+
+static int
+cmd_ca_list(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct ca_rec *cas = NULL;
+	struct tenant t;
+	size_t n = 0, i;
+
+	if (o->tenant == NULL)
+		die("ca list needs --tenant");
+	cli_open(cli);
+	tenant_or_die(cli, o->tenant, &t);
+	if (store_ca_list(cli->ctx.db, t.id, &cas, &n) != 0)
+		die("listing CAs failed");
+	for (i = 0; i < n; i++)
+		printf("%s\n", cas[i].name);
+	store_ca_list_free(cas, n);
+	return 0;
+}
+
+static int
+cmd_token(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct tenant t;
+	char *token = NULL;
+	int rc;
+
+	if (o->tenant == NULL)
+		die("token needs --tenant");
+	cli_open(cli);
+	tenant_or_die(cli, o->tenant, &t);
+	rc = auth_token_mint(&cli->ctx, &t, o->ttl_set ? o->ttl : 3600, &token,
+	    &st);
+	if (rc != 0)
+		die("token: %s", errtext(rc, &st));
+	printf("%s\n", token);
+	util_free_secret(token);
+	return 0;
+}
+
+static int
+read_all(const char *path, struct buf *out)
+{
+	char chunk[4096];
+	size_t got;
+	FILE *f;
+	int rc = 0;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		buf_append(out, chunk, got);
+		if (out->len > 1024 * 1024) {
+			rc = -1;
+			break;
+		}
+	}
+	if (ferror(f))
+		rc = -1;
+	fclose(f);
+	return rc;
+}
+
+static int
+cmd_servercert_set(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct buf pem = BUF_INIT;
+	int rc;
+
+	if (o->server == NULL || o->slot == NULL || o->cert == NULL)
+		die("servercert set needs --server, --slot and --cert");
+	if (strcmp(o->slot, "primary") != 0 && strcmp(o->slot, "secondary") != 0)
+		die("--slot must be primary or secondary");
+	if (read_all(o->cert, &pem) != 0)
+		die("%s: %s", o->cert, errno != 0 ? strerror(errno) :
+		    "too large");
+	cli_open(cli);
+	rc = core_servercert_set(&cli->ctx, o->server, o->slot,
+	    (const char *)pem.data, pem.len, &st);
+	buf_free(&pem);
+	if (rc != 0)
+		die("servercert set: %s", errtext(rc, &st));
+	printf("%s %s\n", o->server, o->slot);
+	return 0;
+}
+
+static const struct command commands[] = {
+	{ "migrate", "migrate", "", 0, cmd_migrate },
+	{ "tenant create", "tenant create NAME", "", 1, cmd_tenant_create },
+	{ "tenant show", "tenant show NAME", "", 1, cmd_tenant_show },
+	{ "tenant list", "tenant list", "", 0, cmd_tenant_list },
+	{ "ca create", "ca create --tenant T --name N "
+	    "[--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--days D]",
+	    "tnkd", 0, cmd_ca_create },
+	{ "ca list", "ca list --tenant T", "t", 0, cmd_ca_list },
+	{ "token", "token --tenant T [--ttl SECONDS]", "tl", 0, cmd_token },
+	{ "servercert set", "servercert set --server NAME "
+	    "--slot primary|secondary --cert FILE", "sSC", 0,
+	    cmd_servercert_set },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: fleetpki [--config FILE] COMMAND [OPTIONS]\n\n"
+	    "Commands:\n");
+	for (i = 0; i < FP_ARRAY_LEN(commands); i++)
+		fprintf(f, "  fleetpki %s\n", commands[i].usage);
+	fprintf(f, "\n--config defaults to $FLEETPKI_CONFIG, else "
+	    FLEETPKI_SYSCONFDIR "/fleetpki.conf.\n"
+	    "Every command answers --help.\n");
+}
+
+/* Match the longest command whose words start argv[0..]. */
+static const struct command *
+find_command(int argc, char **argv, int *used)
+{
+	const struct command *best = NULL;
+	size_t i;
+	int best_words = 0;
+
+	for (i = 0; i < FP_ARRAY_LEN(commands); i++) {
+		char words[64], *w, *save = NULL;
+		int n = 0, ok = 1;
+
+		snprintf(words, sizeof(words), "%s", commands[i].words);
+		for (w = strtok_r(words, " ", &save); w != NULL;
+		    w = strtok_r(NULL, " ", &save), n++) {
+			if (n >= argc || strcmp(argv[n], w) != 0) {
+				ok = 0;
+				break;
+			}
+		}
+		if (ok && n > best_words) {
+			best = &commands[i];
+			best_words = n;
+		}
+	}
+	*used = best_words;
+	return best;
+}
+
+static long long
+parse_num(const char *opt, const char *v, long long min, long long max)
+{
+	long long n;
+
+	if (util_parse_int(v, min, max, &n) != 0)
+		die("--%s must be an integer between %lld and %lld", opt, min, max);
+	return n;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option gopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option copts[] = {
+		{ "tenant", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "ttl", required_argument, NULL, 'l' },
+		{ "server", required_argument, NULL, 's' },
+		{ "slot", required_argument, NULL, 'S' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct command *cmd;
+	struct cli cli;
+	struct cli_opts o;
+	int c, used, rc;
+
+	memset(&cli, 0, sizeof(cli));
+	opterr = 0;	/* our own one-line messages instead of getopt's */
+	memset(&o, 0, sizeof(o));
+	/* Log lines from the core go to stderr, only when they matter. */
+	log_init("fleetpki", LOG_LVL_ERR);
+
+	/* Global options stop at the first command word. */
+	while ((c = getopt_long(argc, argv, "+c:h", gopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cli.config_arg = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "fleetpki: unknown option (see --help)\n");
+			return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((cmd = find_command(argc, argv, &used)) == NULL) {
+		fprintf(stderr, "fleetpki: unknown command '%s' (see --help)\n",
+		    argv[0]);
+		return EXIT_USAGE;
+	}
+	/* getopt_long over the words after the command. */
+	argc -= used - 1;
+	argv += used - 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", copts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("usage: fleetpki [--config FILE] %s\n", cmd->usage);
+			return 0;
+		}
+		if (c == '?' || strchr(cmd->opts, c) == NULL) {
+			fprintf(stderr, "fleetpki: bad option for %s (usage: "
+			    "fleetpki %s)\n", cmd->words, cmd->usage);
+			return EXIT_USAGE;
+		}
+		switch (c) {
+		case 't': o.tenant = optarg; break;
+		case 'n': o.name = optarg; break;
+		case 'k': o.key = optarg; break;
+		case 's': o.server = optarg; break;
+		case 'S': o.slot = optarg; break;
+		case 'C': o.cert = optarg; break;
+		case 'd':
+			o.days = parse_num("days", optarg, 1, 36500);
+			o.days_set = 1;
+			break;
+		case 'l':
+			o.ttl = parse_num("ttl", optarg, 1, 366LL * 86400);
+			o.ttl_set = 1;
+			break;
+		}
+	}
+	if (argc - optind != cmd->nargs) {
+		fprintf(stderr, "fleetpki: usage: fleetpki %s\n", cmd->usage);
+		return EXIT_USAGE;
+	}
+	rc = cmd->run(&cli, &o, argv + optind);
+	if (cli.loaded) {
+		db_free(cli.ctx.db);
+		config_free(&cli.cfg);
+	}
+	return rc;
+}

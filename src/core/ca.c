@@ -1,1 +1,327 @@
-/* (being written) */
+/*
+ * core/ca: tenants and CAs as a process sees them.  A CA's certificate
+ * and key never change once created, so an opened CA is cached for the
+ * life of the process; only "which CA is the tenant's default" is
+ * re-read after a short time.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleetpki/config.h"
+#include "fleetpki/core.h"
+#include "fleetpki/log.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/store.h"
+#include "fleetpki/util.h"
+
+#include "core_internal.h"
+
+/* Seconds a tenant's default-CA choice is trusted before re-reading. */
+#define DEFAULT_TTL	30
+/* Bound on cached entries; past it the cache starts over. */
+#define CACHE_MAX	4096
+
+struct core_ca {
+	int64_t		 id;
+	int64_t		 tenant_id;
+	char		 public_id[33];
+	char		 fingerprint[PKI_FPR_LEN];
+	char		*pem;
+	char		*crl_url;
+	struct pki_ca	 pki;
+};
+
+struct default_entry {
+	int64_t	tenant_id;
+	int64_t	ca_id;
+	time_t	at;
+};
+
+static struct core_ca		**cas;
+static size_t			  ncas;
+static struct tenant		 *tenants;
+static size_t			  ntenants;
+static struct default_entry	 *defaults;
+static size_t			  ndefaults;
+
+static void
+core_ca_free(struct core_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	free(ca->pem);
+	free(ca->crl_url);
+	X509_free(ca->pki.cert);
+	EVP_PKEY_free(ca->pki.key);
+	free(ca);
+}
+
+void
+core_cache_flush(void)
+{
+	size_t i;
+
+	for (i = 0; i < ncas; i++)
+		core_ca_free(cas[i]);
+	free(cas);
+	free(tenants);
+	free(defaults);
+	cas = NULL;
+	tenants = NULL;
+	defaults = NULL;
+	ncas = ntenants = ndefaults = 0;
+}
+
+int
+core_tenant(struct fp_ctx *ctx, const char *name, struct tenant *out)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ntenants; i++) {
+		if (strcmp(tenants[i].name, name) == 0) {
+			*out = tenants[i];
+			return 0;
+		}
+	}
+	if ((rc = store_tenant_by_name(ctx->db, name, out)) != 0)
+		return rc;
+	if (ntenants >= CACHE_MAX) {
+		free(tenants);
+		tenants = NULL;
+		ntenants = 0;
+	}
+	tenants = xrealloc(tenants, (ntenants + 1) * sizeof(*tenants));
+	tenants[ntenants++] = *out;
+	return 0;
+}
+
+/* The associated data a CA key is sealed with: binds tenant and row. */
+static char *
+ca_aad(int64_t tenant_id, const char *public_id)
+{
+	return xasprintf("ca:%" PRId64 ":%s", tenant_id, public_id);
+}
+
+/* Open a stored CA: parse, unseal, and check the key fits the cert. */
+static int
+ca_open(struct fp_ctx *ctx, const struct ca_rec *rec, struct core_ca **out)
+{
+	struct buf keyder = BUF_INIT, pem = BUF_INIT;
+	struct core_ca *ca;
+	char *aad = NULL;
+	int rc;
+
+	ca = xcalloc(1, sizeof(*ca));
+	ca->id = rec->id;
+	ca->tenant_id = rec->tenant_id;
+	snprintf(ca->public_id, sizeof(ca->public_id), "%s", rec->public_id);
+	snprintf(ca->fingerprint, sizeof(ca->fingerprint), "%s",
+	    rec->fingerprint);
+	if ((rc = pki_cert_from_der(rec->cert_der.data, rec->cert_der.len,
+	    &ca->pki.cert)) != 0)
+		goto out;
+	aad = ca_aad(rec->tenant_id, rec->public_id);
+	if ((rc = pki_open(ctx->cfg->master_key, aad, strlen(aad),
+	    rec->key_sealed.data, rec->key_sealed.len, &keyder)) != 0) {
+		log_err("CA %" PRId64 ": sealed key does not open (wrong "
+		    "master_key?)", rec->id);
+		goto out;
+	}
+	if ((rc = pki_key_from_der(keyder.data, keyder.len, &ca->pki.key)) != 0)
+		goto out;
+	if (X509_check_private_key(ca->pki.cert, ca->pki.key) != 1) {
+		log_ossl_errors("CA key does not match its certificate");
+		rc = -FP_E_INTERNAL;
+		goto out;
+	}
+	if ((rc = pki_cert_to_pem(ca->pki.cert, &pem)) != 0)
+		goto out;
+	ca->pem = buf_steal(&pem, NULL);
+	ca->crl_url = xasprintf("%s/crl/%s.crl", ctx->cfg->http_url,
+	    ca->public_id);
+	*out = ca;
+	ca = NULL;
+out:
+	core_ca_free(ca);
+	free(aad);
+	buf_free_secret(&keyder);
+	buf_free(&pem);
+	return rc;
+}
+
+static const struct core_ca *
+ca_cached(int64_t tenant_id, int64_t ca_id)
+{
+	size_t i;
+
+	for (i = 0; i < ncas; i++)
+		if (cas[i]->id == ca_id && cas[i]->tenant_id == tenant_id)
+			return cas[i];
+	return NULL;
+}
+
+static void
+ca_remember(struct core_ca *ca)
+{
+	if (ncas >= CACHE_MAX)
+		core_cache_flush();
+	cas = xrealloc(cas, (ncas + 1) * sizeof(*cas));
+	cas[ncas++] = ca;
+}
+
+int
+core_ca_get(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id,
+    const struct core_ca **out)
+{
+	struct ca_rec rec = { 0 };
+	struct core_ca *ca = NULL;
+	int rc;
+
+	if ((*out = ca_cached(tenant_id, ca_id)) != NULL)
+		return 0;
+	if ((rc = store_ca_by_id(ctx->db, tenant_id, ca_id, &rec)) != 0)
+		goto out;
+	if ((rc = ca_open(ctx, &rec, &ca)) != 0)
+		goto out;
+	ca_remember(ca);
+	*out = ca;
+out:
+	ca_rec_clear(&rec);
+	return rc;
+}
+
+int
+core_ca_default(struct fp_ctx *ctx, int64_t tenant_id,
+    const struct core_ca **out)
+{
+	struct ca_rec rec = { 0 };
+	struct core_ca *ca = NULL;
+	time_t now = util_now();
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ndefaults; i++) {
+		if (defaults[i].tenant_id == tenant_id &&
+		    now - defaults[i].at < DEFAULT_TTL &&
+		    (*out = ca_cached(tenant_id, defaults[i].ca_id)) != NULL)
+			return 0;
+	}
+	if ((rc = store_ca_default(ctx->db, tenant_id, &rec)) != 0)
+		goto out;
+	if ((*out = ca_cached(tenant_id, rec.id)) == NULL) {
+		if ((rc = ca_open(ctx, &rec, &ca)) != 0)
+			goto out;
+		ca_remember(ca);
+		*out = ca;
+	}
+	for (i = 0; i < ndefaults; i++)
+		if (defaults[i].tenant_id == tenant_id)
+			break;
+	if (i == ndefaults) {
+		if (ndefaults >= CACHE_MAX)
+			ndefaults = i = 0;
+		defaults = xrealloc(defaults, (ndefaults + 1) *
+		    sizeof(*defaults));
+		ndefaults++;
+	}
+	defaults[i].tenant_id = tenant_id;
+	defaults[i].ca_id = rec.id;
+	defaults[i].at = now;
+out:
+	ca_rec_clear(&rec);
+	return rc;
+}
+
+const char *
+core_ca_pem(const struct core_ca *ca)
+{
+	return ca->pem;
+}
+
+const char *
+core_ca_fingerprint(const struct core_ca *ca)
+{
+	return ca->fingerprint;
+}
+
+int64_t
+core_ca_id(const struct core_ca *ca)
+{
+	return ca->id;
+}
+
+const char *
+core_ca_crl_url(const struct core_ca *ca)
+{
+	return ca->crl_url;
+}
+
+const struct pki_ca *
+core_ca_pki(const struct core_ca *ca)
+{
+	return &ca->pki;
+}
+
+int
+core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
+    const char *alg, int days, int64_t *id, struct fp_status *st)
+{
+	struct ca_rec rec = { 0 };
+	struct buf keyder = BUF_INIT;
+	struct crl_rec crl = { 0 };
+	unsigned char rnd[16];
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char *cn = NULL, *aad = NULL;
+	char fpr[PKI_FPR_LEN];
+	int rc;
+
+	cn = xasprintf("fleetpki %s %s CA", t->name, name);
+	if ((rc = pki_ca_create(alg, cn, "fleetpki", days, &key, &cert, st)) != 0)
+		goto out;
+	rec.tenant_id = t->id;
+	snprintf(rec.name, sizeof(rec.name), "%s", name);
+	pki_random(rnd, sizeof(rnd));
+	util_hex(rnd, sizeof(rnd), rec.public_id);
+	rec.key_alg = xstrdup(alg);
+	if ((rc = pki_cert_to_der(cert, &rec.cert_der)) != 0)
+		goto out;
+	pki_fingerprint(rec.cert_der.data, rec.cert_der.len, fpr);
+	rec.fingerprint = xstrdup(fpr);
+	if ((rec.subject = pki_cert_subject(cert)) == NULL) {
+		rc = -FP_E_INTERNAL;
+		goto out;
+	}
+	if ((rc = pki_cert_validity(cert, &rec.not_before, &rec.not_after)) != 0)
+		goto out;
+	if ((rc = pki_key_to_der(key, &keyder)) != 0)
+		goto out;
+	aad = ca_aad(t->id, rec.public_id);
+	if ((rc = pki_seal(ctx->cfg->master_key, aad, strlen(aad),
+	    keyder.data, keyder.len, &rec.key_sealed)) != 0)
+		goto out;
+	if ((rc = store_ca_insert(ctx->db, &rec)) != 0) {
+		if (rc == -FP_E_CONFLICT)
+			fp_fail(st, FP_E_CONFLICT,
+			    "tenant '%s' already has a CA named '%s'", t->name,
+			    name);
+		goto out;
+	}
+	*id = rec.id;
+	/* Relying parties fetch the CRL URL at once: have one ready. */
+	rc = core_crl_issue(ctx, t->id, rec.id, &crl);
+out:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	free(cn);
+	free(aad);
+	buf_free_secret(&keyder);
+	ca_rec_clear(&rec);
+	crl_rec_clear(&crl);
+	return rc;
+}

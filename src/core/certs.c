@@ -1,1 +1,144 @@
-/* (being written) */
+/*
+ * core/certs: issuing and removing device certificates.
+ *
+ * Order (SECURITY.md): police the request, sign, store, and answer only
+ * after the commit.  The serial is drawn fresh for every attempt, and
+ * the store's unique (ca_id, serial) index is what guarantees
+ * uniqueness: on the astronomically rare collision we sign again.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleetpki/config.h"
+#include "fleetpki/core.h"
+#include "fleetpki/log.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/store.h"
+#include "fleetpki/util.h"
+
+#include "core_internal.h"
+
+#define ISSUE_ATTEMPTS	4
+/* RFC 5280 CRLReason superseded: what the identity API's DELETE means. */
+#define REASON_SUPERSEDED 4
+
+/* Sign 'pub' under 'ca' with 'prof' and store the result in 'out'. */
+static int
+issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca, int64_t tenant_id,
+    EVP_PKEY *pub, const struct pki_profile *prof, struct cert_rec *out,
+    struct fp_status *st)
+{
+	struct buf der = BUF_INIT, pem = BUF_INIT;
+	X509 *cert = NULL;
+	int rc = -FP_E_INTERNAL, attempt;
+
+	for (attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
+		X509_free(cert);
+		cert = NULL;
+		cert_rec_clear(out);
+		buf_reset(&der);
+		buf_reset(&pem);
+		if ((rc = pki_issue(core_ca_pki(ca), pub, prof, &cert, st)) != 0)
+			goto out;
+		if ((rc = pki_cert_to_der(cert, &der)) != 0 ||
+		    (rc = pki_cert_to_pem(cert, &pem)) != 0 ||
+		    (rc = pki_cert_serial_hex(cert, out->serial)) != 0 ||
+		    (rc = pki_cert_validity(cert, &out->not_before,
+		    &out->not_after)) != 0)
+			goto out;
+		pki_fingerprint(der.data, der.len, out->fingerprint);
+		if ((out->subject = pki_cert_subject(cert)) == NULL) {
+			rc = -FP_E_INTERNAL;
+			goto out;
+		}
+		out->pem = buf_steal(&pem, NULL);
+		out->tenant_id = tenant_id;
+		out->ca_id = core_ca_id(ca);
+		out->issued_by_pki = true;
+		rc = store_cert_insert(ctx->db, out);
+		if (rc != -FP_E_CONFLICT)
+			break;
+		log_warn("serial %s collided; signing again", out->serial);
+	}
+	if (rc == 0) {
+		out->ca_fingerprint = xstrdup(core_ca_fingerprint(ca));
+		log_info("issued certificate %s serial %s", out->fingerprint,
+		    out->serial);
+	}
+out:
+	if (rc != 0)
+		cert_rec_clear(out);
+	X509_free(cert);
+	buf_free(&der);
+	buf_free(&pem);
+	return rc;
+}
+
+int
+core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
+    const char *csr_pem, size_t len, struct cert_rec *out,
+    struct fp_status *st)
+{
+	const struct core_ca *ca;
+	struct pki_profile prof;
+	X509_REQ *req = NULL;
+	char *cn = NULL, *subject_cn = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = pki_csr_parse_pem(csr_pem, len, &req, st)) != 0)
+		goto out;
+	if ((rc = pki_csr_subject_cn_only(req, &cn, st)) != 0)
+		goto out;
+	if ((rc = core_ca_default(ctx, t->id, &ca)) != 0) {
+		if (rc == -FP_E_NOTFOUND) {
+			log_err("tenant %s has no CA", t->name);
+			rc = -FP_E_INTERNAL;
+		}
+		goto out;
+	}
+	/* The subject is rebuilt, never copied: CN=<tenant>:<CN>. */
+	subject_cn = xasprintf("%s:%s", t->name, cn);
+	memset(&prof, 0, sizeof(prof));
+	prof.subject.o = "fleetpki";
+	prof.subject.cn = subject_cn;
+	prof.eku = PKI_EKU_CLIENT;
+	prof.days = ctx->cfg->cert_days;
+	prof.crl_url = core_ca_crl_url(ca);
+	rc = issue_and_store(ctx, ca, t->id, X509_REQ_get0_pubkey(req), &prof,
+	    out, st);
+out:
+	X509_REQ_free(req);
+	free(cn);
+	free(subject_cn);
+	return rc;
+}
+
+int
+core_cert_delete(struct fp_ctx *ctx, const struct tenant *t,
+    const char *fingerprint)
+{
+	struct cert_rec rec = { 0 };
+	struct crl_rec crl = { 0 };
+	int rc;
+
+	if ((rc = store_cert_remove(ctx->db, t->id, fingerprint,
+	    REASON_SUPERSEDED, &rec)) != 0)
+		goto out;
+	log_info("revoked certificate %s serial %s", fingerprint, rec.serial);
+	/*
+	 * The revocation is committed; a fresh CRL makes it visible at once.
+	 * Should signing the CRL fail, the revocation still stands and the
+	 * worker's next pass issues the CRL, so the caller still succeeds.
+	 */
+	if (core_crl_issue(ctx, t->id, rec.ca_id, &crl) != 0)
+		log_err("CRL after revoking %s not issued; the worker will",
+		    rec.serial);
+out:
+	cert_rec_clear(&rec);
+	crl_rec_clear(&crl);
+	return rc;
+}

@@ -1,1 +1,155 @@
-/* (being written) */
+/*
+ * core/crl: CRLs are issued on revocation and by the worker before they
+ * go stale, never per request: a request serves the newest stored one
+ * and only issues when none is valid (a fresh install, a stopped worker).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "fleetpki/config.h"
+#include "fleetpki/core.h"
+#include "fleetpki/log.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/store.h"
+#include "fleetpki/util.h"
+
+#include "core_internal.h"
+
+struct crl_build_arg {
+	struct fp_ctx		*ctx;
+	const struct core_ca	*ca;
+};
+
+/* store_crl_builder: sign the CRL inside the store's transaction. */
+static int
+crl_build(void *varg, int64_t number, const struct revoked_rec *rev,
+    size_t nrev, struct crl_rec *crl)
+{
+	struct crl_build_arg *arg = varg;
+	struct pki_revoked *list = NULL;
+	X509_CRL *x = NULL;
+	size_t i;
+	int rc;
+
+	list = xcalloc(nrev, sizeof(*list));
+	for (i = 0; i < nrev; i++) {
+		list[i].serial_hex = rev[i].serial;
+		list[i].revoked_at = rev[i].revoked_at;
+		list[i].reason = rev[i].reason;
+	}
+	crl->this_update = util_now();
+	crl->next_update = crl->this_update + arg->ctx->cfg->crl_validity;
+	if ((rc = pki_crl_build(core_ca_pki(arg->ca), list, nrev, number,
+	    crl->this_update, crl->next_update, &x)) != 0)
+		goto out;
+	buf_reset(&crl->der);
+	rc = pki_crl_to_der(x, &crl->der);
+out:
+	X509_CRL_free(x);
+	free(list);
+	return rc;
+}
+
+int
+core_crl_issue(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id,
+    struct crl_rec *out)
+{
+	struct crl_build_arg arg = { ctx, NULL };
+	int rc;
+
+	if ((rc = core_ca_get(ctx, tenant_id, ca_id, &arg.ca)) != 0)
+		return rc;
+	crl_rec_clear(out);
+	if ((rc = store_crl_issue(ctx->db, tenant_id, ca_id, crl_build, &arg,
+	    out)) != 0) {
+		crl_rec_clear(out);
+		return rc;
+	}
+	log_info("issued CRL %lld for CA %lld", (long long)out->crl_number,
+	    (long long)ca_id);
+	return 0;
+}
+
+int
+core_crl_current(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id,
+    struct crl_rec *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = store_crl_latest(ctx->db, ca_id, out);
+	if (rc == 0 && out->next_update > util_now())
+		return 0;
+	if (rc != 0 && rc != -FP_E_NOTFOUND)
+		return rc;
+	return core_crl_issue(ctx, tenant_id, ca_id, out);
+}
+
+int
+core_crl_by_public_id(struct fp_ctx *ctx, const char *public_id,
+    struct crl_rec *out)
+{
+	struct ca_rec ca = { 0 };
+	int rc;
+
+	/* Only well-formed ids reach the database. */
+	if (strlen(public_id) != 32 ||
+	    strspn(public_id, "0123456789abcdef") != 32)
+		return -FP_E_NOTFOUND;
+	if ((rc = store_ca_by_public_id(ctx->db, public_id, &ca)) != 0)
+		goto out;
+	rc = core_crl_current(ctx, ca.tenant_id, ca.id, out);
+out:
+	ca_rec_clear(&ca);
+	return rc;
+}
+
+int
+core_crl_pem(const struct crl_rec *crl, struct buf *out)
+{
+	BIO *bio = NULL;
+	char *data;
+	long n;
+	int rc = -FP_E_INTERNAL;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		goto out;
+	if (PEM_write_bio(bio, "X509 CRL", "", crl->der.data,
+	    (long)crl->der.len) <= 0) {
+		log_ossl_errors("PEM_write_bio");
+		goto out;
+	}
+	n = BIO_get_mem_data(bio, &data);
+	buf_append(out, data, (size_t)n);
+	rc = 0;
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+int
+core_crl_refresh_due(struct fp_ctx *ctx, int *issued)
+{
+	struct ca_rec *due = NULL;
+	struct crl_rec crl = { 0 };
+	size_t n = 0, i;
+	int rc, failed = 0;
+
+	*issued = 0;
+	if ((rc = store_crl_due(ctx->db, util_now() +
+	    ctx->cfg->crl_refresh_margin, &due, &n)) != 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (core_crl_issue(ctx, due[i].tenant_id, due[i].id, &crl) != 0)
+			failed++;
+		else
+			(*issued)++;
+		crl_rec_clear(&crl);
+	}
+	store_ca_list_free(due, n);
+	return failed > 0 ? -FP_E_INTERNAL : 0;
+}

@@ -1,1 +1,170 @@
-/* (being written) */
+/*
+ * http: request accessors and response builders.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+
+#include "fleetpki/arena.h"
+#include "fleetpki/http.h"
+#include "fleetpki/json.h"
+#include "fleetpki/util.h"
+
+const char *
+http_header(struct http_req *req, const char *name)
+{
+	FCGX_Request *fr = req->fcgx;
+	char param[128] = "HTTP_";
+	size_t i, n = 5;
+
+	/* CGI names headers HTTP_<UPPER_WITH_UNDERSCORES>. */
+	for (i = 0; name[i] != '\0' && n < sizeof(param) - 1; i++)
+		param[n++] = name[i] == '-' ? '_' :
+		    (char)toupper((unsigned char)name[i]);
+	param[n] = '\0';
+	return FCGX_GetParam(param, fr->envp);
+}
+
+int
+http_etag_match(struct http_req *req, const char *etag)
+{
+	const char *inm = http_header(req, "If-None-Match"), *p;
+	size_t len = strlen(etag);
+
+	if (inm == NULL)
+		return 0;
+	for (p = inm; *p != '\0';) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (*p == '*')
+			return 1;
+		/* RFC 9110 13.1.2: If-None-Match uses the weak comparison. */
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (strncmp(p, etag, len) == 0 &&
+		    (p[len] == '\0' || p[len] == ',' || p[len] == ' '))
+			return 1;
+		while (*p != '\0' && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Percent-decode 'len' bytes of a query component; '+' is a space. */
+static char *
+query_decode(struct arena *a, const char *s, size_t len)
+{
+	char *out = arena_alloc(a, len + 1), *o = out;
+	size_t i;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '+') {
+			*o++ = ' ';
+		} else if (s[i] == '%' && i + 2 < len &&
+		    (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+			*o++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+const char *
+http_query(struct http_req *req, const char *name)
+{
+	const char *p = req->query, *amp, *eq;
+	size_t namelen = strlen(name), keylen, pairlen;
+	char *key;
+
+	while (p != NULL && *p != '\0') {
+		amp = strchr(p, '&');
+		pairlen = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		eq = memchr(p, '=', pairlen);
+		keylen = eq != NULL ? (size_t)(eq - p) : pairlen;
+		key = query_decode(req->arena, p, keylen);
+		/* A decoded NUL would end the key early: such keys never match. */
+		if (strlen(key) == namelen && strcmp(key, name) == 0)
+			return eq != NULL ? query_decode(req->arena, eq + 1,
+			    pairlen - keylen - 1) : "";
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+void
+resp_header(struct http_resp *resp, const char *name, const char *fmt, ...)
+{
+	char value[1024];
+	va_list ap;
+	size_t i;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	/* A header value never carries a line break (response splitting). */
+	for (i = 0; value[i] != '\0'; i++)
+		if (value[i] == '\r' || value[i] == '\n')
+			value[i] = ' ';
+	buf_printf(&resp->headers, "%s: %s\r\n", name, value);
+}
+
+void
+resp_bytes(struct http_resp *resp, int status, const char *content_type,
+    const void *data, size_t len)
+{
+	resp->status = status;
+	resp->content_type = content_type;
+	buf_reset(&resp->body);
+	buf_append(&resp->body, data, len);
+}
+
+void
+resp_json(struct http_resp *resp, int status, json_object *obj)
+{
+	const char *text;
+	size_t len;
+
+	text = json_object_to_json_string_length(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	resp_bytes(resp, status, "application/json", text, len);
+	json_object_put(obj);
+}
+
+void
+resp_empty(struct http_resp *resp, int status)
+{
+	resp->status = status;
+	resp->content_type = NULL;
+	buf_reset(&resp->body);
+}
+
+void
+resp_error(struct http_resp *resp, int code, const struct fp_status *st)
+{
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "message",
+	    json_object_new_string(fp_status_message(st, code)));
+	resp_json(resp, fp_err_http(code), obj);
+}

@@ -1,1 +1,299 @@
-/* (being written) */
+/*
+ * worker: one pre-forked FastCGI worker.  It owns one database
+ * connection (made after the fork: a libpq connection is never shared
+ * across processes) and one arena that every request allocates from.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "fleetpki/arena.h"
+#include "fleetpki/auth.h"
+#include "fleetpki/config.h"
+#include "fleetpki/core.h"
+#include "fleetpki/db.h"
+#include "fleetpki/front.h"
+#include "fleetpki/http.h"
+#include "fleetpki/log.h"
+#include "fleetpki/router.h"
+#include "fleetpki/util.h"
+
+/* Set by SIGTERM; while idle in accept() the worker exits at once. */
+static volatile sig_atomic_t	w_stop;
+static volatile sig_atomic_t	w_idle;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	w_stop = 1;
+	if (w_idle)
+		_exit(0);
+}
+
+static const char *
+reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	default: return status >= 500 ? "Internal Server Error" : "OK";
+	}
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The path of REQUEST_URI, percent-decoded.  An encoded '/' or NUL would
+ * let a client forge segment boundaries: such paths match nothing.
+ */
+static const char *
+decode_path(struct arena *a, const char *uri, const char **query)
+{
+	const char *q = strchr(uri, '?');
+	size_t len = q != NULL ? (size_t)(q - uri) : strlen(uri), i;
+	char *out = arena_alloc(a, len + 1), *o = out;
+	int hi, lo;
+
+	*query = q != NULL ? q + 1 : "";
+	for (i = 0; i < len; i++) {
+		if (uri[i] == '%' && i + 2 < len &&
+		    (hi = hexval((unsigned char)uri[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)uri[i + 2])) >= 0) {
+			int c = hi << 4 | lo;
+
+			if (c == 0 || c == '/')
+				return NULL;
+			*o++ = (char)c;
+			i += 2;
+		} else {
+			*o++ = uri[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Read exactly the announced body into the arena. */
+static int
+read_body(struct http_req *req, FCGX_Request *fr, struct fp_status *st)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+	long long len = 0;
+	unsigned char *body;
+	int got;
+
+	if (cl != NULL && *cl != '\0' &&
+	    util_parse_int(cl, 0, 1LL << 40, &len) != 0)
+		return fp_fail(st, FP_E_BADREQ, "Invalid Content-Length.");
+	if (len == 0) {
+		req->body = (const unsigned char *)"";
+		req->body_len = 0;
+		return 0;
+	}
+	if (req->route->body_max == 0)
+		return fp_fail(st, FP_E_BADREQ,
+		    "This endpoint takes no request body.");
+	if ((unsigned long long)len > req->route->body_max)
+		return fp_fail(st, FP_E_TOOLARGE,
+		    "Request body too large (limit %zu bytes).",
+		    req->route->body_max);
+	body = arena_alloc(req->arena, (size_t)len + 1);
+	got = FCGX_GetStr((char *)body, (int)len, fr->in);
+	if (got != (int)len)
+		return fp_fail(st, FP_E_BADREQ, "Truncated request body.");
+	body[len] = '\0';
+	req->body = body;
+	req->body_len = (size_t)len;
+	return 0;
+}
+
+/*
+ * The CGI-style header block is built in 'head' (libfcgi's own printf
+ * knows no %zu) and written with the body in as few records as it takes.
+ */
+static void
+write_response(FCGX_Request *fr, struct http_req *req, struct http_resp *resp,
+    struct buf *head)
+{
+	int bodyless = resp->status == 204 || resp->status == 304 ||
+	    strcmp(req->method, "HEAD") == 0;
+
+	buf_reset(head);
+	buf_printf(head, "Status: %d %s\r\n", resp->status,
+	    reason_phrase(resp->status));
+	if (resp->content_type != NULL)
+		buf_printf(head, "Content-Type: %s\r\n", resp->content_type);
+	if (resp->status != 204 && resp->status != 304)
+		buf_printf(head, "Content-Length: %zu\r\n", resp->body.len);
+	buf_append(head, resp->headers.data, resp->headers.len);
+	buf_puts(head, "\r\n");
+	FCGX_PutStr((const char *)head->data, (int)head->len, fr->out);
+	if (!bodyless && resp->body.len > 0)
+		FCGX_PutStr((const char *)resp->body.data, (int)resp->body.len,
+		    fr->out);
+}
+
+static void
+handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
+    struct http_resp *resp, struct buf *head)
+{
+	struct http_req req;
+	struct fp_status st = { FP_E_OK, "" };
+	const struct route *route = NULL;
+	const char *uri;
+	char allow[128];
+	int rc = 0;
+
+	memset(&req, 0, sizeof(req));
+	req.ctx = ctx;
+	req.arena = arena;
+	req.fcgx = fr;
+	req.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+	uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+	req.content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
+	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
+	if (req.method == NULL)
+		req.method = "GET";
+	if (uri == NULL || *uri != '/' ||
+	    (req.path = decode_path(arena, uri, &req.query)) == NULL) {
+		rc = fp_fail(&st, FP_E_NOTFOUND, "No such resource.");
+		goto out;
+	}
+	switch (router_match(&req, &route)) {
+	case ROUTE_NO_PATH:
+		rc = fp_fail(&st, FP_E_NOTFOUND, "No such resource.");
+		goto out;
+	case ROUTE_NO_METHOD:
+		router_allow(&req, allow, sizeof(allow));
+		resp_header(resp, "Allow", "%s", allow);
+		rc = fp_fail(&st, FP_E_METHOD, "Method %s not allowed here.",
+		    req.method);
+		goto out;
+	case ROUTE_FOUND:
+		break;
+	}
+	req.route = route;
+	if ((rc = read_body(&req, fr, &st)) != 0)
+		goto out;
+	/* Authentication is the table's business, never a handler's. */
+	if (route->auth == AUTH_BEARER) {
+		resp_header(resp, "Cache-Control", "no-store");
+		if ((rc = auth_bearer(ctx, http_header(&req, "Authorization"),
+		    &req.tenant, &st)) != 0)
+			goto out;
+	}
+	rc = route->handler(&req, resp, &st);
+	if (rc == 0 && resp->status == 0) {
+		log_err("%s %s: handler set no response", req.method, req.path);
+		rc = -FP_E_INTERNAL;
+	}
+out:
+	if (rc != 0) {
+		if (fp_err_http(rc) == 401)
+			resp_header(resp, "WWW-Authenticate", "Bearer");
+		if (route != NULL && route->error != NULL)
+			route->error(resp, rc, &st);
+		else
+			resp_error(resp, rc, &st);
+		if (fp_err_http(rc) >= 500)
+			log_warn("%s %s -> %d", req.method,
+			    req.path != NULL ? req.path : "?",
+			    fp_err_http(rc));
+	}
+	write_response(fr, &req, resp, head);
+}
+
+void
+front_worker_run(const struct config *cfg, int listen_fd)
+{
+	struct fp_ctx ctx = { cfg, NULL };
+	struct http_resp resp;
+	struct buf head = BUF_INIT;
+	struct sigaction sa;
+	struct arena *arena;
+	FCGX_Request fr;
+	sigset_t all;
+
+	/* Die with the master: an orphaned worker would hold the socket. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;	/* no SA_RESTART: accept() returns */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+
+	if (FCGX_Init() != 0)
+		fatal("FCGX_Init failed");
+	FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	ctx.db = db_new(cfg->database_url, cfg->db_connect_timeout);
+	/* Connect now so the first request does not pay for it. */
+	(void)db_ready(ctx.db);
+	arena = arena_new();
+	memset(&resp, 0, sizeof(resp));
+	log_debug("worker ready");
+
+	while (!w_stop) {
+		w_idle = 1;
+		if (w_stop)
+			break;
+		if (FCGX_Accept_r(&fr) < 0) {
+			w_idle = 0;
+			if (w_stop || errno == EINTR)
+				continue;
+			log_err("FCGX_Accept_r failed");
+			break;
+		}
+		w_idle = 0;
+		resp.status = 0;
+		resp.content_type = NULL;
+		buf_reset(&resp.headers);
+		buf_reset(&resp.body);
+		handle(&ctx, &fr, arena, &resp, &head);
+		FCGX_Finish_r(&fr);
+		arena_reset(arena);
+	}
+	db_free(ctx.db);
+	arena_free(arena);
+	buf_free(&resp.headers);
+	buf_free(&resp.body);
+	buf_free(&head);
+	exit(0);
+}

@@ -1,1 +1,712 @@
-/* (being written) */
+/*
+ * issue: certificates from the server's profile, and self-signed roots.
+ *
+ * Nothing here reads a CSR: the caller hands over a checked public key
+ * and a profile it has filled from what the client is allowed.  Values a
+ * client can influence (SANs, URLs, subject text) are put into ASN.1
+ * objects directly, never into X509V3_EXT_conf strings, whose commas
+ * and "IP:" prefixes would let a value add names of its own.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "fleetpki/buf.h"
+#include "fleetpki/error.h"
+#include "fleetpki/log.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/util.h"
+
+/* Clock skew allowance for relying parties whose clocks run late. */
+#define BACKDATE_SECS	300
+/* Bytes of one subject attribute value; generous, see name_add(). */
+#define NAME_VALUE_MAX	1024
+#define URL_MAX		2048
+
+/* The digest a CA key signs with: the hash sized to the curve. */
+static const EVP_MD *
+sig_md(EVP_PKEY *key)
+{
+	char group[64];
+
+	if (EVP_PKEY_is_a(key, "EC") &&
+	    EVP_PKEY_get_group_name(key, group, sizeof(group), NULL)) {
+		switch (OBJ_sn2nid(group)) {
+		case NID_secp384r1:
+			return EVP_sha384();
+		case NID_secp521r1:
+			return EVP_sha512();
+		default:
+			break;
+		}
+	}
+	return EVP_sha256();
+}
+
+/*
+ * 20 random bytes with the top bit clear (a positive INTEGER that needs
+ * no 0x00 pad) and a non-zero first byte (so DER keeps all 20 bytes).
+ * Redrawing rather than forcing bits keeps the value uniform over the
+ * allowed set: about 159 bits of entropy.
+ */
+static int
+set_random_serial(X509 *x)
+{
+	unsigned char b[PKI_SERIAL_BYTES];
+
+	do {
+		pki_random(b, sizeof(b));
+		b[0] &= 0x7f;
+	} while (b[0] == 0);
+	if (!ASN1_STRING_set(X509_get_serialNumber(x), b, sizeof(b))) {
+		log_ossl_errors("set_random_serial");
+		return -FP_E_INTERNAL;
+	}
+	return 0;
+}
+
+/*
+ * One subject attribute.  The ub-* upper bounds of RFC 5280 (64 for CN)
+ * are not applied: the identity API's CN policy allows 255 characters
+ * before the "tenant:" prefix, and no verifier we target enforces them.
+ * Values are UTF8String after a UTF-8 validity check; the country is a
+ * two-letter PrintableString as RFC 5280 requires.
+ */
+static int
+name_add(X509_NAME *name, int nid, const char *value, struct fp_status *st)
+{
+	size_t len = strlen(value);
+	int type = V_ASN1_UTF8STRING;
+
+	if (nid == NID_countryName) {
+		if (len != 2 || value[0] < 'A' || value[0] > 'Z' ||
+		    value[1] < 'A' || value[1] > 'Z')
+			return fp_fail(st, FP_E_BADREQ,
+			    "The subject country must be a two-letter code.");
+		type = V_ASN1_PRINTABLESTRING;
+	} else if (len == 0 || len > NAME_VALUE_MAX ||
+	    ASN1_mbstring_ncopy(NULL, (const unsigned char *)value, (int)len,
+	    MBSTRING_UTF8, B_ASN1_UTF8STRING, 1, 0) < 0) {
+		ERR_clear_error();
+		return fp_fail(st, FP_E_BADREQ,
+		    "The subject %s must be UTF-8 text of 1 to %d bytes.",
+		    OBJ_nid2sn(nid), NAME_VALUE_MAX);
+	}
+	if (!X509_NAME_add_entry_by_NID(name, nid, type,
+	    (const unsigned char *)value, (int)len, -1, 0)) {
+		log_ossl_errors("name_add");
+		return -FP_E_INTERNAL;
+	}
+	return 0;
+}
+
+static int
+subject_build(const struct pki_name *pn, X509_NAME **out,
+    struct fp_status *st)
+{
+	const struct {
+		int		 nid;
+		const char	*value;
+	} attrs[] = {
+		{ NID_countryName, pn->c },
+		{ NID_stateOrProvinceName, pn->st },
+		{ NID_localityName, pn->l },
+		{ NID_streetAddress, pn->street },
+		{ NID_postalCode, pn->postal },
+		{ NID_organizationName, pn->o },
+		{ NID_organizationalUnitName, pn->ou },
+		{ NID_commonName, pn->cn },
+	};
+	X509_NAME *name = NULL;
+	size_t i;
+	int r = -FP_E_INTERNAL;
+
+	if ((name = X509_NAME_new()) == NULL) {
+		log_ossl_errors("X509_NAME_new");
+		goto out;
+	}
+	for (i = 0; i < FP_ARRAY_LEN(attrs); i++)
+		if (attrs[i].value != NULL &&
+		    (r = name_add(name, attrs[i].nid, attrs[i].value, st)) != 0)
+			goto out;
+	*out = name;
+	name = NULL;
+	r = 0;
+out:
+	X509_NAME_free(name);
+	return r;
+}
+
+static int
+is_ldh(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-';
+}
+
+/* A host name of LDH labels, optionally under one leading "*." label. */
+static int
+dns_valid(const char *s)
+{
+	size_t len, i, lab = 0;
+
+	if (strncmp(s, "*.", 2) == 0)
+		s += 2;
+	if ((len = strlen(s)) == 0 || len > 253)
+		return 0;
+	for (i = 0; i <= len; i++) {
+		if (s[i] == '.' || s[i] == '\0') {
+			if (lab == 0 || lab > 63 || s[i - 1] == '-')
+				return 0;
+			lab = 0;
+		} else if (!is_ldh(s[i]) || (s[i] == '-' && lab == 0)) {
+			return 0;
+		} else {
+			lab++;
+		}
+	}
+	return 1;
+}
+
+/* Printable ASCII without spaces: what an IA5String SAN may carry. */
+static int
+ia5_token(const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f || i >= max)
+			return 0;
+	return i > 0;
+}
+
+static int
+email_valid(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	return ia5_token(s, 320) && at != NULL && at != s &&
+	    strchr(at + 1, '@') == NULL && dns_valid(at + 1);
+}
+
+static int
+url_valid(const char *s)
+{
+	return ia5_token(s, URL_MAX) &&
+	    (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0);
+}
+
+/* A GENERAL_NAME holding an IA5String (DNS, email, URI). */
+static GENERAL_NAME *
+gn_ia5(int type, const char *value)
+{
+	GENERAL_NAME *gn = NULL;
+	ASN1_IA5STRING *s = NULL;
+
+	if ((gn = GENERAL_NAME_new()) == NULL ||
+	    (s = ASN1_IA5STRING_new()) == NULL ||
+	    !ASN1_STRING_set(s, value, -1)) {
+		log_ossl_errors("gn_ia5");
+		GENERAL_NAME_free(gn);
+		ASN1_IA5STRING_free(s);
+		return NULL;
+	}
+	GENERAL_NAME_set0_value(gn, type, s);
+	return gn;
+}
+
+/*
+ * An IP SAN from text.  inet_pton() rather than a2i_IPADDRESS(): the
+ * latter reads IPv4 with sscanf and so accepts "10.0.0.1junk".
+ */
+static GENERAL_NAME *
+gn_ip(const char *value)
+{
+	unsigned char addr[16];
+	GENERAL_NAME *gn = NULL;
+	ASN1_OCTET_STRING *s = NULL;
+	int len;
+
+	if (inet_pton(AF_INET, value, addr) == 1)
+		len = 4;
+	else if (inet_pton(AF_INET6, value, addr) == 1)
+		len = 16;
+	else
+		return NULL;
+	if ((gn = GENERAL_NAME_new()) == NULL ||
+	    (s = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(s, addr, len)) {
+		log_ossl_errors("gn_ip");
+		GENERAL_NAME_free(gn);
+		ASN1_OCTET_STRING_free(s);
+		return NULL;
+	}
+	GENERAL_NAME_set0_value(gn, GEN_IPADD, s);
+	return gn;
+}
+
+/*
+ * subjectAltName from the profile; critical when the subject is empty
+ * (RFC 5280 4.2.1.6, and -x509_strict checks it).
+ */
+static int
+add_sans(X509 *x, const struct pki_profile *prof, int critical,
+    struct fp_status *st)
+{
+	GENERAL_NAMES *gens = NULL;
+	GENERAL_NAME *gn = NULL;
+	const struct pki_san *san;
+	size_t i;
+	int r = -FP_E_INTERNAL;
+
+	if ((gens = GENERAL_NAMES_new()) == NULL) {
+		log_ossl_errors("GENERAL_NAMES_new");
+		goto out;
+	}
+	for (i = 0; i < prof->nsans; i++) {
+		san = &prof->sans[i];
+		switch (san->type) {
+		case PKI_SAN_DNS:
+			if (!dns_valid(san->value)) {
+				r = fp_fail(st, FP_E_BADREQ, "The SAN '%.100s' "
+				    "is not a valid DNS name.", san->value);
+				goto out;
+			}
+			gn = gn_ia5(GEN_DNS, san->value);
+			break;
+		case PKI_SAN_EMAIL:
+			if (!email_valid(san->value)) {
+				r = fp_fail(st, FP_E_BADREQ, "The SAN '%.100s' "
+				    "is not a valid email address.",
+				    san->value);
+				goto out;
+			}
+			gn = gn_ia5(GEN_EMAIL, san->value);
+			break;
+		case PKI_SAN_IP:
+			if ((gn = gn_ip(san->value)) == NULL) {
+				r = fp_fail(st, FP_E_BADREQ, "The SAN '%.100s' "
+				    "is not a valid IP address.", san->value);
+				goto out;
+			}
+			break;
+		default:
+			r = fp_fail(st, FP_E_BADREQ, "Unknown SAN type.");
+			goto out;
+		}
+		if (gn == NULL)
+			goto out;
+		if (!sk_GENERAL_NAME_push(gens, gn)) {
+			log_ossl_errors("sk_GENERAL_NAME_push");
+			GENERAL_NAME_free(gn);
+			goto out;
+		}
+	}
+	if (!X509_add1_ext_i2d(x, NID_subject_alt_name, gens, critical,
+	    X509V3_ADD_DEFAULT)) {
+		log_ossl_errors("X509_add1_ext_i2d subjectAltName");
+		goto out;
+	}
+	r = 0;
+out:
+	GENERAL_NAMES_free(gens);
+	return r;
+}
+
+/* cRLDistributionPoints with one fullName URI. */
+static int
+add_crldp(X509 *x, const char *url, struct fp_status *st)
+{
+	CRL_DIST_POINTS *dps = NULL;
+	DIST_POINT *dp = NULL;
+	GENERAL_NAME *gn = NULL;
+	int r = -FP_E_INTERNAL;
+
+	if (!url_valid(url))
+		return fp_fail(st, FP_E_BADREQ,
+		    "The CRL URL is not a valid http(s) URL.");
+	if ((dps = CRL_DIST_POINTS_new()) == NULL ||
+	    (dp = DIST_POINT_new()) == NULL ||
+	    (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
+	    (dp->distpoint->name.fullname = GENERAL_NAMES_new()) == NULL ||
+	    (gn = gn_ia5(GEN_URI, url)) == NULL) {
+		log_ossl_errors("add_crldp");
+		goto out;
+	}
+	dp->distpoint->type = 0;	/* fullName */
+	if (!sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn)) {
+		log_ossl_errors("add_crldp: push");
+		goto out;
+	}
+	gn = NULL;
+	if (!sk_DIST_POINT_push(dps, dp)) {
+		log_ossl_errors("add_crldp: push");
+		goto out;
+	}
+	dp = NULL;
+	if (!X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0,
+	    X509V3_ADD_DEFAULT)) {
+		log_ossl_errors("X509_add1_ext_i2d crlDistributionPoints");
+		goto out;
+	}
+	r = 0;
+out:
+	GENERAL_NAME_free(gn);
+	DIST_POINT_free(dp);
+	CRL_DIST_POINTS_free(dps);
+	return r;
+}
+
+/* authorityInfoAccess with one OCSP responder URI. */
+static int
+add_aia_ocsp(X509 *x, const char *url, struct fp_status *st)
+{
+	AUTHORITY_INFO_ACCESS *aia = NULL;
+	ACCESS_DESCRIPTION *ad = NULL;
+	GENERAL_NAME *gn = NULL;
+	int r = -FP_E_INTERNAL;
+
+	if (!url_valid(url))
+		return fp_fail(st, FP_E_BADREQ,
+		    "The OCSP URL is not a valid http(s) URL.");
+	if ((aia = AUTHORITY_INFO_ACCESS_new()) == NULL ||
+	    (ad = ACCESS_DESCRIPTION_new()) == NULL ||
+	    (gn = gn_ia5(GEN_URI, url)) == NULL) {
+		log_ossl_errors("add_aia_ocsp");
+		goto out;
+	}
+	/* _new() filled both fields with placeholders; replace them. */
+	ASN1_OBJECT_free(ad->method);
+	ad->method = OBJ_nid2obj(NID_ad_OCSP);
+	GENERAL_NAME_free(ad->location);
+	ad->location = gn;
+	gn = NULL;
+	if (!sk_ACCESS_DESCRIPTION_push(aia, ad)) {
+		log_ossl_errors("add_aia_ocsp: push");
+		goto out;
+	}
+	ad = NULL;
+	if (!X509_add1_ext_i2d(x, NID_info_access, aia, 0,
+	    X509V3_ADD_DEFAULT)) {
+		log_ossl_errors("X509_add1_ext_i2d authorityInfoAccess");
+		goto out;
+	}
+	r = 0;
+out:
+	GENERAL_NAME_free(gn);
+	ACCESS_DESCRIPTION_free(ad);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return r;
+}
+
+/*
+ * An extension from a fixed configuration string of ours ("critical,
+ * CA:FALSE", "keyid:always"): the conf parser is the simplest way to get
+ * SKI and AKI computed exactly as `openssl x509` does.
+ */
+static int
+add_conf_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ext;
+	int ok;
+
+	if ((ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value)) == NULL) {
+		log_ossl_errors(OBJ_nid2sn(nid));
+		return -FP_E_INTERNAL;
+	}
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	if (!ok) {
+		log_ossl_errors("X509_add_ext");
+		return -FP_E_INTERNAL;
+	}
+	return 0;
+}
+
+static int
+set_time(ASN1_TIME *field, int64_t t)
+{
+	/* UTCTime through 2049, GeneralizedTime after: RFC 5280 4.1.2.5. */
+	if (ASN1_TIME_set(field, (time_t)t) == NULL) {
+		log_ossl_errors("ASN1_TIME_set");
+		return -FP_E_INTERNAL;
+	}
+	return 0;
+}
+
+int
+pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
+    const struct pki_profile *prof, X509 **out, struct fp_status *st)
+{
+	const struct pki_name *pn = &prof->subject;
+	X509_NAME *subject = NULL;
+	X509 *x = NULL;
+	X509V3_CTX ctx;
+	char eku[32];
+	int64_t now, nb, na, ca_nb, ca_na;
+	int empty, r;
+
+	*out = NULL;
+	if (prof->eku == 0 || (prof->eku & ~(PKI_EKU_CLIENT | PKI_EKU_SERVER))) {
+		r = fp_fail(st, FP_E_BADREQ,
+		    "The profile must name clientAuth and/or serverAuth.");
+		goto out;
+	}
+	if (prof->days < 1) {
+		r = fp_fail(st, FP_E_BADREQ,
+		    "The validity must be at least one day.");
+		goto out;
+	}
+	empty = pn->c == NULL && pn->st == NULL && pn->l == NULL &&
+	    pn->street == NULL && pn->postal == NULL && pn->o == NULL &&
+	    pn->ou == NULL && pn->cn == NULL;
+	if (empty && prof->nsans == 0) {
+		r = fp_fail(st, FP_E_BADREQ,
+		    "The certificate needs a subject or a SAN.");
+		goto out;
+	}
+	/*
+	 * The caller has checked the key (pki_csr_parse_*), but this is the
+	 * one place every certificate passes: check again, it is cheap.
+	 */
+	if ((r = pki_key_check(pub, st)) != 0)
+		goto out;
+
+	/*
+	 * Validity: five minutes back for clock skew, but never outside
+	 * the issuer's own window, which relying parties would reject.
+	 */
+	if ((r = pki_cert_validity(ca->cert, &ca_nb, &ca_na)) != 0)
+		goto out;
+	now = (int64_t)time(NULL);
+	nb = now - BACKDATE_SECS;
+	na = now + (int64_t)prof->days * 86400;
+	if (nb < ca_nb)
+		nb = ca_nb;
+	if (na > ca_na)
+		na = ca_na;
+	if (now >= ca_na || na <= nb) {
+		r = fp_fail(st, FP_E_CONFLICT, "The issuing CA has expired.");
+		goto out;
+	}
+
+	if ((r = subject_build(pn, &subject, st)) != 0)
+		goto out;
+	r = -FP_E_INTERNAL;
+	if ((x = X509_new()) == NULL ||
+	    !X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+	    !X509_set_subject_name(x, subject) ||
+	    !X509_set_pubkey(x, pub)) {
+		log_ossl_errors("pki_issue: X509 fields");
+		goto out;
+	}
+	if ((r = set_random_serial(x)) != 0 ||
+	    (r = set_time(X509_getm_notBefore(x), nb)) != 0 ||
+	    (r = set_time(X509_getm_notAfter(x), na)) != 0)
+		goto out;
+
+	snprintf(eku, sizeof(eku), "%s%s%s",
+	    (prof->eku & PKI_EKU_SERVER) ? "serverAuth" : "",
+	    (prof->eku & PKI_EKU_SERVER) && (prof->eku & PKI_EKU_CLIENT) ?
+	    "," : "",
+	    (prof->eku & PKI_EKU_CLIENT) ? "clientAuth" : "");
+	memset(&ctx, 0, sizeof(ctx));
+	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
+	/* keyEncipherment only where the key can do it: RSA, not ECDSA. */
+	if ((r = add_conf_ext(x, &ctx, NID_basic_constraints,
+	    "critical,CA:FALSE")) != 0 ||
+	    (r = add_conf_ext(x, &ctx, NID_key_usage,
+	    EVP_PKEY_is_a(pub, "RSA") ?
+	    "critical,digitalSignature,keyEncipherment" :
+	    "critical,digitalSignature")) != 0 ||
+	    (r = add_conf_ext(x, &ctx, NID_ext_key_usage, eku)) != 0 ||
+	    (r = add_conf_ext(x, &ctx, NID_subject_key_identifier,
+	    "hash")) != 0 ||
+	    (r = add_conf_ext(x, &ctx, NID_authority_key_identifier,
+	    "keyid:always")) != 0)
+		goto out;
+	if (prof->nsans > 0 && (r = add_sans(x, prof, empty, st)) != 0)
+		goto out;
+	if (prof->crl_url != NULL && (r = add_crldp(x, prof->crl_url, st)) != 0)
+		goto out;
+	if (prof->ocsp_url != NULL &&
+	    (r = add_aia_ocsp(x, prof->ocsp_url, st)) != 0)
+		goto out;
+
+	if (X509_sign(x, ca->key, sig_md(ca->key)) <= 0) {
+		log_ossl_errors("pki_issue: X509_sign");
+		r = -FP_E_INTERNAL;
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+	r = 0;
+out:
+	X509_free(x);
+	X509_NAME_free(subject);
+	return r;
+}
+
+int
+pki_ca_create(const char *alg, const char *cn, const char *org, int days,
+    EVP_PKEY **key, X509 **cert, struct fp_status *st)
+{
+	struct pki_name pn = { 0 };
+	X509_NAME *subject = NULL;
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	X509V3_CTX ctx;
+	int64_t now;
+	int r;
+
+	*key = NULL;
+	*cert = NULL;
+	if (cn == NULL || *cn == '\0') {
+		r = fp_fail(st, FP_E_BADREQ, "The CA needs a common name.");
+		goto out;
+	}
+	if (days < 1) {
+		r = fp_fail(st, FP_E_BADREQ,
+		    "The validity must be at least one day.");
+		goto out;
+	}
+	pn.o = org;
+	pn.cn = cn;
+	if ((r = subject_build(&pn, &subject, st)) != 0 ||
+	    (r = pki_key_generate(alg, &k, st)) != 0)
+		goto out;
+
+	r = -FP_E_INTERNAL;
+	if ((x = X509_new()) == NULL ||
+	    !X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_issuer_name(x, subject) ||
+	    !X509_set_subject_name(x, subject) ||
+	    !X509_set_pubkey(x, k)) {
+		log_ossl_errors("pki_ca_create: X509 fields");
+		goto out;
+	}
+	/* Backdated like its certificates, so the first ones keep theirs. */
+	now = (int64_t)time(NULL);
+	if ((r = set_random_serial(x)) != 0 ||
+	    (r = set_time(X509_getm_notBefore(x), now - BACKDATE_SECS)) != 0 ||
+	    (r = set_time(X509_getm_notAfter(x),
+	    now + (int64_t)days * 86400)) != 0)
+		goto out;
+
+	/*
+	 * Self-signed: the certificate is its own issuer, so the SKI must be
+	 * in place before AKI copies it.
+	 */
+	memset(&ctx, 0, sizeof(ctx));
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	if ((r = add_conf_ext(x, &ctx, NID_basic_constraints,
+	    "critical,CA:TRUE")) != 0 ||
+	    (r = add_conf_ext(x, &ctx, NID_key_usage,
+	    "critical,keyCertSign,cRLSign,digitalSignature")) != 0 ||
+	    (r = add_conf_ext(x, &ctx, NID_subject_key_identifier,
+	    "hash")) != 0 ||
+	    (r = add_conf_ext(x, &ctx, NID_authority_key_identifier,
+	    "keyid:always")) != 0)
+		goto out;
+	if (X509_sign(x, k, sig_md(k)) <= 0) {
+		log_ossl_errors("pki_ca_create: X509_sign");
+		r = -FP_E_INTERNAL;
+		goto out;
+	}
+	*key = k;
+	*cert = x;
+	k = NULL;
+	x = NULL;
+	r = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(k);
+	X509_NAME_free(subject);
+	return r;
+}
+
+int
+pki_cert_serial_hex(X509 *cert, char out[PKI_SERIAL_HEX_LEN])
+{
+	static const char hexup[] = "0123456789ABCDEF";
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(cert);
+	const unsigned char *p = ASN1_STRING_get0_data(sn);
+	int i, len = ASN1_STRING_length(sn);
+
+	/*
+	 * The magnitude, big-endian, without leading zero bytes; a foreign
+	 * certificate may carry a negative or oversized serial that our
+	 * columns cannot hold.
+	 */
+	while (len > 1 && p[0] == 0) {
+		p++;
+		len--;
+	}
+	if (ASN1_STRING_type(sn) != V_ASN1_INTEGER || len < 1 ||
+	    len > PKI_SERIAL_BYTES)
+		return -FP_E_BADREQ;
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hexup[p[i] >> 4];
+		out[2 * i + 1] = hexup[p[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+	return 0;
+}
+
+char *
+pki_cert_subject(X509 *cert)
+{
+	BIO *bio = NULL;
+	char *p, *s = NULL;
+	long n;
+
+	/* RFC 2253 but UTF-8 kept as is, not escaped as \C3\A9. */
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0 ||
+	    (n = BIO_get_mem_data(bio, &p)) < 0) {
+		log_ossl_errors("pki_cert_subject");
+		goto out;
+	}
+	s = xstrndup(n > 0 ? p : "", (size_t)n);
+out:
+	BIO_free(bio);
+	return s;
+}
+
+static int
+asn1_time_unix(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm)) {
+		log_ossl_errors("ASN1_TIME_to_tm");
+		return -FP_E_INTERNAL;
+	}
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+int
+pki_cert_validity(X509 *cert, int64_t *not_before, int64_t *not_after)
+{
+	int r;
+
+	if ((r = asn1_time_unix(X509_get0_notBefore(cert), not_before)) != 0)
+		return r;
+	return asn1_time_unix(X509_get0_notAfter(cert), not_after);
+}

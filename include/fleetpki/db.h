@@ -1,0 +1,58 @@
+/*
+ * db: one PostgreSQL connection per process, with every named statement
+ * prepared once per connection (pgbouncer-style: the process never
+ * formats SQL text).  Only the store includes this header.
+ *
+ * A connection that breaks (the database restarted) is dropped, and the
+ * next db_ready() connects again; a statement that fails because the
+ * connection broke outside a transaction is retried once on a fresh one.
+ * While the database cannot be reached, calls return -FP_E_UNAVAILABLE
+ * quickly (connect_timeout), never hang.
+ */
+#ifndef FLEETPKI_DB_H
+#define FLEETPKI_DB_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "fleetpki/statements.h"
+
+struct db;
+
+/* No connection is made yet; db_ready() makes it. */
+struct db	*db_new(const char *conninfo, int connect_timeout);
+void		 db_free(struct db *);
+
+/* Connect and prepare if needed.  0 or -FP_E_UNAVAILABLE. */
+int		 db_ready(struct db *);
+
+/*
+ * Execute statement 'id' with 'n' text parameters (NULL = SQL NULL).
+ * On success '*res' holds the result (PQclear it) and 0 is returned.
+ * A unique violation is -FP_E_CONFLICT, a lost connection
+ * -FP_E_UNAVAILABLE, any other failure -FP_E_INTERNAL (logged).
+ */
+int		 db_exec(struct db *, enum stmt_id id, int n,
+		    const char *const *values, PGresult **res);
+/* Same, with lengths and formats per parameter (1 = binary). */
+int		 db_exec_params(struct db *, enum stmt_id id, int n,
+		    const char *const *values, const int *lengths,
+		    const int *formats, PGresult **res);
+
+/* Transactions on this connection. */
+int		 db_begin(struct db *);
+int		 db_commit(struct db *);
+/* Roll back if a transaction is open; safe to call on any path. */
+void		 db_rollback(struct db *);
+
+/*
+ * Run a whole SQL script (migrations only: their text comes from the
+ * installed sql/ files, never from a request).
+ */
+int		 db_exec_script(struct db *, const char *sql, char **err);
+
+/* Raw connection for the migration runner's advisory lock. */
+PGconn		*db_conn(struct db *);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * http: one request and its response as the FastCGI worker sees them.
+ * Handlers read typed, validated input from 'struct http_req' and fill
+ * 'struct http_resp'; the worker writes it out.  All strings in a
+ * request live in its arena and die with it.
+ */
+#ifndef FLEETPKI_HTTP_H
+#define FLEETPKI_HTTP_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "fleetpki/buf.h"
+#include "fleetpki/error.h"
+#include "fleetpki/store.h"
+
+struct arena;
+struct fp_ctx;
+struct route;
+
+#define HTTP_MAX_PARAMS	4
+
+struct http_req {
+	struct fp_ctx		*ctx;
+	struct arena		*arena;
+	void			*fcgx;		/* FCGX_Request, front only */
+	const char		*method;
+	const char		*path;		/* decoded, without the query */
+	const char		*query;		/* raw, may be "" */
+	const char		*content_type;	/* may be NULL */
+	const char		*remote_addr;
+	const unsigned char	*body;		/* NUL-terminated copy */
+	size_t			 body_len;
+	/* Path segments the route's "{}" placeholders matched. */
+	const char		*params[HTTP_MAX_PARAMS];
+	size_t			 nparams;
+	const struct route	*route;
+	/* Set by the front from the route's auth column. */
+	struct tenant		 tenant;
+};
+
+struct http_resp {
+	int		 status;		/* 0 until a handler sets it */
+	const char	*content_type;
+	struct buf	 headers;		/* "Name: value\r\n" lines */
+	struct buf	 body;
+};
+
+/* A request header ("If-None-Match") or NULL. */
+const char	*http_header(struct http_req *, const char *name);
+/*
+ * 1 when the request's If-None-Match names 'etag' (a quoted strong tag),
+ * directly, in a list, weakly (W/) or as "*": the client's copy is fresh.
+ */
+int		 http_etag_match(struct http_req *, const char *etag);
+/* The first value of a decoded query parameter, or NULL when absent. */
+const char	*http_query(struct http_req *, const char *name);
+
+/* Add a response header; 'value' must not contain CR or LF. */
+void	resp_header(struct http_resp *, const char *name, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* JSON body; takes the reference to 'obj'. */
+void	resp_json(struct http_resp *, int status, json_object *obj);
+/* Raw body. */
+void	resp_bytes(struct http_resp *, int status, const char *content_type,
+	    const void *data, size_t len);
+/* No body (204, 304). */
+void	resp_empty(struct http_resp *, int status);
+/* The default error body: {"message": "..."} with the code's status. */
+void	resp_error(struct http_resp *, int code, const struct fp_status *st);
+
+#endif

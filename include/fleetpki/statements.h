@@ -1,0 +1,128 @@
+/*
+ * statements: every SQL statement fleetpki runs, by name, prepared once
+ * per connection.  Parameters are always bound, never formatted in.
+ * Timestamps travel as Unix seconds (or milliseconds where the API
+ * shows them) so no side parses another's date format.
+ */
+#ifndef FLEETPKI_STATEMENTS_H
+#define FLEETPKI_STATEMENTS_H
+
+#define SQL_EPOCH(col)	"extract(epoch FROM " col ")::bigint"
+#define SQL_EPOCH_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
+
+#define SQL_CA_COLS \
+	"ca.id, ca.tenant_id, ca.name, ca.public_id, ca.is_default, " \
+	"ca.key_alg, ca.cert_der, ca.key_sealed, ca.fingerprint, ca.subject, " \
+	SQL_EPOCH("ca.not_before") ", " SQL_EPOCH("ca.not_after") ", " \
+	"ca.crl_number"
+
+#define SQL_CERT_COLS \
+	"c.id, c.tenant_id, c.ca_id, c.serial, c.fingerprint, ca.fingerprint, " \
+	"t.name, c.subject, c.pem, " SQL_EPOCH("c.not_before") ", " \
+	SQL_EPOCH("c.not_after") ", " SQL_EPOCH_MS("c.created_at") ", " \
+	SQL_EPOCH_MS("c.modified_at") ", c.issued_by_pki, c.auto_registered, " \
+	"c.belongs_device, c.belongs_application, " \
+	"coalesce(" SQL_EPOCH("r.revoked_at") ", 0), coalesce(r.reason, -1)"
+
+#define SQL_CERT_FROM \
+	" FROM certificates c JOIN cas ca ON ca.id = c.ca_id " \
+	"JOIN tenants t ON t.id = c.tenant_id " \
+	"LEFT JOIN revocations r ON r.certificate_id = c.id "
+
+/* The identity API's keyVal filters, $2..$13 (NULL matches all). */
+#define SQL_CERT_FILTER \
+	"WHERE c.tenant_id = $1 AND c.removed_at IS NULL " \
+	"AND ($2::text IS NULL OR c.fingerprint = $2) " \
+	"AND ($3::text IS NULL OR ca.fingerprint = $3) " \
+	"AND ($4::text IS NULL OR c.pem = $4) " \
+	"AND ($5::text IS NULL OR c.subject = $5) " \
+	"AND ($6::timestamptz IS NULL OR date_trunc('milliseconds', c.not_before) = $6) " \
+	"AND ($7::timestamptz IS NULL OR date_trunc('milliseconds', c.not_after) = $7) " \
+	"AND ($8::timestamptz IS NULL OR date_trunc('milliseconds', c.created_at) = $8) " \
+	"AND ($9::timestamptz IS NULL OR date_trunc('milliseconds', c.modified_at) = $9) " \
+	"AND ($10::boolean IS NULL OR c.issued_by_pki = $10) " \
+	"AND ($11::boolean IS NULL OR c.auto_registered = $11) " \
+	"AND ($12::text IS NULL OR c.belongs_device = $12) " \
+	"AND ($13::text IS NULL OR c.belongs_application = $13) "
+
+#define FOREACH_STMT(X) \
+	X(PING, "SELECT 1") \
+	X(TENANT_BY_NAME, "SELECT id, name FROM tenants WHERE name = $1") \
+	X(TENANT_CREATE, \
+	    "INSERT INTO tenants (name) VALUES ($1) RETURNING id, name") \
+	X(TENANT_ALL, "SELECT id, name FROM tenants ORDER BY name") \
+	X(CA_INSERT, \
+	    "INSERT INTO cas (tenant_id, name, public_id, is_default, key_alg, " \
+	    "cert_der, key_sealed, fingerprint, subject, not_before, not_after) " \
+	    "VALUES ($1, $2, $3, NOT EXISTS (SELECT 1 FROM cas WHERE " \
+	    "tenant_id = $1), $4, $5, $6, $7, $8, to_timestamp($9), " \
+	    "to_timestamp($10)) RETURNING id, is_default") \
+	X(CA_DEFAULT, "SELECT " SQL_CA_COLS " FROM cas ca " \
+	    "WHERE ca.tenant_id = $1 AND ca.is_default") \
+	X(CA_BY_ID, "SELECT " SQL_CA_COLS " FROM cas ca " \
+	    "WHERE ca.tenant_id = $1 AND ca.id = $2") \
+	X(CA_BY_PUBLIC_ID, "SELECT " SQL_CA_COLS " FROM cas ca " \
+	    "WHERE ca.public_id = $1") \
+	X(CA_LIST_ALL, "SELECT " SQL_CA_COLS " FROM cas ca ORDER BY ca.id") \
+	X(CA_LIST_TENANT, "SELECT " SQL_CA_COLS " FROM cas ca " \
+	    "WHERE ca.tenant_id = $1 ORDER BY ca.id") \
+	X(CA_BUMP_CRL, "UPDATE cas SET crl_number = crl_number + 1 " \
+	    "WHERE tenant_id = $1 AND id = $2 RETURNING crl_number") \
+	X(CERT_INSERT, \
+	    "INSERT INTO certificates (tenant_id, ca_id, serial, fingerprint, " \
+	    "subject, pem, not_before, not_after, issued_by_pki) VALUES ($1, " \
+	    "$2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9) " \
+	    "RETURNING id, " SQL_EPOCH_MS("created_at") ", " \
+	    SQL_EPOCH_MS("modified_at")) \
+	X(CERT_GET, "SELECT " SQL_CERT_COLS SQL_CERT_FROM \
+	    "WHERE c.tenant_id = $1 AND c.fingerprint = $2 " \
+	    "AND c.removed_at IS NULL") \
+	X(CERT_PAGE, "SELECT " SQL_CERT_COLS SQL_CERT_FROM SQL_CERT_FILTER \
+	    "ORDER BY c.created_at, c.id OFFSET $14 LIMIT $15") \
+	X(CERT_COUNT, "SELECT count(*)" SQL_CERT_FROM SQL_CERT_FILTER) \
+	X(CERT_REMOVE, \
+	    "WITH c AS (UPDATE certificates SET removed_at = now(), " \
+	    "modified_at = now() WHERE tenant_id = $1 AND fingerprint = $2 " \
+	    "AND removed_at IS NULL RETURNING id, tenant_id, ca_id, serial), " \
+	    "r AS (INSERT INTO revocations (certificate_id, tenant_id, ca_id, " \
+	    "serial, reason) SELECT id, tenant_id, ca_id, serial, $3 FROM c " \
+	    "ON CONFLICT (certificate_id) DO NOTHING) " \
+	    "SELECT id, ca_id, serial FROM c") \
+	X(REVOKED_FOR_CA, "SELECT serial, " SQL_EPOCH("revoked_at") ", reason " \
+	    "FROM revocations WHERE ca_id = $1 ORDER BY revoked_at, serial") \
+	X(CRL_LATEST, "SELECT ca_id, crl_number, " SQL_EPOCH("this_update") \
+	    ", " SQL_EPOCH("next_update") ", der FROM crls WHERE ca_id = $1 " \
+	    "ORDER BY crl_number DESC LIMIT 1") \
+	X(CRL_INSERT, "INSERT INTO crls (ca_id, tenant_id, crl_number, " \
+	    "this_update, next_update, der) VALUES ($1, $2, $3, " \
+	    "to_timestamp($4), to_timestamp($5), $6)") \
+	X(CRL_DUE, "SELECT " SQL_CA_COLS " FROM cas ca WHERE NOT EXISTS " \
+	    "(SELECT 1 FROM crls l WHERE l.ca_id = ca.id AND " \
+	    "l.next_update >= to_timestamp($1)) OR EXISTS (SELECT 1 FROM " \
+	    "revocations r WHERE r.ca_id = ca.id AND r.revoked_at > " \
+	    "(SELECT max(l.created_at) FROM crls l WHERE l.ca_id = ca.id)) " \
+	    "ORDER BY ca.id") \
+	X(JWT_KEY_GET, "SELECT kid, public_pem, private_sealed, active " \
+	    "FROM jwt_keys WHERE kid = $1") \
+	X(JWT_KEY_ACTIVE, "SELECT kid, public_pem, private_sealed, active " \
+	    "FROM jwt_keys WHERE active ORDER BY created_at DESC LIMIT 1") \
+	X(JWT_KEY_INSERT, "INSERT INTO jwt_keys (kid, alg, public_pem, " \
+	    "private_sealed) VALUES ($1, 'ES256', $2, $3)") \
+	X(SERVERCERT_GET, "SELECT pem, " SQL_EPOCH("updated_at") \
+	    " FROM server_certs WHERE server = $1 AND slot = $2") \
+	X(SERVERCERT_SET, "INSERT INTO server_certs (server, slot, pem) " \
+	    "VALUES ($1, $2, $3) ON CONFLICT (server, slot) DO UPDATE SET " \
+	    "pem = EXCLUDED.pem, updated_at = now()")
+
+#define STMT_ENUM(name, sql) STMT_##name,
+enum stmt_id {
+	FOREACH_STMT(STMT_ENUM)
+	STMT__COUNT
+};
+#undef STMT_ENUM
+
+/* Name and text of a statement. */
+const char	*stmt_name(enum stmt_id);
+const char	*stmt_sql(enum stmt_id);
+
+#endif

@@ -1,0 +1,90 @@
+"""Revocation: DELETE feeds the CRL; GET /x509/v1/ca/crl and the DER CRL at
+the certificate's CRL distribution point, checked with openssl."""
+
+import datetime
+import re
+
+from helpers import Crl, crl_dp_urls, pem_der, serial, verify
+
+CERTS = "/x509/v1/certificates"
+
+
+def test_revocation_reaches_the_crl(make_tenant, client, work):
+    t = make_tenant()
+    ca = t.ca_pem()
+    fp_a, pem_a = t.issue(work.csr("p256", subject="/CN=device a"))
+    fp_b, pem_b = t.issue(work.csr("p384", subject="/CN=device b"))
+    fp_c, pem_c = t.issue(work.csr("rsa2048", subject="/CN=device c"))
+
+    crl0 = Crl(t.crl_pem())
+    assert crl0.verifies_with(ca, work)
+    assert crl0.has_next_update
+    assert crl0.serials == set()
+
+    # Both certificates verify against the first CRL.
+    for pem in (pem_a, pem_b):
+        ok, out = verify(ca, pem, work, crl_pem=crl0.pem)
+        assert ok, out
+
+    assert t.delete(f"{CERTS}/{fp_a}").status == 204
+    crl1 = Crl(t.crl_pem())
+    assert crl1.verifies_with(ca, work)
+    assert crl1.serials == {serial(pem_a)}
+    assert crl1.number > crl0.number
+    ok, out = verify(ca, pem_a, work, crl_pem=crl1.pem)
+    assert not ok and "certificate revoked" in out, out
+    ok, out = verify(ca, pem_b, work, crl_pem=crl1.pem)
+    assert ok, out
+
+    assert t.delete(f"{CERTS}/{fp_b}").status == 204
+    crl2 = Crl(t.crl_pem())
+    assert crl2.verifies_with(ca, work)
+    assert crl2.serials == {serial(pem_a), serial(pem_b)}
+    assert crl2.number > crl1.number
+    ok, out = verify(ca, pem_b, work, crl_pem=crl2.pem)
+    assert not ok and "certificate revoked" in out, out
+    ok, out = verify(ca, pem_c, work, crl_pem=crl2.pem)
+    assert ok, out
+
+    # The DER CRL at the distribution point written in the certificates is
+    # the same CRL, over plain HTTP.
+    urls = crl_dp_urls(pem_c)
+    assert urls == crl_dp_urls(pem_a)
+    r = client.fetch_url(urls[0])
+    assert r.status == 200, r
+    assert r.content_type == "application/pkix-crl", r.headers
+    assert r.body == pem_der(crl2.pem)
+
+
+def test_crl_is_not_rebuilt_per_request(make_tenant):
+    t = make_tenant()
+    a = t.crl_pem()
+    b = t.crl_pem()
+    assert a == b
+
+
+def test_crl_next_update_is_in_the_future(make_tenant):
+    t = make_tenant()
+    text = Crl(t.crl_pem()).text
+    m = re.search(r"Next Update: (.*)", text)
+    nu = datetime.datetime.strptime(m.group(1).strip(), "%b %d %H:%M:%S %Y %Z")
+    assert nu > datetime.datetime.utcnow()
+
+
+def test_crl_of_each_tenant_is_its_own(make_tenant, work):
+    a, b = make_tenant(), make_tenant()
+    fp, pem = a.issue(work.csr("p256"))
+    assert a.delete(f"{CERTS}/{fp}").status == 204
+    assert serial(pem) in Crl(a.crl_pem()).serials
+    crl_b = Crl(b.crl_pem())
+    assert crl_b.serials == set()
+    assert crl_b.verifies_with(b.ca_pem(), work)
+    assert not crl_b.verifies_with(a.ca_pem(), work)
+
+
+def test_unknown_crl_is_404(client):
+    for path in ("/crl/00000000-0000-0000-0000-000000000000.crl", "/crl/nope.crl",
+                 "/crl/", "/crl/..%2f..%2fetc%2fpasswd"):
+        r = client.get(path, plain=True)
+        assert r.status in (400, 404), (path, r)
+        assert r.content_type == "application/json", (path, r)
