@@ -30,7 +30,7 @@
 #include "fleetpki/pki.h"
 #include "fleetpki/util.h"
 
-#define PROCS_MAX	1024
+#define PROCS_MAX 1024
 
 static double
 now_mono(void)
@@ -41,10 +41,10 @@ now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr, "usage: issue_ceiling --csr FILE.pem --seconds S "
+	fprintf(stderr,
+	    "usage: issue_ceiling --csr FILE.pem --seconds S "
 	    "[--procs N]\n");
 	exit(2);
 }
@@ -87,16 +87,16 @@ issue_one(const struct pki_ca *ca, const char *pem, size_t len)
 	prof.eku = PKI_EKU_CLIENT;
 	prof.days = 365;
 	prof.crl_url = "http://127.0.0.1/crl/bench.crl";
-	if ((r = pki_issue(ca, X509_REQ_get0_pubkey(req), &prof, &x,
-	    &st)) != 0 ||
+	if ((r = pki_issue(ca, X509_REQ_get0_pubkey(req), &prof, &x, &st)) !=
+	        0 ||
 	    (r = pki_cert_to_der(x, &der)) != 0)
 		goto out;
 	pki_fingerprint(der.data, der.len, fpr);
 	r = pki_cert_to_pem(x, &out);
 out:
 	if (r != 0)
-		fprintf(stderr, "issue_ceiling: %s\n",
-		    fp_status_message(&st, r));
+		fprintf(
+		    stderr, "issue_ceiling: %s\n", fp_status_message(&st, r));
 	buf_free(&out);
 	buf_free(&der);
 	X509_free(x);
@@ -141,7 +141,7 @@ main(int argc, char **argv)
 	uint64_t n, total = 0;
 	char *end;
 	pid_t pid;
-	int ch, fds[2], status, failed = 0;
+	int ch, fds[2], status, failed = 0, r = 1;
 	long long i;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -169,10 +169,10 @@ main(int argc, char **argv)
 
 	/* Fail here, once and legibly, rather than in every child. */
 	if (pki_ca_create("ec-p256", "fleetpki bench CA", "fleetpki", 3650,
-	    &ca.key, &ca.cert, &st) != 0)
+	        &ca.key, &ca.cert, &st) != 0)
 		fatal("pki_ca_create: %s", st.msg);
 	if (issue_one(&ca, (const char *)pem.data, pem.len) != 0)
-		return 1;
+		goto out;
 
 	if (pipe(fds) == -1)
 		fatal("pipe: %s", strerror(errno));
@@ -198,13 +198,14 @@ main(int argc, char **argv)
 	if (failed > 0) {
 		fprintf(stderr, "issue_ceiling: %d of %lld processes failed\n",
 		    failed, procs);
-		return 1;
+		goto out;
 	}
 	printf("issued %llu in %.3f s: %.1f certs/s\n",
 	    (unsigned long long)total, elapsed, (double)total / elapsed);
-
+	r = 0;
+out:
 	X509_free(ca.cert);
 	EVP_PKEY_free(ca.key);
 	buf_free(&pem);
-	return 0;
+	return r;
 }

@@ -26,6 +26,9 @@ CREATE TABLE cas (
 	cert_der	bytea NOT NULL,
 	key_sealed	bytea NOT NULL,
 	fingerprint	text NOT NULL,
+	-- SHA-1 of the public key (the SKI, RFC 5280 method 1): what OCSP
+	-- requests name the issuer by (issuerKeyHash)
+	key_id		text NOT NULL UNIQUE CHECK (key_id ~ '^[0-9A-F]{40}$'),
 	subject		text NOT NULL,
 	not_before	timestamptz NOT NULL,
 	not_after	timestamptz NOT NULL,

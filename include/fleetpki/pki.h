@@ -125,6 +125,8 @@ struct pki_ca {
  * SHA-256 (P-256, RSA), SHA-384 (P-384) or SHA-512 (P-521) per CA key.
  * Passes `openssl verify -x509_strict`.  On a serial collision in the
  * store the caller simply calls again: each call draws a new serial.
+ * The X509 returned is for encoding and storing: its key is not decoded
+ * (X509_get0_pubkey() on it gives NULL; 'pub' is that key).
  */
 int	pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 	    const struct pki_profile *prof, X509 **out, struct fp_status *st);

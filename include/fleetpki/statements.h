@@ -13,6 +13,7 @@
 #define SQL_CA_COLS \
 	"ca.id, ca.tenant_id, ca.name, ca.public_id, ca.is_default, " \
 	"ca.key_alg, ca.cert_der, ca.key_sealed, ca.fingerprint, ca.subject, " \
+	"ca.key_id, " \
 	SQL_EPOCH("ca.not_before") ", " SQL_EPOCH("ca.not_after") ", " \
 	"ca.crl_number"
 
@@ -53,16 +54,18 @@
 	X(TENANT_ALL, "SELECT id, name FROM tenants ORDER BY name") \
 	X(CA_INSERT, \
 	    "INSERT INTO cas (tenant_id, name, public_id, is_default, key_alg, " \
-	    "cert_der, key_sealed, fingerprint, subject, not_before, not_after) " \
-	    "VALUES ($1, $2, $3, NOT EXISTS (SELECT 1 FROM cas WHERE " \
+	    "cert_der, key_sealed, fingerprint, subject, not_before, not_after, " \
+	    "key_id) VALUES ($1, $2, $3, NOT EXISTS (SELECT 1 FROM cas WHERE " \
 	    "tenant_id = $1), $4, $5, $6, $7, $8, to_timestamp($9), " \
-	    "to_timestamp($10)) RETURNING id, is_default") \
+	    "to_timestamp($10), $11) RETURNING id, is_default") \
 	X(CA_DEFAULT, "SELECT " SQL_CA_COLS " FROM cas ca " \
 	    "WHERE ca.tenant_id = $1 AND ca.is_default") \
 	X(CA_BY_ID, "SELECT " SQL_CA_COLS " FROM cas ca " \
 	    "WHERE ca.tenant_id = $1 AND ca.id = $2") \
 	X(CA_BY_PUBLIC_ID, "SELECT " SQL_CA_COLS " FROM cas ca " \
 	    "WHERE ca.public_id = $1") \
+	X(CA_BY_KEY_ID, "SELECT " SQL_CA_COLS " FROM cas ca " \
+	    "WHERE ca.key_id = $1") \
 	X(CA_LIST_ALL, "SELECT " SQL_CA_COLS " FROM cas ca ORDER BY ca.id") \
 	X(CA_LIST_TENANT, "SELECT " SQL_CA_COLS " FROM cas ca " \
 	    "WHERE ca.tenant_id = $1 ORDER BY ca.id") \

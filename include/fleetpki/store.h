@@ -47,6 +47,7 @@ struct ca_rec {
 	struct buf	 key_sealed;
 	char		*fingerprint;
 	char		*subject;
+	char		 key_id[41];	/* SKI, upper-case hex */
 	int64_t		 not_before, not_after;
 	int64_t		 crl_number;
 };
@@ -63,6 +64,8 @@ int	store_ca_by_id(struct db *, int64_t tenant_id, int64_t id,
 /* Public lookup by the id printed in CRL/OCSP URLs (not tenant-scoped). */
 int	store_ca_by_public_id(struct db *, const char *public_id,
 	    struct ca_rec *);
+/* Public lookup by the CA's key identifier (OCSP's issuerKeyHash). */
+int	store_ca_by_key_id(struct db *, const char *key_id, struct ca_rec *);
 /* All CAs, or one tenant's when 'tenant_id' > 0; array owned by caller. */
 int	store_ca_list(struct db *, int64_t tenant_id, struct ca_rec **out,
 	    size_t *n);

@@ -341,8 +341,13 @@ x509api_cert_list(struct http_req *req, struct http_resp *resp,
 	    (rc = parse_fields(req, want, &given, st)) != 0 ||
 	    (rc = parse_keyval(req, &filter, st)) != 0)
 		goto out;
-	if ((rc = store_cert_page(req->ctx->db, req->tenant.id, &filter,
-	    (page - 1) * limit, (int)limit, &recs, &n, &total)) != 0)
+	rc = store_cert_page(req->ctx->db, req->tenant.id, &filter,
+	    (page - 1) * limit, (int)limit, &recs, &n, &total);
+	/* The store refuses only a value of the wrong form (a date). */
+	if (rc == -FP_E_BADREQ)
+		rc = fp_fail(st, FP_E_BADREQ, "A keyVal value is not valid: "
+		    "dates are ISO 8601, e.g. 2026-01-31T12:00:00.000Z.");
+	if (rc != 0)
 		goto out;
 	pages = (total + limit - 1) / limit;
 

@@ -417,15 +417,19 @@ scan_pop(struct jscan *sc)
 {
 	struct jframe *f = &sc->frames[sc->depth - 1];
 	struct jkref *refs = NULL;
+	const unsigned char *base;
 	char show[JSON_NAME_SHOW + 4];
 	size_t i, n;
 	int rc = 0;
 
 	n = sc->nkeys - f->key0;
 	if (f->is_obj && n > 1) {
+		/* Only empty keys so far: 'names' may have no storage yet. */
+		base = sc->names.data != NULL ? sc->names.data
+		                              : (const unsigned char *)"";
 		refs = xcalloc(n, sizeof(*refs));
 		for (i = 0; i < n; i++) {
-			refs[i].p = sc->names.data + sc->keys[f->key0 + i].off;
+			refs[i].p = base + sc->keys[f->key0 + i].off;
 			refs[i].len = sc->keys[f->key0 + i].len;
 		}
 		qsort(refs, n, sizeof(*refs), jkref_cmp);

@@ -6,10 +6,13 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/x509v3.h>
 
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
@@ -278,7 +281,9 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	char *cn = NULL, *aad = NULL;
+	const ASN1_OCTET_STRING *skid;
 	char fpr[PKI_FPR_LEN];
+	size_t i;
 	int rc;
 
 	cn = xasprintf("fleetpki %s %s CA", t->name, name);
@@ -299,6 +304,15 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 	}
 	if ((rc = pki_cert_validity(cert, &rec.not_before, &rec.not_after)) != 0)
 		goto out;
+	if ((skid = X509_get0_subject_key_id(cert)) == NULL ||
+	    ASN1_STRING_length(skid) != 20) {
+		log_err("new CA certificate has no SHA-1 key identifier");
+		rc = -FP_E_INTERNAL;
+		goto out;
+	}
+	util_hex(ASN1_STRING_get0_data(skid), 20, rec.key_id);
+	for (i = 0; rec.key_id[i] != '\0'; i++)
+		rec.key_id[i] = (char)toupper((unsigned char)rec.key_id[i]);
 	if ((rc = pki_key_to_der(key, &keyder)) != 0)
 		goto out;
 	aad = ca_aad(t->id, rec.public_id);

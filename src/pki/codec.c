@@ -94,8 +94,8 @@ pki_cert_from_der(const unsigned char *der, size_t len, X509 **out)
 }
 
 int
-pki_pem_decode(const char *pem, size_t len, const char *label,
-    struct buf *out, struct fp_status *st)
+pki_pem_decode(const char *pem, size_t len, const char *label, struct buf *out,
+    struct fp_status *st)
 {
 	static const char begin[] = "-----BEGIN ";
 	char *name = NULL, *header = NULL;
@@ -124,8 +124,8 @@ pki_pem_decode(const char *pem, size_t len, const char *label,
 		goto out;
 	}
 	/* ONLY_B64: a header line is not base64 and fails the decode. */
-	if (!PEM_read_bio_ex(bio, &name, &header, &data, &dlen,
-	    PEM_FLAG_ONLY_B64)) {
+	if (!PEM_read_bio_ex(
+	        bio, &name, &header, &data, &dlen, PEM_FLAG_ONLY_B64)) {
 		ERR_clear_error();
 		goto out;
 	}
@@ -152,8 +152,7 @@ out:
 }
 
 int
-pki_cert_from_pem(const char *pem, size_t len, X509 **out,
-    struct fp_status *st)
+pki_cert_from_pem(const char *pem, size_t len, X509 **out, struct fp_status *st)
 {
 	struct buf der = BUF_INIT;
 	int r;
@@ -185,8 +184,8 @@ pki_pem_body_der(const char *pem, size_t len, struct buf *out)
 		r = -FP_E_INTERNAL;
 		goto out;
 	}
-	if (!PEM_read_bio_ex(bio, &name, &header, &data, &dlen,
-	    PEM_FLAG_EAY_COMPATIBLE)) {
+	if (!PEM_read_bio_ex(
+	        bio, &name, &header, &data, &dlen, PEM_FLAG_EAY_COMPATIBLE)) {
 		ERR_clear_error();
 		goto out;
 	}
@@ -218,7 +217,7 @@ pki_fingerprint(const unsigned char *der, size_t len, char out[PKI_FPR_LEN])
 		out[3 * i + 1] = hexup[md[i] & 0xf];
 		out[3 * i + 2] = ':';
 	}
-	out[PKI_FPR_LEN - 1] = '\0';	/* the last ':' becomes the NUL */
+	out[PKI_FPR_LEN - 1] = '\0'; /* the last ':' becomes the NUL */
 }
 
 int

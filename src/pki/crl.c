@@ -29,9 +29,17 @@
 
 /* RFC 5280 5.3.1; code 7 is unassigned. */
 static const char *const reason_names[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-	"superseded", "cessationOfOperation", "certificateHold", NULL,
-	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
+	"unspecified",
+	"keyCompromise",
+	"cACompromise",
+	"affiliationChanged",
+	"superseded",
+	"cessationOfOperation",
+	"certificateHold",
+	NULL,
+	"removeFromCRL",
+	"privilegeWithdrawn",
+	"aACompromise",
 };
 
 int
@@ -110,8 +118,8 @@ crl_add_entry(X509_CRL *crl, const struct pki_revoked *rv)
 		    rv->serial_hex != NULL ? rv->serial_hex : "(null)");
 		goto out;
 	}
-	if (rv->reason < -1 || (rv->reason >= 0 &&
-	    pki_reason_name(rv->reason) == NULL)) {
+	if (rv->reason < -1 ||
+	    (rv->reason >= 0 && pki_reason_name(rv->reason) == NULL)) {
 		log_err("pki_crl_build: bad reason %d for %s", rv->reason,
 		    rv->serial_hex);
 		goto out;
@@ -130,8 +138,8 @@ crl_add_entry(X509_CRL *crl, const struct pki_revoked *rv)
 	if (rv->reason > 0) {
 		if ((reason = ASN1_ENUMERATED_new()) == NULL ||
 		    !ASN1_ENUMERATED_set(reason, rv->reason) ||
-		    !X509_REVOKED_add1_ext_i2d(re, NID_crl_reason, reason, 0,
-		    X509V3_ADD_DEFAULT)) {
+		    !X509_REVOKED_add1_ext_i2d(
+		        re, NID_crl_reason, reason, 0, X509V3_ADD_DEFAULT)) {
 			log_ossl_errors("pki_crl_build: reasonCode");
 			goto out;
 		}
@@ -152,8 +160,8 @@ out:
 
 int
 pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
-    size_t nrev, int64_t crl_number, int64_t this_update,
-    int64_t next_update, X509_CRL **out)
+    size_t nrev, int64_t crl_number, int64_t this_update, int64_t next_update,
+    X509_CRL **out)
 {
 	X509_CRL *crl = NULL;
 	X509_EXTENSION *aki = NULL;
@@ -187,13 +195,13 @@ pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
 	/* AKI from the CA's SKI, as in the certificates it issued. */
 	memset(&ctx, 0, sizeof(ctx));
 	X509V3_set_ctx(&ctx, ca->cert, NULL, NULL, crl, 0);
-	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx,
-	    NID_authority_key_identifier, "keyid:always")) == NULL ||
+	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
+	         "keyid:always")) == NULL ||
 	    !X509_CRL_add_ext(crl, aki, -1) ||
 	    (num = ASN1_INTEGER_new()) == NULL ||
 	    !ASN1_INTEGER_set_int64(num, crl_number) ||
-	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0,
-	    X509V3_ADD_DEFAULT)) {
+	    !X509_CRL_add1_ext_i2d(
+	        crl, NID_crl_number, num, 0, X509V3_ADD_DEFAULT)) {
 		log_ossl_errors("pki_crl_build: extensions");
 		goto out;
 	}

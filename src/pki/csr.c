@@ -25,14 +25,17 @@
 
 /* Boulder's list: PKCS#1 v1.5 and ECDSA over SHA-2. */
 static const int good_sigalgs[] = {
-	NID_sha256WithRSAEncryption, NID_sha384WithRSAEncryption,
-	NID_sha512WithRSAEncryption, NID_ecdsa_with_SHA256,
-	NID_ecdsa_with_SHA384, NID_ecdsa_with_SHA512,
+	NID_sha256WithRSAEncryption,
+	NID_sha384WithRSAEncryption,
+	NID_sha512WithRSAEncryption,
+	NID_ecdsa_with_SHA256,
+	NID_ecdsa_with_SHA384,
+	NID_ecdsa_with_SHA512,
 };
 
 /* The CN policy of the identity API, and how much of a bad value we echo. */
-#define CN_MAX		255
-#define CN_ECHO_MAX	300
+#define CN_MAX 255
+#define CN_ECHO_MAX 300
 
 static int
 csr_check_sigalg(const X509_REQ *req, struct fp_status *st)
@@ -51,7 +54,7 @@ csr_check_sigalg(const X509_REQ *req, struct fp_status *st)
 	/* Name the weak digests apart: the client can act on that. */
 	if (OBJ_find_sigid_algs(nid, &mdnid, &pknid) &&
 	    (mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_md4 ||
-	    mdnid == NID_md2 || mdnid == NID_mdc2 || mdnid == NID_md5_sha1))
+	        mdnid == NID_md2 || mdnid == NID_mdc2 || mdnid == NID_md5_sha1))
 		return fp_fail(st, FP_E_BADREQ,
 		    "CSRs signed with MD5 or SHA-1 are not accepted. (Sign "
 		    "with SHA-256 or stronger)");
@@ -69,43 +72,50 @@ csr_check_sigalg(const X509_REQ *req, struct fp_status *st)
 static int
 csr_check_extensions(X509_REQ *req, struct fp_status *st)
 {
+	static const int req_nids[] = { NID_ext_req, NID_ms_ext_req };
 	STACK_OF(X509_EXTENSION) *exts = NULL;
+	const X509_ATTRIBUTE *attr;
 	const ASN1_OBJECT *a, *b;
-	char oid[80];
-	int i, j, n, nattr = 0, r = -FP_E_BADREQ;
+	char name[80];
+	size_t k;
+	int i, j, n, nattr = 0, malformed = 0, r = -FP_E_BADREQ;
 
-	for (i = -1; (i = X509_REQ_get_attr_by_NID(req, NID_ext_req, i)) >= 0;)
-		if (nattr++ > 0 ||
-		    X509_ATTRIBUTE_count(X509_REQ_get_attr(req, i)) != 1)
-			goto bad;
-	for (i = -1; (i = X509_REQ_get_attr_by_NID(req, NID_ms_ext_req, i)) >= 0;)
-		if (nattr++ > 0 ||
-		    X509_ATTRIBUTE_count(X509_REQ_get_attr(req, i)) != 1)
-			goto bad;
-
+	for (k = 0; k < FP_ARRAY_LEN(req_nids); k++) {
+		i = -1;
+		while (
+		    (i = X509_REQ_get_attr_by_NID(req, req_nids[k], i)) >= 0) {
+			attr = X509_REQ_get_attr(req, i);
+			if (nattr++ > 0 || X509_ATTRIBUTE_count(attr) != 1)
+				malformed = 1;
+		}
+	}
 	/* NULL is a decoding error: with no request we get an empty stack. */
-	if ((exts = X509_REQ_get_extensions(req)) == NULL)
-		goto bad;
+	if (malformed || (exts = X509_REQ_get_extensions(req)) == NULL) {
+		r = fp_fail(st, FP_E_BADREQ,
+		    "The CSR's extension request attribute is malformed.");
+		goto out;
+	}
 	n = sk_X509_EXTENSION_num(exts);
 	for (i = 0; i < n; i++) {
 		a = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
 		for (j = i + 1; j < n; j++) {
 			b = X509_EXTENSION_get_object(
 			    sk_X509_EXTENSION_value(exts, j));
-			if (OBJ_cmp(a, b) == 0) {
-				OBJ_obj2txt(oid, sizeof(oid), a, 0);
-				r = fp_fail(st, FP_E_BADREQ,
-				    "The CSR requests the extension %s more "
-				    "than once.", oid);
-				goto out;
-			}
+			if (OBJ_cmp(a, b) != 0)
+				continue;
+			/* "subjectAltName", or the dotted OID if unknown. */
+			if (OBJ_obj2nid(a) != NID_undef)
+				snprintf(name, sizeof(name), "%s",
+				    OBJ_nid2sn(OBJ_obj2nid(a)));
+			else
+				OBJ_obj2txt(name, sizeof(name), a, 1);
+			r = fp_fail(st, FP_E_BADREQ,
+			    "The CSR requests the extension %s more than once.",
+			    name);
+			goto out;
 		}
 	}
 	r = 0;
-	goto out;
-bad:
-	r = fp_fail(st, FP_E_BADREQ,
-	    "The CSR's extension request attribute is malformed.");
 out:
 	ERR_clear_error();
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -113,8 +123,8 @@ out:
 }
 
 int
-pki_csr_parse_der(const unsigned char *der, size_t len, X509_REQ **out,
-    struct fp_status *st)
+pki_csr_parse_der(
+    const unsigned char *der, size_t len, X509_REQ **out, struct fp_status *st)
 {
 	const unsigned char *p = der;
 	X509_REQ *req = NULL;
@@ -122,7 +132,8 @@ pki_csr_parse_der(const unsigned char *der, size_t len, X509_REQ **out,
 	int r = -FP_E_BADREQ;
 
 	*out = NULL;
-	if (len > LONG_MAX || (req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL ||
+	if (len > LONG_MAX ||
+	    (req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL ||
 	    p != der + len) {
 		ERR_clear_error();
 		r = fp_fail(st, FP_E_BADREQ,
@@ -130,7 +141,8 @@ pki_csr_parse_der(const unsigned char *der, size_t len, X509_REQ **out,
 		goto out;
 	}
 	if (X509_REQ_get_version(req) != X509_REQ_VERSION_1) {
-		r = fp_fail(st, FP_E_BADREQ, "The CSR version is not supported.");
+		r = fp_fail(
+		    st, FP_E_BADREQ, "The CSR version is not supported.");
 		goto out;
 	}
 
@@ -151,8 +163,8 @@ pki_csr_parse_der(const unsigned char *der, size_t len, X509_REQ **out,
 		goto out;
 	if (X509_REQ_verify_ex(req, pub, NULL, NULL) != 1) {
 		ERR_clear_error();
-		r = fp_fail(st, FP_E_BADREQ,
-		    "The CSR signature does not verify.");
+		r = fp_fail(
+		    st, FP_E_BADREQ, "The CSR signature does not verify.");
 		goto out;
 	}
 	if ((r = csr_check_extensions(req, st)) != 0)
@@ -166,18 +178,26 @@ out:
 }
 
 int
-pki_csr_parse_pem(const char *pem, size_t len, X509_REQ **out,
-    struct fp_status *st)
+pki_csr_parse_pem(
+    const char *pem, size_t len, X509_REQ **out, struct fp_status *st)
 {
 	struct buf der = BUF_INIT;
 	int r;
 
 	*out = NULL;
-	if ((r = pki_pem_decode(pem, len, "CERTIFICATE REQUEST", &der, st)) ==
-	    0)
+	r = pki_pem_decode(pem, len, "CERTIFICATE REQUEST", &der, st);
+	if (r == 0)
 		r = pki_csr_parse_der(der.data, der.len, out, st);
 	buf_free(&der);
 	return r;
+}
+
+/* The character class of /^[0-9A-Za-z ]{1,255}$/, in ASCII. */
+static int
+cn_char_ok(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z') || c == ' ';
 }
 
 /*
@@ -226,15 +246,16 @@ pki_csr_subject_cn_only(X509_REQ *req, char **cn, struct fp_status *st)
 			obj = X509_NAME_ENTRY_get_object(
 			    X509_NAME_get_entry(name, i));
 			if ((nid = OBJ_obj2nid(obj)) != NID_undef)
-				snprintf(oid, sizeof(oid), "%s",
-				    OBJ_nid2sn(nid));
+				snprintf(
+				    oid, sizeof(oid), "%s", OBJ_nid2sn(nid));
 			else
 				OBJ_obj2txt(oid, sizeof(oid), obj, 1);
 			buf_printf(&found, "%s%s", i > 0 ? ", " : "", oid);
 		}
 		r = fp_fail(st, FP_E_BADREQ,
 		    "Error checking SubjectDN allowed attributes in CSR. "
-		    "Allowed: [CN] Found: [%s]", (char *)found.data);
+		    "Allowed: [CN] Found: [%s]",
+		    (char *)found.data);
 		goto out;
 	}
 
@@ -252,17 +273,15 @@ pki_csr_subject_cn_only(X509_REQ *req, char **cn, struct fp_status *st)
 		    "/^[0-9A-Za-z ]{1,255}$/. Found: (undecodable)");
 		goto out;
 	}
-	for (i = 0; i < ulen; i++)
-		if (!((utf8[i] >= '0' && utf8[i] <= '9') ||
-		    (utf8[i] >= 'A' && utf8[i] <= 'Z') ||
-		    (utf8[i] >= 'a' && utf8[i] <= 'z') || utf8[i] == ' '))
-			break;
+	for (i = 0; i < ulen && cn_char_ok(utf8[i]); i++)
+		;
 	if (ulen < 1 || ulen > CN_MAX || i < ulen) {
 		cn_echo(utf8, (size_t)ulen, echo, sizeof(echo));
 		r = fp_fail(st, FP_E_BADREQ,
 		    "Error checking SubjectDN 'CN' attribute in CSR. The value "
 		    "does not match the regular expression: "
-		    "/^[0-9A-Za-z ]{1,255}$/. Found: %s", echo);
+		    "/^[0-9A-Za-z ]{1,255}$/. Found: %s",
+		    echo);
 		goto out;
 	}
 	*cn = xstrndup((const char *)utf8, (size_t)ulen);

@@ -26,10 +26,10 @@
 
 /* The algorithms pki_key_generate() offers, by their API names. */
 static const struct keyalg {
-	const char	*name;
-	const char	*type;		/* EVP key type */
-	const char	*group;		/* EC curve, or NULL for RSA */
-	unsigned int	 bits;		/* RSA modulus size */
+	const char *name;
+	const char *type; /* EVP key type */
+	const char *group; /* EC curve, or NULL for RSA */
+	unsigned int bits; /* RSA modulus size */
 } keyalgs[] = {
 	{ "ec-p256", "EC", "P-256", 0 },
 	{ "ec-p384", "EC", "P-384", 0 },
@@ -74,8 +74,8 @@ pki_key_generate(const char *alg, EVP_PKEY **out, struct fp_status *st)
 		params[2] = OSSL_PARAM_construct_end();
 	} else {
 		bits = ka->bits;
-		params[0] = OSSL_PARAM_construct_uint(OSSL_PKEY_PARAM_RSA_BITS,
-		    &bits);
+		params[0] =
+		    OSSL_PARAM_construct_uint(OSSL_PKEY_PARAM_RSA_BITS, &bits);
 		params[1] = OSSL_PARAM_construct_end();
 	}
 	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, ka->type, NULL)) == NULL ||
@@ -121,7 +121,8 @@ key_check_rsa(EVP_PKEY *key, struct fp_status *st)
 	if (bits != 2048 && bits != 3072 && bits != 4096) {
 		r = fp_fail(st, FP_E_BADREQ,
 		    "The RSA public key length of %d bits is not supported. "
-		    "(Use 2048, 3072 or 4096 bits)", bits);
+		    "(Use 2048, 3072 or 4096 bits)",
+		    bits);
 		goto out;
 	}
 	if (!BN_is_word(e, 65537)) {
@@ -150,12 +151,12 @@ key_check_ec(EVP_PKEY *key, struct fp_status *st)
 	 * parameters to a built-in curve.  The group name alone therefore
 	 * proves nothing; the encoding says how the key came to us.
 	 */
-	if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING,
-	    enc, sizeof(enc), NULL) ||
+	if (!EVP_PKEY_get_utf8_string_param(
+	        key, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc), NULL) ||
 	    strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0 ||
 	    (EVP_PKEY_get_int_param(key,
-	    OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS, &explicit) &&
-	    explicit != 0)) {
+	         OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS, &explicit) &&
+	        explicit != 0)) {
 		ERR_clear_error();
 		r = fp_fail(st, FP_E_BADREQ,
 		    "The ECDSA public key uses explicit curve parameters, "
@@ -218,8 +219,8 @@ key_encode(EVP_PKEY *key, const char *fmt, struct buf *out)
 	size_t len = 0;
 	int r = -FP_E_INTERNAL;
 
-	ctx = OSSL_ENCODER_CTX_new_for_pkey(key, EVP_PKEY_KEYPAIR, fmt,
-	    "PrivateKeyInfo", NULL);
+	ctx = OSSL_ENCODER_CTX_new_for_pkey(
+	    key, EVP_PKEY_KEYPAIR, fmt, "PrivateKeyInfo", NULL);
 	if (ctx == NULL || OSSL_ENCODER_CTX_get_num_encoders(ctx) == 0 ||
 	    !OSSL_ENCODER_to_data(ctx, &data, &len)) {
 		log_ossl_errors("pki_key_encode");
@@ -306,7 +307,7 @@ pki_hmac_hex(const unsigned char *key, size_t keylen, const void *msg,
 	int r = -FP_E_INTERNAL;
 
 	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, msg,
-	    msglen, mac, sizeof(mac), &maclen) == NULL ||
+	        msglen, mac, sizeof(mac), &maclen) == NULL ||
 	    maclen != sizeof(mac)) {
 		log_ossl_errors("pki_hmac_hex");
 		goto out;

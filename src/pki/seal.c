@@ -20,8 +20,8 @@
 #include "fleetpki/pki.h"
 #include "fleetpki/util.h"
 
-#define NONCE_LEN	12
-#define TAG_LEN		16
+#define NONCE_LEN 12
+#define TAG_LEN 16
 
 /*
  * Random 96-bit nonces: the key seals a few thousand CA and server keys
@@ -48,7 +48,7 @@ pki_seal(const unsigned char key[PKI_SEAL_KEY_LEN], const void *aad,
 	    (ctx = EVP_CIPHER_CTX_new()) == NULL ||
 	    !EVP_EncryptInit_ex2(ctx, cipher, key, nonce, NULL) ||
 	    (aadlen > 0 &&
-	    !EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen)) ||
+	        !EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen)) ||
 	    !EVP_EncryptUpdate(ctx, ct, &n, pt, (int)ptlen) ||
 	    !EVP_EncryptFinal_ex(ctx, ct + n, &fin)) {
 		log_ossl_errors("pki_seal");
@@ -86,22 +86,22 @@ pki_open(const unsigned char key[PKI_SEAL_KEY_LEN], const void *aad,
 
 	if (ctlen < PKI_SEAL_OVERHEAD || ctlen - PKI_SEAL_OVERHEAD > INT_MAX ||
 	    aadlen > INT_MAX) {
-		log_err("pki_open: sealed data of %zu bytes is malformed",
-		    ctlen);
+		log_err(
+		    "pki_open: sealed data of %zu bytes is malformed", ctlen);
 		goto out;
 	}
 	len = ctlen - PKI_SEAL_OVERHEAD;
 	/* The plaintext is a private key: keep it in memory we wipe. */
 	pt = xmalloc(len + 16);
-	params[0] = OSSL_PARAM_construct_octet_string(
-	    OSSL_CIPHER_PARAM_AEAD_TAG, (void *)(ct + ctlen - TAG_LEN),
-	    TAG_LEN);
+	params[0] =
+	    OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+	        (void *)(ct + ctlen - TAG_LEN), TAG_LEN);
 	params[1] = OSSL_PARAM_construct_end();
 	if ((cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL ||
 	    (ctx = EVP_CIPHER_CTX_new()) == NULL ||
 	    !EVP_DecryptInit_ex2(ctx, cipher, key, ct, NULL) ||
 	    (aadlen > 0 &&
-	    !EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen)) ||
+	        !EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen)) ||
 	    !EVP_DecryptUpdate(ctx, pt, &n, ct + NONCE_LEN, (int)len) ||
 	    !EVP_CIPHER_CTX_set_params(ctx, params)) {
 		log_ossl_errors("pki_open");
@@ -111,7 +111,7 @@ pki_open(const unsigned char key[PKI_SEAL_KEY_LEN], const void *aad,
 	if (EVP_DecryptFinal_ex(ctx, pt + n, &fin) <= 0) {
 		ERR_clear_error();
 		log_err("pki_open: sealed data does not authenticate (wrong "
-		    "key, wrong owner, or damaged)");
+		        "key, wrong owner, or damaged)");
 		goto out;
 	}
 	buf_reserve(out, (size_t)(n + fin));

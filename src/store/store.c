@@ -179,17 +179,18 @@ ca_read(PGresult *res, int row, struct ca_rec *ca)
 	col_bytea(res, row, 7, &ca->key_sealed);
 	ca->fingerprint = col_str(res, row, 8);
 	ca->subject = col_str(res, row, 9);
-	ca->not_before = col_i64(res, row, 10);
-	ca->not_after = col_i64(res, row, 11);
-	ca->crl_number = col_i64(res, row, 12);
+	col_copy(res, row, 10, ca->key_id, sizeof(ca->key_id));
+	ca->not_before = col_i64(res, row, 11);
+	ca->not_after = col_i64(res, row, 12);
+	ca->crl_number = col_i64(res, row, 13);
 }
 
 int
 store_ca_insert(struct db *db, struct ca_rec *ca)
 {
 	char tid[I64_LEN], nb[I64_LEN], na[I64_LEN];
-	const char *p[10];
-	int len[10] = { 0 }, fmt[10] = { 0 };
+	const char *p[11];
+	int len[11] = { 0 }, fmt[11] = { 0 };
 	PGresult *res = NULL;
 	int rc;
 
@@ -207,7 +208,8 @@ store_ca_insert(struct db *db, struct ca_rec *ca)
 	p[7] = ca->subject;
 	p[8] = i64(nb, ca->not_before);
 	p[9] = i64(na, ca->not_after);
-	if ((rc = db_exec_params(db, STMT_CA_INSERT, 10, p, len, fmt, &res)) != 0)
+	p[10] = ca->key_id;
+	if ((rc = db_exec_params(db, STMT_CA_INSERT, 11, p, len, fmt, &res)) != 0)
 		goto out;
 	if ((rc = one_row(res)) != 0) {
 		rc = -FP_E_INTERNAL;
@@ -262,6 +264,14 @@ store_ca_by_public_id(struct db *db, const char *public_id,
 	const char *p[] = { public_id };
 
 	return ca_query_one(db, STMT_CA_BY_PUBLIC_ID, 1, p, ca);
+}
+
+int
+store_ca_by_key_id(struct db *db, const char *key_id, struct ca_rec *ca)
+{
+	const char *p[] = { key_id };
+
+	return ca_query_one(db, STMT_CA_BY_KEY_ID, 1, p, ca);
 }
 
 static int

@@ -378,3 +378,16 @@ def env_without_fleetpki():
     """The environment minus FLEETPKI_* (a developer's sourced DIR/env must
     not steer the harness)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("FLEETPKI_")}
+
+
+def pid_alive_in(pidfile):
+    """The process named in 'pidfile' exists and is not a zombie."""
+    try:
+        pid = int(open(pidfile).read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -32,29 +32,29 @@
 #include "fleetpki/pki.h"
 #include "fleetpki/util.h"
 
-#define MSG_RSA_SHORT \
+#define MSG_RSA_SHORT                                                          \
 	"The RSA public key length less than 2048 bits is not supported."
-#define MSG_CURVE \
-	"The elliptical curve used in the ECDSA public key algorithm is not " \
+#define MSG_CURVE                                                              \
+	"The elliptical curve used in the ECDSA public key algorithm is not "  \
 	"supported. (Use the NIST-recommended curves: P-256, P-384 or P-521)"
-#define MSG_CN_ATTRS \
-	"Error checking SubjectDN allowed attributes in CSR. Allowed: [CN] " \
+#define MSG_CN_ATTRS                                                           \
+	"Error checking SubjectDN allowed attributes in CSR. Allowed: [CN] "   \
 	"Found: "
-#define MSG_CN_VALUE \
-	"Error checking SubjectDN 'CN' attribute in CSR. The value does not " \
+#define MSG_CN_VALUE                                                           \
+	"Error checking SubjectDN 'CN' attribute in CSR. The value does not "  \
 	"match the regular expression: /^[0-9A-Za-z ]{1,255}$/. Found: "
 
 /* One CA for the whole group, and a scratch directory. */
 static struct {
-	char		 dir[64];
-	EVP_PKEY	*key;
-	X509		*cert;
-	struct pki_ca	 ca;
+	char dir[64];
+	EVP_PKEY *key;
+	X509 *cert;
+	struct pki_ca ca;
 } fx;
 
 struct ext {
-	int		 nid;
-	const char	*value;
+	int nid;
+	const char *value;
 };
 
 /* ---- helpers ------------------------------------------------------ */
@@ -79,10 +79,10 @@ genkey_ec(const char *curve, const char *encoding)
 {
 	OSSL_PARAM p[3];
 
-	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-	    (char *)curve, 0);
-	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING,
-	    (char *)encoding, 0);
+	p[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)curve, 0);
+	p[1] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_EC_ENCODING, (char *)encoding, 0);
 	p[2] = OSSL_PARAM_construct_end();
 	return genkey_params("EC", p);
 }
@@ -127,8 +127,8 @@ make_req(EVP_PKEY *key, const EVP_MD *md, const char *o, const char *cn,
 		X509V3_set_ctx(&ctx, NULL, NULL, req, NULL, 0);
 		sk = sk_X509_EXTENSION_new_null();
 		for (i = 0; i < nexts; i++) {
-			e = X509V3_EXT_conf_nid(NULL, &ctx, exts[i].nid,
-			    exts[i].value);
+			e = X509V3_EXT_conf_nid(
+			    NULL, &ctx, exts[i].nid, exts[i].value);
 			assert_non_null(e);
 			sk_X509_EXTENSION_push(sk, e);
 		}
@@ -199,6 +199,20 @@ write_file(const char *name, const void *data, size_t len)
 }
 
 static void
+read_file(const char *name, struct buf *out)
+{
+	char *p = path(name), chunk[4096];
+	FILE *f = fopen(p, "r");
+	size_t n;
+
+	assert_non_null(f);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(out, chunk, n);
+	assert_int_equal(fclose(f), 0);
+	free(p);
+}
+
+static void
 write_cert(const char *name, X509 *x)
 {
 	struct buf pem = BUF_INIT;
@@ -253,6 +267,35 @@ issue(const struct pki_ca *ca, EVP_PKEY *pub, const struct pki_profile *prof)
 	return x;
 }
 
+/*
+ * pki_issue() writes the subjectPublicKeyInfo itself: it must be the
+ * byte-exact SPKI of 'pub', and decode back to the same key.
+ */
+static void
+spki_matches(X509 *x, EVP_PKEY *pub)
+{
+	unsigned char *a = NULL, *b = NULL;
+	const unsigned char *p;
+	X509 *back;
+	int la, lb;
+
+	la = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &a);
+	lb = i2d_PUBKEY(pub, &b);
+	assert_true(la > 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(a, b, (size_t)la);
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	a = NULL;
+	la = i2d_X509(x, &a);
+	p = a;
+	back = d2i_X509(NULL, &p, la);
+	assert_non_null(back);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), pub), 1);
+	X509_free(back);
+	OPENSSL_free(a);
+}
+
 static int64_t
 asn1_unix(const ASN1_TIME *t)
 {
@@ -274,7 +317,7 @@ group_setup(void **state)
 	if (mkdtemp(fx.dir) == NULL)
 		return -1;
 	if (pki_ca_create("ec-p256", "Test Root", "fleetpki", 3650, &fx.key,
-	    &fx.cert, &st) != 0)
+	        &fx.cert, &st) != 0)
 		return -1;
 	fx.ca.cert = fx.cert;
 	fx.ca.key = fx.key;
@@ -313,22 +356,21 @@ test_key_generate(void **state)
 		assert_int_equal(pki_key_from_der(der.data, der.len, &back), 0);
 		assert_int_equal(EVP_PKEY_eq(key, back), 1);
 		assert_int_equal(pki_key_to_pem(key, &pem), 0);
-		assert_non_null(strstr((char *)pem.data,
-		    "-----BEGIN PRIVATE KEY-----\n"));
+		assert_non_null(
+		    strstr((char *)pem.data, "-----BEGIN PRIVATE KEY-----\n"));
 		/* Trailing bytes after the PKCS#8 structure are refused. */
 		buf_append(&der, "", 1);
 		EVP_PKEY_free(back);
 		back = NULL;
-		assert_int_equal(pki_key_from_der(der.data, der.len, &back),
-		    -FP_E_BADREQ);
+		assert_int_equal(
+		    pki_key_from_der(der.data, der.len, &back), -FP_E_BADREQ);
 		assert_null(back);
 		buf_free_secret(&der);
 		buf_free_secret(&pem);
 		EVP_PKEY_free(key);
 		key = NULL;
 	}
-	assert_int_equal(pki_key_generate("dsa-2048", &key, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(pki_key_generate("dsa-2048", &key, &st), -FP_E_BADREQ);
 	assert_null(key);
 	assert_int_equal(pki_key_generate(NULL, &key, &st), -FP_E_BADREQ);
 }
@@ -358,8 +400,8 @@ test_key_policy_rsa(void **state)
 
 	k = genkey_rsa(2048, 3);
 	assert_int_equal(parse_key(k, EVP_sha256(), &st), -FP_E_BADREQ);
-	assert_string_equal(st.msg,
-	    "The RSA public exponent is not supported. (Use 65537)");
+	assert_string_equal(
+	    st.msg, "The RSA public exponent is not supported. (Use 65537)");
 	EVP_PKEY_free(k);
 
 	k = genkey_rsa(2304, 65537);
@@ -376,7 +418,6 @@ test_key_policy_ec(void **state)
 	struct buf pem = BUF_INIT;
 	X509_REQ *req = NULL;
 	EVP_PKEY *k;
-	char *file;
 	size_t i;
 
 	for (i = 0; i < FP_ARRAY_LEN(good); i++) {
@@ -399,28 +440,21 @@ test_key_policy_ec(void **state)
 	EVP_PKEY_free(k);
 
 	/* The same made the way an attacker would: the openssl CLI. */
-	assert_int_equal(run(NULL, "openssl ecparam -name prime256v1 "
-	    "-param_enc explicit -genkey -noout -out explicit.key && "
-	    "openssl req -new -key explicit.key -subj /CN=dev1 "
-	    "-out explicit.csr"), 0);
-	file = path("explicit.csr");
-	{
-		FILE *f = fopen(file, "r");
-		char chunk[4096];
-		size_t n;
-
-		assert_non_null(f);
-		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			buf_append(&pem, chunk, n);
-		fclose(f);
-	}
+	assert_int_equal(
+	    run(NULL,
+	        "openssl ecparam -name prime256v1 "
+	        "-param_enc explicit -genkey -noout -out explicit.key && "
+	        "openssl req -new -key explicit.key -subj /CN=dev1 "
+	        "-out explicit.csr"),
+	    0);
+	read_file("explicit.csr", &pem);
 	memset(&st, 0, sizeof(st));
-	assert_int_equal(pki_csr_parse_pem((char *)pem.data, pem.len, &req,
-	    &st), -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_csr_parse_pem((char *)pem.data, pem.len, &req, &st),
+	    -FP_E_BADREQ);
 	assert_null(req);
 	assert_non_null(strstr(st.msg, "explicit curve parameters"));
 	buf_free(&pem);
-	free(file);
 
 	/* Ed25519 is a fine algorithm, but not one we issue for. */
 	k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -451,25 +485,25 @@ test_csr_tamper(void **state)
 			p = der + i;
 	assert_non_null(p);
 	p[3] = '2';
-	assert_int_equal(pki_csr_parse_der(der, (size_t)len, &out, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_csr_parse_der(der, (size_t)len, &out, &st), -FP_E_BADREQ);
 	assert_null(out);
 	assert_string_equal(st.msg, "The CSR signature does not verify.");
 	p[3] = '1';
 
 	/* The signature itself damaged. */
 	der[len - 1] ^= 0x01;
-	assert_int_equal(pki_csr_parse_der(der, (size_t)len, &out, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_csr_parse_der(der, (size_t)len, &out, &st), -FP_E_BADREQ);
 	der[len - 1] ^= 0x01;
 
 	/* Truncated and padded DER. */
-	assert_int_equal(pki_csr_parse_der(der, (size_t)len - 1, &out, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_csr_parse_der(der, (size_t)len - 1, &out, &st), -FP_E_BADREQ);
 	der = OPENSSL_realloc(der, (size_t)len + 1);
 	der[len] = 0;
-	assert_int_equal(pki_csr_parse_der(der, (size_t)len + 1, &out, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_csr_parse_der(der, (size_t)len + 1, &out, &st), -FP_E_BADREQ);
 
 	OPENSSL_free(der);
 	X509_REQ_free(req);
@@ -520,29 +554,37 @@ test_csr_pem_envelope(void **state)
 	buf_reset(&t);
 	buf_append(&t, pem.data, pem.len);
 	buf_append(&t, "\0x", 2);
-	assert_int_equal(pki_csr_parse_pem((char *)t.data, t.len, &out, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_csr_parse_pem((char *)t.data, t.len, &out, &st), -FP_E_BADREQ);
 	assert_non_null(strstr(st.msg, "CERTIFICATE REQUEST"));
 
 	/* Wrong labels around the right body. */
 	body = strstr((char *)pem.data, "\n") + 1;
 	*strstr(body, "-----END") = '\0';
 	buf_reset(&t);
-	buf_printf(&t, "-----BEGIN CERTIFICATE-----\n%s"
-	    "-----END CERTIFICATE-----\n", body);
+	buf_printf(&t,
+	    "-----BEGIN CERTIFICATE-----\n%s"
+	    "-----END CERTIFICATE-----\n",
+	    body);
 	assert_int_equal(parse_text((char *)t.data), -FP_E_BADREQ);
 	buf_reset(&t);
-	buf_printf(&t, "-----BEGIN NEW CERTIFICATE REQUEST-----\n%s"
-	    "-----END NEW CERTIFICATE REQUEST-----\n", body);
+	buf_printf(&t,
+	    "-----BEGIN NEW CERTIFICATE REQUEST-----\n%s"
+	    "-----END NEW CERTIFICATE REQUEST-----\n",
+	    body);
 	assert_int_equal(parse_text((char *)t.data), -FP_E_BADREQ);
 	buf_reset(&t);
-	buf_printf(&t, "-----BEGIN CERTIFICATE REQUEST-----\n%s"
-	    "-----END CERTIFICATE REQUEST-----\n", body);
+	buf_printf(&t,
+	    "-----BEGIN CERTIFICATE REQUEST-----\n%s"
+	    "-----END CERTIFICATE REQUEST-----\n",
+	    body);
 	assert_int_equal(parse_text((char *)t.data), 0);
 	/* A PEM header line (encrypted-PEM style) is not base64. */
 	buf_reset(&t);
-	buf_printf(&t, "-----BEGIN CERTIFICATE REQUEST-----\nProc-Type: 4,"
-	    "ENCRYPTED\n\n%s-----END CERTIFICATE REQUEST-----\n", body);
+	buf_printf(&t,
+	    "-----BEGIN CERTIFICATE REQUEST-----\nProc-Type: 4,"
+	    "ENCRYPTED\n\n%s-----END CERTIFICATE REQUEST-----\n",
+	    body);
 	assert_int_equal(parse_text((char *)t.data), -FP_E_BADREQ);
 
 	assert_int_equal(parse_text(""), -FP_E_BADREQ);
@@ -571,8 +613,8 @@ test_csr_duplicate_ext(void **state)
 
 	req = make_req(k, EVP_sha256(), NULL, "dev1", dup, 2);
 	assert_int_equal(parse_req(req, &st), -FP_E_BADREQ);
-	assert_string_equal(st.msg, "The CSR requests the extension X509v3 "
-	    "Subject Alternative Name more than once.");
+	assert_string_equal(st.msg,
+	    "The CSR requests the extension subjectAltName more than once.");
 	X509_REQ_free(req);
 
 	req = make_req(k, EVP_sha256(), NULL, "dev1", one, 2);
@@ -616,8 +658,8 @@ test_csr_cn_only(void **state)
 
 	assert_int_equal(cn_only(k, NULL, "dev-1", &cn, &st), -FP_E_BADREQ);
 	assert_string_equal(st.msg, MSG_CN_VALUE "dev-1");
-	assert_int_equal(cn_only(k, NULL, "d\xc3\xa9v", &cn, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    cn_only(k, NULL, "d\xc3\xa9v", &cn, &st), -FP_E_BADREQ);
 	assert_string_equal(st.msg, MSG_CN_VALUE "d\xc3\xa9v");
 	assert_int_equal(cn_only(k, NULL, "a\tb", &cn, &st), -FP_E_BADREQ);
 	assert_string_equal(st.msg, MSG_CN_VALUE "a?b");
@@ -670,7 +712,8 @@ test_issue_profile_only(void **state)
 	assert_int_equal(X509_get_ext_count(x), FP_ARRAY_LEN(want));
 	for (i = 0; i < FP_ARRAY_LEN(want); i++)
 		assert_int_equal(OBJ_obj2nid(X509_EXTENSION_get_object(
-		    X509_get_ext(x, (int)i))), want[i]);
+		                     X509_get_ext(x, (int)i))),
+		    want[i]);
 	bc = X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
 	assert_non_null(bc);
 	assert_int_equal(crit, 1);
@@ -682,14 +725,15 @@ test_issue_profile_only(void **state)
 
 	/* AKI keyid is the CA's SKI; SKI is SHA-1 of the key bits. */
 	aki = X509_get_ext_d2i(x, NID_authority_key_identifier, NULL, NULL);
-	ski = X509_get_ext_d2i(fx.cert, NID_subject_key_identifier, NULL,
-	    NULL);
+	ski = X509_get_ext_d2i(fx.cert, NID_subject_key_identifier, NULL, NULL);
 	assert_non_null(aki);
 	assert_non_null(ski);
 	assert_int_equal(ASN1_OCTET_STRING_cmp(aki->keyid, ski), 0);
 	AUTHORITY_KEYID_free(aki);
 	ASN1_OCTET_STRING_free(ski);
 	assert_int_equal(X509_get0_subject_key_id(x)->length, 20);
+
+	spki_matches(x, X509_REQ_get0_pubkey(req));
 
 	subject = pki_cert_subject(x);
 	assert_string_equal(subject, "CN=tenant:dev1,O=fleetpki");
@@ -702,8 +746,9 @@ test_issue_profile_only(void **state)
 	EVP_PKEY_free(k);
 	k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	x = issue(&fx.ca, k, &prof);
-	assert_int_equal(X509_get_key_usage(x),
-	    KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT);
+	assert_int_equal(
+	    X509_get_key_usage(x), KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT);
+	spki_matches(x, k);
 
 	X509_free(x);
 	X509_REQ_free(req);
@@ -742,8 +787,8 @@ test_issue_serial(void **state)
 	for (i = 0; i < strlen(hex1); i++)
 		assert_non_null(strchr("0123456789ABCDEF", hex1[i]));
 	assert_string_not_equal(hex1, hex2);
-	assert_int_not_equal(ASN1_INTEGER_cmp(sn, X509_get0_serialNumber(x2)),
-	    0);
+	assert_int_not_equal(
+	    ASN1_INTEGER_cmp(sn, X509_get0_serialNumber(x2)), 0);
 	X509_free(x1);
 	X509_free(x2);
 	EVP_PKEY_free(k);
@@ -770,8 +815,9 @@ test_issue_validity(void **state)
 	X509_free(x);
 
 	/* A CA valid for one day caps a 365-day certificate. */
-	assert_int_equal(pki_ca_create("ec-p256", "Short CA", NULL, 1, &cakey,
-	    &cacert, &st), 0);
+	assert_int_equal(
+	    pki_ca_create("ec-p256", "Short CA", NULL, 1, &cakey, &cacert, &st),
+	    0);
 	ca.cert = cacert;
 	ca.key = cakey;
 	x = issue(&ca, k, &prof);
@@ -824,12 +870,14 @@ test_issue_openssl_verify(void **state)
 	struct pki_profile prof;
 	struct pki_ca ca;
 	struct buf out = BUF_INIT;
-	EVP_PKEY *leafs[2], *cakey;
+	EVP_PKEY *leafs[4], *cakey;
 	X509 *cacert, *x;
 	size_t i, j;
 
 	leafs[0] = genkey_ec("P-256", "named_curve");
-	leafs[1] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	leafs[1] = genkey_ec("P-384", "named_curve");
+	leafs[2] = genkey_ec("P-521", "named_curve");
+	leafs[3] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
 	profile_init(&prof, "tenant:dev1");
 	prof.subject.c = "DE";
 	prof.subject.ou = "devices";
@@ -841,20 +889,22 @@ test_issue_openssl_verify(void **state)
 
 	for (i = 0; i < FP_ARRAY_LEN(cas); i++) {
 		assert_int_equal(pki_ca_create(cas[i], "Verify Root",
-		    "fleetpki", 30, &cakey, &cacert, &st), 0);
+		                     "fleetpki", 30, &cakey, &cacert, &st),
+		    0);
 		ca.cert = cacert;
 		ca.key = cakey;
 		assert_int_equal(X509_get_signature_nid(cacert), signids[i]);
 		write_cert("ca.pem", cacert);
 		for (j = 0; j < FP_ARRAY_LEN(leafs); j++) {
 			x = issue(&ca, leafs[j], &prof);
-			assert_int_equal(X509_get_signature_nid(x),
-			    signids[i]);
+			assert_int_equal(X509_get_signature_nid(x), signids[i]);
 			assert_int_equal(X509_get_ext_count(x), 8);
+			spki_matches(x, leafs[j]);
 			write_cert("leaf.pem", x);
 			buf_reset(&out);
-			if (run(&out, "openssl verify -x509_strict -CAfile "
-			    "ca.pem ca.pem leaf.pem") != 0)
+			if (run(&out,
+			        "openssl verify -x509_strict -CAfile "
+			        "ca.pem ca.pem leaf.pem") != 0)
 				fail_msg("openssl verify (%s CA, leaf %zu): %s",
 				    cas[i], j, (char *)out.data);
 			X509_free(x);
@@ -868,18 +918,19 @@ test_issue_openssl_verify(void **state)
 	x = issue(&fx.ca, leafs[0], &prof);
 	assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(x)), 0);
 	assert_int_equal(X509_EXTENSION_get_critical(X509_get_ext(x,
-	    X509_get_ext_by_NID(x, NID_subject_alt_name, -1))), 1);
+	                     X509_get_ext_by_NID(x, NID_subject_alt_name, -1))),
+	    1);
 	write_cert("ca.pem", fx.cert);
 	write_cert("leaf.pem", x);
 	buf_reset(&out);
-	if (run(&out, "openssl verify -x509_strict -CAfile ca.pem leaf.pem")
-	    != 0)
+	if (run(&out, "openssl verify -x509_strict -CAfile ca.pem leaf.pem") !=
+	    0)
 		fail_msg("openssl verify (no subject): %s", (char *)out.data);
 	X509_free(x);
 
 	buf_free(&out);
-	EVP_PKEY_free(leafs[0]);
-	EVP_PKEY_free(leafs[1]);
+	for (j = 0; j < FP_ARRAY_LEN(leafs); j++)
+		EVP_PKEY_free(leafs[j]);
 }
 
 static void
@@ -902,15 +953,15 @@ test_issue_bad_profile(void **state)
 	san.type = PKI_SAN_DNS;
 	for (i = 0; i < FP_ARRAY_LEN(bad_dns); i++) {
 		san.value = bad_dns[i];
-		assert_int_equal(pki_issue(&fx.ca, k, &prof, &x, &st),
-		    -FP_E_BADREQ);
+		assert_int_equal(
+		    pki_issue(&fx.ca, k, &prof, &x, &st), -FP_E_BADREQ);
 		assert_null(x);
 	}
 	san.type = PKI_SAN_IP;
 	for (i = 0; i < FP_ARRAY_LEN(bad_ip); i++) {
 		san.value = bad_ip[i];
-		assert_int_equal(pki_issue(&fx.ca, k, &prof, &x, &st),
-		    -FP_E_BADREQ);
+		assert_int_equal(
+		    pki_issue(&fx.ca, k, &prof, &x, &st), -FP_E_BADREQ);
 	}
 	san.type = PKI_SAN_EMAIL;
 	san.value = "no-at-sign";
@@ -968,8 +1019,8 @@ test_ca_create(void **state)
 
 	assert_int_equal(pki_ca_create("ec-p999", "x", NULL, 1, &key, &x, &st),
 	    -FP_E_BADREQ);
-	assert_int_equal(pki_ca_create("ec-p256", "", NULL, 1, &key, &x, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_ca_create("ec-p256", "", NULL, 1, &key, &x, &st), -FP_E_BADREQ);
 	assert_int_equal(pki_ca_create("ec-p256", "x", NULL, 0, &key, &x, &st),
 	    -FP_E_BADREQ);
 	assert_null(key);
@@ -983,7 +1034,7 @@ test_cert_codec(void **state)
 {
 	struct fp_status st = { 0 };
 	struct buf der = BUF_INIT, pem = BUF_INIT, body = BUF_INIT,
-	    t = BUF_INIT;
+	           t = BUF_INIT;
 	X509 *x = NULL;
 
 	assert_int_equal(pki_cert_to_der(fx.cert, &der), 0);
@@ -993,22 +1044,22 @@ test_cert_codec(void **state)
 	assert_int_equal(pki_cert_from_der(der.data, der.len, &x), 0);
 	assert_int_equal(X509_cmp(x, fx.cert), 0);
 	X509_free(x);
-	assert_int_equal(pki_cert_from_der(der.data, der.len - 1, &x),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_cert_from_der(der.data, der.len - 1, &x), -FP_E_BADREQ);
 	assert_null(x);
 
-	assert_int_equal(pki_cert_from_pem((char *)pem.data, pem.len, &x, &st),
-	    0);
+	assert_int_equal(
+	    pki_cert_from_pem((char *)pem.data, pem.len, &x, &st), 0);
 	assert_int_equal(X509_cmp(x, fx.cert), 0);
 	X509_free(x);
 	buf_printf(&t, "%s%s", (char *)pem.data, (char *)pem.data);
-	assert_int_equal(pki_cert_from_pem((char *)t.data, t.len, &x, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_cert_from_pem((char *)t.data, t.len, &x, &st), -FP_E_BADREQ);
 	assert_null(x);
 	buf_reset(&t);
 	buf_printf(&t, "%s;", (char *)pem.data);
-	assert_int_equal(pki_cert_from_pem((char *)t.data, t.len, &x, &st),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_cert_from_pem((char *)t.data, t.len, &x, &st), -FP_E_BADREQ);
 
 	/* The lenient decoder: first block, any label, text around. */
 	buf_reset(&t);
@@ -1027,7 +1078,8 @@ test_cert_codec(void **state)
 static void
 test_fingerprint(void **state)
 {
-	static const char abc[] = "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:"
+	static const char abc[] =
+	    "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:"
 	    "22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD";
 	char fpr[PKI_FPR_LEN], norm[PKI_FPR_LEN];
 	struct buf der = BUF_INIT;
@@ -1036,33 +1088,60 @@ test_fingerprint(void **state)
 	assert_string_equal(fpr, abc);
 	assert_int_equal(strlen(fpr), PKI_FPR_LEN - 1);
 
-	assert_int_equal(pki_fingerprint_normalize("ba7816bf8f01cfea414140de5d"
-	    "ae2223b00361a396177a9cb410ff61f20015ad", norm), 0);
+	assert_int_equal(
+	    pki_fingerprint_normalize("ba7816bf8f01cfea414140de5d"
+	                              "ae2223b00361a396177a9cb410ff61f20015ad",
+	        norm),
+	    0);
 	assert_string_equal(norm, abc);
-	assert_int_equal(pki_fingerprint_normalize("ba:78:16:bf:8f:01:cf:ea:41"
-	    ":41:40:de:5d:ae:22:23:b0:03:61:a3:96:17:7a:9c:b4:10:ff:61:f2:00:"
-	    "15:ad", norm), 0);
+	assert_int_equal(
+	    pki_fingerprint_normalize(
+	        "ba:78:16:bf:8f:01:cf:ea:41"
+	        ":41:40:de:5d:ae:22:23:b0:03:61:a3:96:17:7a:9c:b4:10:ff:61:f2:00:"
+	        "15:ad",
+	        norm),
+	    0);
 	assert_string_equal(norm, abc);
-	assert_int_equal(pki_fingerprint_normalize("BA7816BF8F01CFEA414140de5d"
-	    "ae2223b00361a396177a9cb410ff61f20015AD", norm), 0);
+	assert_int_equal(
+	    pki_fingerprint_normalize("BA7816BF8F01CFEA414140de5d"
+	                              "ae2223b00361a396177a9cb410ff61f20015AD",
+	        norm),
+	    0);
 	assert_string_equal(norm, abc);
 	assert_int_equal(pki_fingerprint_normalize(abc, norm), 0);
 	assert_string_equal(norm, abc);
 
 	/* Wrong length, mixed separators, non-hex, other separators. */
-	assert_int_equal(pki_fingerprint_normalize("ba7816bf8f01cfea414140de5d"
-	    "ae2223b00361a396177a9cb410ff61f20015", norm), -FP_E_BADREQ);
-	assert_int_equal(pki_fingerprint_normalize("ba7816bf8f01cfea414140de5d"
-	    "ae2223b00361a396177a9cb410ff61f20015ad0", norm), -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_fingerprint_normalize("ba7816bf8f01cfea414140de5d"
+	                              "ae2223b00361a396177a9cb410ff61f20015",
+	        norm),
+	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_fingerprint_normalize("ba7816bf8f01cfea414140de5d"
+	                              "ae2223b00361a396177a9cb410ff61f20015ad0",
+	        norm),
+	    -FP_E_BADREQ);
 	assert_int_equal(pki_fingerprint_normalize("", norm), -FP_E_BADREQ);
-	assert_int_equal(pki_fingerprint_normalize("BA:7816:BF:8F:01:CF:EA:41:"
-	    "41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:"
-	    "15:AD:", norm), -FP_E_BADREQ);
-	assert_int_equal(pki_fingerprint_normalize("ga7816bf8f01cfea414140de5d"
-	    "ae2223b00361a396177a9cb410ff61f20015ad", norm), -FP_E_BADREQ);
-	assert_int_equal(pki_fingerprint_normalize("BA-78-16-BF-8F-01-CF-EA-41"
-	    "-41-40-DE-5D-AE-22-23-B0-03-61-A3-96-17-7A-9C-B4-10-FF-61-F2-00-"
-	    "15-AD", norm), -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_fingerprint_normalize(
+	        "BA:7816:BF:8F:01:CF:EA:41:"
+	        "41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:"
+	        "15:AD:",
+	        norm),
+	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_fingerprint_normalize("ga7816bf8f01cfea414140de5d"
+	                              "ae2223b00361a396177a9cb410ff61f20015ad",
+	        norm),
+	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_fingerprint_normalize(
+	        "BA-78-16-BF-8F-01-CF-EA-41"
+	        "-41-40-DE-5D-AE-22-23-B0-03-61-A3-96-17-7A-9C-B4-10-FF-61-F2-00-"
+	        "15-AD",
+	        norm),
+	    -FP_E_BADREQ);
 
 	/* The certificate fingerprint is SHA-256 over its DER. */
 	assert_int_equal(pki_cert_to_der(fx.cert, &der), 0);
@@ -1086,21 +1165,25 @@ test_digest_hmac(void **state)
 	char out[EVP_MAX_MD_SIZE * 2 + 1], mac[65];
 
 	assert_int_equal(pki_digest_hex("sha256", "abc", 3, out), 0);
-	assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a3961"
+	assert_string_equal(out,
+	    "ba7816bf8f01cfea414140de5dae2223b00361a3961"
 	    "77a9cb410ff61f20015ad");
 	assert_int_equal(pki_digest_hex("md5", "abc", 3, out), 0);
 	assert_string_equal(out, "900150983cd24fb0d6963f7d28e17f72");
 	assert_int_equal(pki_digest_hex("sha256", "", 0, out), 0);
-	assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649"
+	assert_string_equal(out,
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649"
 	    "b934ca495991b7852b855");
 	assert_int_equal(pki_digest_hex("sha1", "abc", 3, out), -FP_E_BADREQ);
-	assert_int_equal(pki_digest_hex("SHA-256", "abc", 3, out),
-	    -FP_E_BADREQ);
+	assert_int_equal(
+	    pki_digest_hex("SHA-256", "abc", 3, out), -FP_E_BADREQ);
 
 	/* RFC 4231 test case 2. */
 	assert_int_equal(pki_hmac_hex((const unsigned char *)"Jefe", 4,
-	    "what do ya want for nothing?", 28, mac), 0);
-	assert_string_equal(mac, "5bdcc146bf60754e6a042426089575c75a003f089d2"
+	                     "what do ya want for nothing?", 28, mac),
+	    0);
+	assert_string_equal(mac,
+	    "5bdcc146bf60754e6a042426089575c75a003f089d2"
 	    "739839dec58b964ec3843");
 }
 
@@ -1142,8 +1225,8 @@ test_crl(void **state)
 		pki_reason_from_name("keyCompromise") };
 	rev[1] = (struct pki_revoked){ s2, now - 30, -1 };
 
-	assert_int_equal(pki_crl_build(&fx.ca, rev, 2, 42, now, now + 86400,
-	    &crl), 0);
+	assert_int_equal(
+	    pki_crl_build(&fx.ca, rev, 2, 42, now, now + 86400, &crl), 0);
 	assert_int_equal(X509_CRL_get_version(crl), X509_CRL_VERSION_2);
 	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(fx.cert)), 1);
 	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
@@ -1151,19 +1234,18 @@ test_crl(void **state)
 	assert_non_null(num);
 	assert_int_equal(ASN1_INTEGER_get(num), 42);
 	ASN1_INTEGER_free(num);
-	assert_true(X509_CRL_get_ext_by_NID(crl, NID_authority_key_identifier,
-	    -1) >= 0);
+	assert_true(X509_CRL_get_ext_by_NID(
+	                crl, NID_authority_key_identifier, -1) >= 0);
 	assert_int_equal(asn1_unix(X509_CRL_get0_lastUpdate(crl)), now);
-	assert_int_equal(asn1_unix(X509_CRL_get0_nextUpdate(crl)),
-	    now + 86400);
+	assert_int_equal(asn1_unix(X509_CRL_get0_nextUpdate(crl)), now + 86400);
 
 	assert_int_equal(X509_CRL_get0_by_cert(crl, &re, x1), 1);
 	reason = X509_REVOKED_get_ext_d2i(re, NID_crl_reason, NULL, NULL);
 	assert_non_null(reason);
 	assert_int_equal(ASN1_ENUMERATED_get(reason), 1);
 	ASN1_ENUMERATED_free(reason);
-	assert_int_equal(asn1_unix(X509_REVOKED_get0_revocationDate(re)),
-	    now - 60);
+	assert_int_equal(
+	    asn1_unix(X509_REVOKED_get0_revocationDate(re)), now - 60);
 	assert_int_equal(X509_CRL_get0_by_cert(crl, &re, x2), 1);
 	assert_null(X509_REVOKED_get_ext_d2i(re, NID_crl_reason, NULL, NULL));
 
@@ -1183,29 +1265,29 @@ test_crl(void **state)
 	buf_reset(&out);
 	assert_int_equal(run(&out, "openssl crl -in crl.pem -noout -text"), 0);
 	assert_non_null(strstr((char *)out.data, "X509v3 CRL Number"));
-	assert_non_null(strstr((char *)out.data,
-	    "X509v3 Authority Key Identifier"));
+	assert_non_null(
+	    strstr((char *)out.data, "X509v3 Authority Key Identifier"));
 	assert_non_null(strstr((char *)out.data, "Key Compromise"));
 	X509_CRL_free(crl);
 	crl = NULL;
 
 	/* An empty CRL is valid; bad input is the caller's bug. */
-	assert_int_equal(pki_crl_build(&fx.ca, NULL, 0, 43, now, now + 60,
-	    &crl), 0);
+	assert_int_equal(
+	    pki_crl_build(&fx.ca, NULL, 0, 43, now, now + 60, &crl), 0);
 	X509_CRL_free(crl);
 	crl = NULL;
 	rev[0].serial_hex = "-1A";
-	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60,
-	    &crl), -FP_E_INTERNAL);
+	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60, &crl),
+	    -FP_E_INTERNAL);
 	rev[0].serial_hex = "XYZ";
-	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60,
-	    &crl), -FP_E_INTERNAL);
+	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60, &crl),
+	    -FP_E_INTERNAL);
 	rev[0].serial_hex = s1;
 	rev[0].reason = 7;
-	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60,
-	    &crl), -FP_E_INTERNAL);
-	assert_int_equal(pki_crl_build(&fx.ca, NULL, 0, 44, now, now, &crl),
+	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60, &crl),
 	    -FP_E_INTERNAL);
+	assert_int_equal(
+	    pki_crl_build(&fx.ca, NULL, 0, 44, now, now, &crl), -FP_E_INTERNAL);
 	assert_null(crl);
 
 	buf_free(&out);
@@ -1245,51 +1327,60 @@ test_seal(void **state)
 
 	pki_random(key, sizeof(key));
 	pki_random(other, sizeof(other));
-	assert_int_equal(pki_seal(key, "t1/ca/7", 7,
-	    (const unsigned char *)secret, sizeof(secret), &sealed), 0);
+	assert_int_equal(
+	    pki_seal(key, "t1/ca/7", 7, (const unsigned char *)secret,
+	        sizeof(secret), &sealed),
+	    0);
 	assert_int_equal(sealed.len, sizeof(secret) + PKI_SEAL_OVERHEAD);
 	assert_null(memmem(sealed.data, sealed.len, "PRIVATE", 7));
 
-	assert_int_equal(pki_open(key, "t1/ca/7", 7, sealed.data, sealed.len,
-	    &opened), 0);
+	assert_int_equal(
+	    pki_open(key, "t1/ca/7", 7, sealed.data, sealed.len, &opened), 0);
 	assert_int_equal(opened.len, sizeof(secret));
 	assert_memory_equal(opened.data, secret, sizeof(secret));
 	buf_free_secret(&opened);
 
 	/* Another owner, another key, or any flipped bit: nothing opens. */
-	assert_int_equal(pki_open(key, "t1/ca/8", 7, sealed.data, sealed.len,
-	    &opened), -FP_E_INTERNAL);
-	assert_int_equal(pki_open(key, NULL, 0, sealed.data, sealed.len,
-	    &opened), -FP_E_INTERNAL);
-	assert_int_equal(pki_open(other, "t1/ca/7", 7, sealed.data,
-	    sealed.len, &opened), -FP_E_INTERNAL);
+	assert_int_equal(
+	    pki_open(key, "t1/ca/8", 7, sealed.data, sealed.len, &opened),
+	    -FP_E_INTERNAL);
+	assert_int_equal(
+	    pki_open(key, NULL, 0, sealed.data, sealed.len, &opened),
+	    -FP_E_INTERNAL);
+	assert_int_equal(
+	    pki_open(other, "t1/ca/7", 7, sealed.data, sealed.len, &opened),
+	    -FP_E_INTERNAL);
 	for (i = 0; i < sealed.len; i += 7) {
 		sealed.data[i] ^= 0x80;
 		assert_int_equal(pki_open(key, "t1/ca/7", 7, sealed.data,
-		    sealed.len, &opened), -FP_E_INTERNAL);
+		                     sealed.len, &opened),
+		    -FP_E_INTERNAL);
 		sealed.data[i] ^= 0x80;
 	}
-	sealed.data[sealed.len - 1] ^= 1;	/* the tag's last byte */
-	assert_int_equal(pki_open(key, "t1/ca/7", 7, sealed.data, sealed.len,
-	    &opened), -FP_E_INTERNAL);
+	sealed.data[sealed.len - 1] ^= 1; /* the tag's last byte */
+	assert_int_equal(
+	    pki_open(key, "t1/ca/7", 7, sealed.data, sealed.len, &opened),
+	    -FP_E_INTERNAL);
 	sealed.data[sealed.len - 1] ^= 1;
-	assert_int_equal(pki_open(key, "t1/ca/7", 7, sealed.data,
-	    sealed.len - 1, &opened), -FP_E_INTERNAL);
-	assert_int_equal(pki_open(key, "t1/ca/7", 7, sealed.data, 27,
-	    &opened), -FP_E_INTERNAL);
+	assert_int_equal(
+	    pki_open(key, "t1/ca/7", 7, sealed.data, sealed.len - 1, &opened),
+	    -FP_E_INTERNAL);
+	assert_int_equal(pki_open(key, "t1/ca/7", 7, sealed.data, 27, &opened),
+	    -FP_E_INTERNAL);
 	assert_int_equal(opened.len, 0);
 
 	/* Two seals of one plaintext differ (fresh nonce); empty is fine. */
 	buf_reset(&opened);
 	assert_int_equal(pki_seal(key, "a", 1, (const unsigned char *)secret,
-	    sizeof(secret), &opened), 0);
+	                     sizeof(secret), &opened),
+	    0);
 	assert_memory_not_equal(opened.data, sealed.data, sealed.len);
 	buf_free(&sealed);
 	buf_free(&opened);
 	assert_int_equal(pki_seal(key, NULL, 0, NULL, 0, &sealed), 0);
 	assert_int_equal(sealed.len, PKI_SEAL_OVERHEAD);
-	assert_int_equal(pki_open(key, NULL, 0, sealed.data, sealed.len,
-	    &opened), 0);
+	assert_int_equal(
+	    pki_open(key, NULL, 0, sealed.data, sealed.len, &opened), 0);
 	assert_int_equal(opened.len, 0);
 	buf_free(&sealed);
 	buf_free(&opened);
