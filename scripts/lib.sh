@@ -330,10 +330,16 @@ conf_get() {
 	sed -n "s/^[[:space:]]*$2[[:space:]]*=[[:space:]]*\\(.*[^[:space:]]\\)[[:space:]]*\$/\\1/p" "$1" | tail -n 1
 }
 
-# hex_secret FILE KEY: the 64-hex-digit secret KEY from FILE if it has a
-# valid one, else a new one (32 bytes from the CSPRNG).
+# hex_secret FILE KEY [GIVEN]: GIVEN if set (64 hex digits, else fatal),
+# else the 64-hex-digit secret KEY from FILE if it has a valid one, else a
+# new one (32 bytes from the CSPRNG).
 hex_secret() {
 	local v
+	if [ -n "${3:-}" ]; then
+		[[ "$3" =~ ^[0-9a-fA-F]{64}$ ]] || die "$2 must be 64 hex digits"
+		echo "$3"
+		return 0
+	fi
 	v=$(conf_get "$1" "$2")
 	if [[ "$v" =~ ^[0-9a-fA-F]{64}$ ]]; then
 		echo "$v"

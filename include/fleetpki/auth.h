@@ -9,6 +9,7 @@
 #ifndef FLEETPKI_AUTH_H
 #define FLEETPKI_AUTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fleetpki/error.h"
@@ -31,5 +32,26 @@ int	auth_bearer(struct fp_ctx *, const char *authorization,
  */
 int	auth_token_mint(struct fp_ctx *, const struct tenant *t, int64_t ttl,
 	    char **token, struct fp_status *st);
+
+/* Certificate-maker API tokens: 40 characters of [A-Za-z0-9]. */
+#define AUTH_API_TOKEN_LEN 40
+
+/*
+ * Authenticate an X-Auth-Token header value (may be NULL).  No header or
+ * a malformed one: -FP_E_UNAUTH; a well-formed token of no user:
+ * -FP_E_NOTFOUND (the dialect's documented answer); a disabled user:
+ * -FP_E_UNAUTH.  Tokens are compared as HMAC-SHA256 under the pepper.
+ */
+int	auth_api_token(struct fp_ctx *, const char *header, struct tenant *t,
+	    struct user_rec *u, struct fp_status *st);
+
+/*
+ * A new API token (AUTH_API_TOKEN_LEN characters, ~238 bits, NUL
+ * terminated) and the hash to store for it.
+ */
+void	auth_api_token_new(char token[AUTH_API_TOKEN_LEN + 1]);
+/* 'len' uniformly random characters of [A-Za-z0-9] and a NUL. */
+void	auth_random_token(char *out, size_t len);
+int	auth_api_token_hash(struct fp_ctx *, const char *token, char hash[65]);
 
 #endif

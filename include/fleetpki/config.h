@@ -34,6 +34,11 @@ struct config {
 	int	 jwt_max_ttl;		/* longest token the CLI will mint */
 	int	 cert_days;		/* device certificate validity */
 	int	 db_connect_timeout;	/* seconds */
+	/*
+	 * Networks outbound fetches (challenges, webhooks) must never reach,
+	 * CIDR list; link-local/metadata is denied whatever this says.
+	 */
+	char	*outbound_deny;
 };
 
 /*

@@ -15,6 +15,7 @@
 
 #include "fleetpki/buf.h"
 #include "fleetpki/error.h"
+#include "fleetpki/pki.h"
 #include "fleetpki/store.h"
 
 struct config;
@@ -48,6 +49,8 @@ const char *core_ca_fingerprint(const struct core_ca *);
 int64_t	core_ca_id(const struct core_ca *);
 /* The URL of its DER CRL on the plain-HTTP listener; borrowed. */
 const char *core_ca_crl_url(const struct core_ca *);
+/* Its OCSP responder URL (AIA), on the plain-HTTP listener; borrowed. */
+const char *core_ca_ocsp_url(const struct core_ca *);
 
 /*
  * Create a CA for tenant 'tenant_id' (key 'alg' as pki_key_generate,
@@ -122,5 +125,100 @@ int	core_servercert_hash(const char *alg, const struct buf *bytes,
 int	core_servercert_set(struct fp_ctx *, const char *server,
 	    const char *slot, const char *pem, size_t len,
 	    struct fp_status *st);
+
+/* ---- OCSP ------------------------------------------------------- */
+
+struct core_ocsp_result {
+	struct buf	der;		/* the OCSPResponse, always set */
+	int64_t		max_age;	/* seconds a cache may keep it; 0 = none */
+	char		etag[36];	/* quoted, from the response bytes */
+};
+
+/*
+ * Answer a DER OCSP request for any CA of any tenant: good, revoked (time
+ * and reason) or unknown for serials the CA never issued; unauthorized
+ * for an issuer we do not have (or CertIDs of several issuers, which no
+ * one signature can answer); malformedRequest for what does not parse.
+ * Status is read from the store on every call, so a revocation shows at
+ * once; only the signature is reused, for nonce-less requests whose
+ * answer has not changed.  -FP_E_UNAVAILABLE when the store is down (the
+ * caller answers tryLater).
+ */
+int	core_ocsp_answer(struct fp_ctx *, const unsigned char *der, size_t len,
+	    struct core_ocsp_result *out);
+void	core_ocsp_result_clear(struct core_ocsp_result *);
+
+/* ---- per-tenant settings ----------------------------------------- */
+
+/*
+ * The settings operators may set per tenant, each with its default and
+ * its rule (see settings.c's table).  Getters return the default when
+ * the tenant has not set the key; an unknown key is a programming error.
+ */
+int	core_setting_int(struct fp_ctx *, int64_t tenant_id, const char *key,
+	    long long *out);
+int	core_setting_bool(struct fp_ctx *, int64_t tenant_id, const char *key,
+	    int *out);
+/* Validate and store; -FP_E_BADREQ with a reason for a bad key/value. */
+int	core_setting_set(struct fp_ctx *, int64_t tenant_id, const char *key,
+	    const char *value, struct fp_status *st);
+/* Every known key with its effective value and whether it is default. */
+int	core_setting_each(struct fp_ctx *, int64_t tenant_id,
+	    void (*fn)(void *arg, const char *key, const char *value,
+	    int is_default), void *arg);
+
+/* ---- TLS certificates for names (certificate maker) --------------- */
+
+/* What a caller asks for; the SAN values are borrowed. */
+struct core_names_req {
+	const struct pki_san	*sans;		/* exactly the names wanted */
+	size_t			 nsans;
+	struct pki_name		 subject;	/* CN, O, C, ... (may be empty) */
+	int			 days;
+	const char		*key_alg;	/* server-made key: ec-p256, ... */
+	const char		*csr_pem;	/* or the caller's CSR */
+	size_t			 csr_len;
+};
+
+/*
+ * Check a request completely without issuing: names, days against the
+ * tenant's certmaker.max_days, the key choice, or the CSR (signature,
+ * key policy; its names are taken as the SANs when 'sans' is empty and
+ * returned through '*csr_sans' (free with pki_sans_free) so challenges
+ * can be set for them).
+ */
+int	core_names_check(struct fp_ctx *, const struct tenant *t,
+	    const struct core_names_req *req, struct pki_san **csr_sans,
+	    size_t *ncsr, struct fp_status *st);
+
+/*
+ * Issue: a certificate with exactly the requested SANs, serverAuth and
+ * clientAuth, the CA's CRL and OCSP URLs, under the tenant's default CA.
+ * A server-made key is sealed and stored with it.  'out' after commit.
+ */
+int	core_names_issue(struct fp_ctx *, const struct tenant *t,
+	    int64_t user_id, const struct core_names_req *req,
+	    struct cert_rec *out, struct fp_status *st);
+
+/* The private key the server made for a certificate, PEM, into 'out'. */
+int	core_cert_private_key(struct fp_ctx *, const struct cert_rec *rec,
+	    struct buf *out);
+
+/*
+ * Revoke the tenant's certificate 'serial' (only 'only_user''s when > 0)
+ * with RFC 5280 'reason', issue a fresh CRL and let OCSP see it at once.
+ * -FP_E_NOTFOUND / -FP_E_GONE (already revoked).
+ */
+int	core_cert_revoke(struct fp_ctx *, const struct tenant *t,
+	    const char *serial, int reason, int64_t only_user);
+
+/*
+ * Prove control of every name of 'sans' by fetching
+ * http://<name>:<port>/.well-known/certmaker-challenge/token.txt and
+ * comparing with 'token'; localhost, 127.0.0.1 and ::1 are never
+ * fetched.  -FP_E_EXPECTATION with a reason at the first failure.
+ */
+int	core_challenge_verify(struct fp_ctx *, const struct pki_san *sans,
+	    size_t nsans, int port, const char *token, struct fp_status *st);
 
 #endif

@@ -38,6 +38,7 @@ struct http_req {
 	const struct route	*route;
 	/* Set by the front from the route's auth column. */
 	struct tenant		 tenant;
+	struct user_rec		 user;		/* AUTH_API_TOKEN only */
 };
 
 struct http_resp {
@@ -54,6 +55,11 @@ const char	*http_header(struct http_req *, const char *name);
  * directly, in a list, weakly (W/) or as "*": the client's copy is fresh.
  */
 int		 http_etag_match(struct http_req *, const char *etag);
+/*
+ * Percent-decode a path parameter into the arena ('+' stays '+').  NULL
+ * when it decodes to a NUL byte.
+ */
+char		*http_percent_decode(struct arena *, const char *s);
 /* The first value of a decoded query parameter, or NULL when absent. */
 const char	*http_query(struct http_req *, const char *name);
 

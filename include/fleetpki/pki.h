@@ -89,6 +89,27 @@ struct pki_san {
 	const char		*value;	/* IP as text: 192.0.2.1, 2001:db8::1 */
 };
 
+/*
+ * Check names before any work is done on them: DNS names are LDH labels
+ * (one leading "*." allowed), IPs parse with inet_pton (no "010.1",
+ * "0x7f.1" or trailing junk), emails are local@dns; no name twice.  The
+ * same rules pki_issue applies.  -FP_E_BADREQ naming the offender.
+ */
+int	pki_san_check(const struct pki_san *sans, size_t n,
+	    struct fp_status *st);
+
+/*
+ * The names a CSR asks for in its extension request's subjectAltName:
+ * DNS, IP (as text) and email only; any other kind (URI, otherName,
+ * directoryName, ...) is refused.  '*sans' is an array of '*n' with
+ * malloc'd values; free with pki_sans_free.  No SAN extension: n = 0.
+ */
+int	pki_csr_sans(X509_REQ *req, struct pki_san **sans, size_t *n,
+	    struct fp_status *st);
+void	pki_sans_free(struct pki_san *sans, size_t n);
+/* The CSR subject's CN (malloc'd) or NULL when it has none. */
+char	*pki_csr_cn(X509_REQ *req);
+
 #define PKI_EKU_CLIENT	0x1
 #define PKI_EKU_SERVER	0x2
 
@@ -210,6 +231,69 @@ int	pki_crl_to_pem(X509_CRL *crl, struct buf *out);
 /* RFC 5280 reason names ("keyCompromise", ...) to codes; -1 unknown. */
 int	pki_reason_from_name(const char *name);
 const char *pki_reason_name(int code);
+
+/* ---- OCSP (RFC 6960) --------------------------------------------- */
+
+/* Most CertIDs one request may carry. */
+#define PKI_OCSP_MAX_CERTS 16
+
+/* A parsed OCSP request; opaque. */
+struct pki_ocsp_req;
+
+/*
+ * Parse a DER OCSPRequest of 'len' bytes (nothing may follow it).
+ * -FP_E_BADREQ when it is not one, or carries no CertID, or more than
+ * PKI_OCSP_MAX_CERTS.  Signed requests are accepted, signature ignored
+ * (RFC 6960 4.1.2: optional, and we answer everyone alike).
+ */
+int	pki_ocsp_req_parse(const unsigned char *der, size_t len,
+	    struct pki_ocsp_req **out);
+void	pki_ocsp_req_free(struct pki_ocsp_req *);
+size_t	pki_ocsp_req_count(const struct pki_ocsp_req *);
+/*
+ * The issuerKeyHash of CertID 'i' as upper-case hex (40 digits) when
+ * the CertID uses SHA-1, which is how stores index CAs (their SKI).
+ * -FP_E_NOTFOUND for a CertID hashed with another algorithm.
+ */
+int	pki_ocsp_req_key_id(const struct pki_ocsp_req *, size_t i,
+	    char out[41]);
+/* 1 when CertID 'i' names 'ca' (name and key hash, its own algorithm). */
+int	pki_ocsp_req_issued_by(const struct pki_ocsp_req *, size_t i,
+	    X509 *ca);
+/* The serial of CertID 'i' as upper-case hex, as pki_cert_serial_hex. */
+int	pki_ocsp_req_serial_hex(const struct pki_ocsp_req *, size_t i,
+	    char out[PKI_SERIAL_HEX_LEN]);
+/* 1 when the request carries a nonce extension (then never cache). */
+int	pki_ocsp_req_has_nonce(const struct pki_ocsp_req *);
+
+enum pki_ocsp_cert_status {
+	PKI_OCSP_GOOD,
+	PKI_OCSP_REVOKED,
+	PKI_OCSP_UNKNOWN,
+};
+
+struct pki_ocsp_answer {
+	enum pki_ocsp_cert_status	status;
+	int64_t				revoked_at;	/* REVOKED only */
+	int				reason;		/* REVOKED; -1 = none */
+};
+
+/*
+ * A successful BasicOCSPResponse for every CertID of 'req', in order,
+ * with 'answers[i]': thisUpdate/nextUpdate as given, the request's nonce
+ * echoed, responderID byKey, signed by 'ca' with the digest its key
+ * calls for (as pki_issue), no certificates included (the CA signs
+ * directly).  DER OCSPResponse into 'out'.
+ */
+int	pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *req,
+	    const struct pki_ocsp_answer *answers, int64_t this_update,
+	    int64_t next_update, struct buf *out);
+/*
+ * An unsuccessful OCSPResponse with no body: 'status' is one of
+ * OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, _INTERNALERROR, _TRYLATER,
+ * _UNAUTHORIZED.  DER into 'out'.
+ */
+int	pki_ocsp_error(int status, struct buf *out);
 
 /* ---- sealing private keys at rest -------------------------------- */
 

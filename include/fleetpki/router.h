@@ -16,6 +16,7 @@ struct http_resp;
 enum route_auth {
 	AUTH_NONE,	/* public: health, CRL, server certificates */
 	AUTH_BEARER,	/* JWT naming a tenant (identity API) */
+	AUTH_API_TOKEN,	/* X-Auth-Token of a user (certificate maker) */
 };
 
 /*
@@ -32,7 +33,10 @@ typedef void (*route_error_fn)(struct http_resp *, int code,
 
 struct route {
 	const char	*method;
-	/* Literal segments, "{}" matches one non-empty segment. */
+	/*
+	 * Literal segments; "{}" matches one non-empty segment, a final
+	 * "{*}" the non-empty rest of the path, slashes included.
+	 */
 	const char	*pattern;
 	route_handler	 handler;
 	enum route_auth	 auth;

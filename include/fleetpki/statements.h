@@ -23,7 +23,8 @@
 	SQL_EPOCH("c.not_after") ", " SQL_EPOCH_MS("c.created_at") ", " \
 	SQL_EPOCH_MS("c.modified_at") ", c.issued_by_pki, c.auto_registered, " \
 	"c.belongs_device, c.belongs_application, " \
-	"coalesce(" SQL_EPOCH("r.revoked_at") ", 0), coalesce(r.reason, -1)"
+	"coalesce(" SQL_EPOCH("r.revoked_at") ", 0), coalesce(r.reason, -1), " \
+	"coalesce(c.user_id, 0)"
 
 #define SQL_CERT_FROM \
 	" FROM certificates c JOIN cas ca ON ca.id = c.ca_id " \
@@ -45,6 +46,10 @@
 	"AND ($11::boolean IS NULL OR c.auto_registered = $11) " \
 	"AND ($12::text IS NULL OR c.belongs_device = $12) " \
 	"AND ($13::text IS NULL OR c.belongs_application = $13) "
+
+#define SQL_USER_COLS \
+	"u.id, u.tenant_id, t.name, u.name, u.is_admin, u.disabled " \
+	"FROM users u JOIN tenants t ON t.id = u.tenant_id"
 
 #define FOREACH_STMT(X) \
 	X(PING, "SELECT 1") \
@@ -73,8 +78,9 @@
 	    "WHERE tenant_id = $1 AND id = $2 RETURNING crl_number") \
 	X(CERT_INSERT, \
 	    "INSERT INTO certificates (tenant_id, ca_id, serial, fingerprint, " \
-	    "subject, pem, not_before, not_after, issued_by_pki) VALUES ($1, " \
-	    "$2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9) " \
+	    "subject, pem, not_before, not_after, issued_by_pki, user_id, " \
+	    "key_sealed) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), " \
+	    "to_timestamp($8), $9, $10, $11) " \
 	    "RETURNING id, " SQL_EPOCH_MS("created_at") ", " \
 	    SQL_EPOCH_MS("modified_at")) \
 	X(CERT_GET, "SELECT " SQL_CERT_COLS SQL_CERT_FROM \
@@ -91,6 +97,48 @@
 	    "serial, reason) SELECT id, tenant_id, ca_id, serial, $3 FROM c " \
 	    "ON CONFLICT (certificate_id) DO NOTHING) " \
 	    "SELECT id, ca_id, serial FROM c") \
+	X(CERT_BY_SERIAL, "SELECT " SQL_CERT_COLS ", c.key_sealed" SQL_CERT_FROM \
+	    "WHERE c.tenant_id = $1 AND c.serial = $2") \
+	X(CERT_REVOKE, \
+	    "WITH c AS (SELECT id, tenant_id, ca_id, serial, user_id FROM " \
+	    "certificates WHERE tenant_id = $1 AND serial = $2), " \
+	    "r AS (INSERT INTO revocations (certificate_id, tenant_id, ca_id, " \
+	    "serial, reason) SELECT id, tenant_id, ca_id, serial, $3 FROM c " \
+	    "WHERE $4::bigint IS NULL OR c.user_id = $4 " \
+	    "ON CONFLICT (certificate_id) DO NOTHING RETURNING certificate_id) " \
+	    "SELECT c.id, c.ca_id, coalesce(c.user_id, 0), " \
+	    "(SELECT count(*) FROM r) FROM c") \
+	X(OCSP_STATUS, "SELECT c.serial, coalesce(" SQL_EPOCH("r.revoked_at") \
+	    ", 0), coalesce(r.reason, -1) FROM certificates c LEFT JOIN " \
+	    "revocations r ON r.certificate_id = c.id WHERE c.ca_id = $1 AND " \
+	    "c.serial = ANY ($2::text[])") \
+	X(USER_CREATE, "INSERT INTO users (tenant_id, name, token_hash, " \
+	    "is_admin) VALUES ($1, $2, $3, $4) RETURNING id") \
+	X(USER_BY_TOKEN, "SELECT " SQL_USER_COLS " WHERE u.token_hash = $1") \
+	X(USER_FIND, "SELECT " SQL_USER_COLS " WHERE u.name = $1 AND " \
+	    "($2::bigint IS NULL OR u.tenant_id = $2) ORDER BY t.name") \
+	X(USER_ALL, "SELECT " SQL_USER_COLS " WHERE $1::bigint IS NULL OR " \
+	    "u.tenant_id = $1 ORDER BY t.name, u.name") \
+	X(USER_SET_DISABLED, "UPDATE users SET disabled = $2 WHERE id = $1") \
+	X(SETTING_GET, "SELECT value FROM settings WHERE tenant_id = $1 AND " \
+	    "key = $2") \
+	X(SETTING_SET, "INSERT INTO settings (tenant_id, key, value) VALUES " \
+	    "($1, $2, $3) ON CONFLICT (tenant_id, key) DO UPDATE SET " \
+	    "value = EXCLUDED.value, updated_at = now()") \
+	X(SETTING_ALL, "SELECT key, value FROM settings WHERE tenant_id = $1 " \
+	    "ORDER BY key") \
+	X(CHALLENGE_INSERT, "INSERT INTO challenges (tenant_id, user_id, " \
+	    "public_id, token, request_kind, request, expires_at) VALUES ($1, " \
+	    "$2, $3, $4, $5, $6, to_timestamp($7)) RETURNING id") \
+	X(CHALLENGE_GET, "SELECT id, tenant_id, user_id, public_id, token, " \
+	    "request_kind, request, " SQL_EPOCH("expires_at") ", " \
+	    "claimed_at IS NOT NULL, coalesce(serial, '') FROM challenges " \
+	    "WHERE tenant_id = $1 AND public_id = $2") \
+	X(CHALLENGE_CLAIM, "UPDATE challenges SET claimed_at = now() " \
+	    "WHERE id = $1 AND claimed_at IS NULL RETURNING id") \
+	X(CHALLENGE_FINISH, "UPDATE challenges SET serial = $2, " \
+	    "claimed_at = CASE WHEN $2::text IS NULL THEN NULL ELSE " \
+	    "claimed_at END WHERE id = $1") \
 	X(REVOKED_FOR_CA, "SELECT serial, " SQL_EPOCH("revoked_at") ", reason " \
 	    "FROM revocations WHERE ca_id = $1 ORDER BY revoked_at, serial") \
 	X(CRL_LATEST, "SELECT ca_id, crl_number, " SQL_EPOCH("this_update") \

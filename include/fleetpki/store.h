@@ -89,6 +89,8 @@ struct cert_rec {
 	char	*belongs_application;
 	int64_t	 revoked_at;		/* 0 when not revoked */
 	int	 reason;
+	int64_t	 user_id;		/* certificate-maker user, or 0 */
+	struct buf key_sealed;		/* server-made key, or empty */
 };
 
 void	cert_rec_clear(struct cert_rec *);
@@ -130,6 +132,94 @@ void	store_cert_array_free(struct cert_rec *, size_t n);
  */
 int	store_cert_remove(struct db *, int64_t tenant_id,
 	    const char *fingerprint, int reason, struct cert_rec *rec);
+
+/* Any certificate of the tenant by serial (upper-case hex), with key. */
+int	store_cert_by_serial(struct db *, int64_t tenant_id, const char *serial,
+	    struct cert_rec *);
+
+/*
+ * Revoke the tenant's certificate 'serial' with 'reason'.  With
+ * 'only_user' > 0 only that user's certificate is touched.  Fills
+ * 'rec' (id, ca_id, user_id).  -FP_E_NOTFOUND when there is no such
+ * certificate (or it is another user's), -FP_E_GONE when it was
+ * already revoked.
+ */
+int	store_cert_revoke(struct db *, int64_t tenant_id, const char *serial,
+	    int reason, int64_t only_user, struct cert_rec *rec);
+
+/* Revocation status of serials issued by a CA (OCSP). */
+struct ocsp_status_rec {
+	char	serial[41];
+	int64_t	revoked_at;	/* 0: issued and not revoked */
+	int	reason;
+};
+/*
+ * One record per serial of 'serials' that CA 'ca_id' issued (serials it
+ * never issued are absent).  '*out' is an array of '*n'.
+ */
+int	store_ocsp_status(struct db *, int64_t ca_id,
+	    const char *const *serials, size_t nserials,
+	    struct ocsp_status_rec **out, size_t *n);
+
+/* ---- certificate-maker users ---- */
+
+struct user_rec {
+	int64_t	id;
+	int64_t	tenant_id;
+	char	tenant[STORE_NAME_MAX + 1];
+	char	name[STORE_NAME_MAX + 1];
+	bool	is_admin;
+	bool	disabled;
+};
+
+/* -FP_E_CONFLICT when the tenant has a user of that name. */
+int	store_user_create(struct db *, int64_t tenant_id, const char *name,
+	    const char *token_hash, bool is_admin, struct user_rec *);
+int	store_user_by_token(struct db *, const char *token_hash,
+	    struct user_rec *);
+/* Users named 'name' (in one tenant when 'tenant_id' > 0). */
+int	store_user_find(struct db *, const char *name, int64_t tenant_id,
+	    struct user_rec **out, size_t *n);
+int	store_user_set_disabled(struct db *, int64_t id, bool disabled);
+/* Every user (of one tenant when 'tenant_id' > 0). */
+int	store_user_each(struct db *, int64_t tenant_id,
+	    void (*fn)(void *arg, const struct user_rec *), void *arg);
+
+/* ---- per-tenant settings ---- */
+
+/* '*value' malloc'd; -FP_E_NOTFOUND when the tenant did not set it. */
+int	store_setting_get(struct db *, int64_t tenant_id, const char *key,
+	    char **value);
+int	store_setting_set(struct db *, int64_t tenant_id, const char *key,
+	    const char *value);
+int	store_setting_each(struct db *, int64_t tenant_id,
+	    void (*fn)(void *arg, const char *key, const char *value),
+	    void *arg);
+
+/* ---- challenges ---- */
+
+struct challenge_rec {
+	int64_t	 id;
+	int64_t	 tenant_id;
+	int64_t	 user_id;
+	char	 public_id[33];
+	char	 token[81];
+	char	 kind[8];		/* "simple" or "csr" */
+	char	*request;		/* as received */
+	int64_t	 expires_at;
+	bool	 claimed;
+	char	 serial[41];		/* "" until issued */
+};
+
+void	challenge_rec_clear(struct challenge_rec *);
+/* Sets rec->id. */
+int	store_challenge_insert(struct db *, struct challenge_rec *rec);
+int	store_challenge_get(struct db *, int64_t tenant_id,
+	    const char *public_id, struct challenge_rec *);
+/* Take the right to issue: 0 once, -FP_E_CONFLICT for everyone after. */
+int	store_challenge_claim(struct db *, int64_t id);
+/* Record the issued serial, or (NULL) release the claim after a failure. */
+int	store_challenge_finish(struct db *, int64_t id, const char *serial);
 
 struct revoked_rec {
 	char	serial[41];

@@ -5,6 +5,7 @@
  *
  * GET /crl/{public_id}.crl: the CA's current CRL, DER, cacheable until
  * shortly before its nextUpdate.
+ * POST /ocsp, GET /ocsp/{request}: the OCSP responder of every CA.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 
 #include "fleetpki/api.h"
 #include "fleetpki/arena.h"
+#include "fleetpki/b64.h"
 #include "fleetpki/core.h"
 #include "fleetpki/http.h"
 #include "fleetpki/util.h"
@@ -53,5 +55,73 @@ revinfo_crl_der(struct http_req *req, struct http_resp *resp,
 	    crl.der.len);
 out:
 	crl_rec_clear(&crl);
+	return rc;
+}
+
+/*
+ * OCSP.  The HTTP answer is 200 whenever an OCSPResponse is sent, errors
+ * included (RFC 5019 2.2.3): the OCSP status inside says what happened.
+ */
+static int
+ocsp_answer(struct http_req *req, struct http_resp *resp,
+    const unsigned char *der, size_t len, struct fp_status *st)
+{
+	struct core_ocsp_result res;
+	int rc;
+
+	rc = core_ocsp_answer(req->ctx, der, len, &res);
+	if (res.der.len == 0) {
+		core_ocsp_result_clear(&res);
+		return rc != 0 ? rc : -FP_E_INTERNAL;
+	}
+	if (res.max_age > 0) {
+		/* RFC 5019 6.2: cacheable up to nextUpdate. */
+		resp_header(resp, "Cache-Control",
+		    "public, max-age=%lld, no-transform",
+		    (long long)res.max_age);
+		resp_header(resp, "ETag", "%s", res.etag);
+		if (http_etag_match(req, res.etag)) {
+			resp_empty(resp, 304);
+			core_ocsp_result_clear(&res);
+			return 0;
+		}
+	} else {
+		resp_header(resp, "Cache-Control", "no-cache, no-store");
+	}
+	resp_bytes(resp, 200, "application/ocsp-response", res.der.data,
+	    res.der.len);
+	core_ocsp_result_clear(&res);
+	return 0;
+}
+
+int
+revinfo_ocsp_post(struct http_req *req, struct http_resp *resp,
+    struct fp_status *st)
+{
+	if (req->content_type != NULL &&
+	    strcmp(req->content_type, "application/ocsp-request") != 0)
+		return fp_fail(st, FP_E_MEDIATYPE,
+		    "Content-Type must be application/ocsp-request.");
+	return ocsp_answer(req, resp, req->body, req->body_len, st);
+}
+
+int
+revinfo_ocsp_get(struct http_req *req, struct http_resp *resp,
+    struct fp_status *st)
+{
+	struct buf der = BUF_INIT;
+	const char *b64;
+	int rc;
+
+	/* RFC 6960 A.1: url-encoding of base64 of the DER request. */
+	if ((b64 = http_percent_decode(req->arena, req->params[0])) == NULL ||
+	    b64_decode(b64, strlen(b64), &der) != 0) {
+		rc = fp_fail(st, FP_E_BADREQ,
+		    "The OCSP request is not url-encoded base64.");
+		goto out;
+	}
+	rc = ocsp_answer(req, resp, der.data, der.len, st);
+out:
+	buf_free(&der);
 	return rc;
 }

@@ -25,6 +25,8 @@
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
+#include <openssl/crypto.h>
+
 #define EXIT_USAGE	2
 
 struct cli {
@@ -37,6 +39,7 @@ struct cli {
 /* Options a command accepts; each command reads the ones it declares. */
 struct cli_opts {
 	const char	*tenant, *name, *key, *server, *slot, *cert;
+	int		 admin;
 	long long	 days, ttl;
 	int		 days_set, ttl_set;
 };
@@ -293,6 +296,120 @@ cmd_servercert_set(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+static int
+cmd_user_create(struct cli *cli, struct cli_opts *o, char **args)
+{
+	char token[AUTH_API_TOKEN_LEN + 1], hash[65];
+	struct user_rec u;
+	struct tenant t;
+	int rc;
+
+	if (o->tenant == NULL || o->name == NULL)
+		die("user create needs --tenant and --name");
+	if (strlen(o->name) < 1 || strlen(o->name) > STORE_NAME_MAX ||
+	    strspn(o->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_.@-") != strlen(o->name))
+		die("invalid user name '%s': 1-64 of A-Z a-z 0-9 _ . @ -",
+		    o->name);
+	cli_open(cli);
+	tenant_or_die(cli, o->tenant, &t);
+	auth_api_token_new(token);
+	if (auth_api_token_hash(&cli->ctx, token, hash) != 0)
+		die("hashing the token failed");
+	rc = store_user_create(cli->ctx.db, t.id, o->name, hash, o->admin != 0,
+	    &u);
+	if (rc == -FP_E_CONFLICT)
+		die("tenant '%s' already has a user '%s'", o->tenant, o->name);
+	if (rc != 0)
+		die("creating user '%s' failed", o->name);
+	/* Shown once: only its HMAC is stored. */
+	printf("%s\n", token);
+	OPENSSL_cleanse(token, sizeof(token));
+	return 0;
+}
+
+static int
+cmd_user_disable(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct user_rec *users = NULL;
+	struct tenant t = { 0, "" };
+	size_t n = 0;
+
+	cli_open(cli);
+	if (o->tenant != NULL)
+		tenant_or_die(cli, o->tenant, &t);
+	if (store_user_find(cli->ctx.db, args[0], t.id, &users, &n) != 0)
+		die("looking up user '%s' failed", args[0]);
+	if (n == 0)
+		die("no user '%s'", args[0]);
+	if (n > 1) {
+		free(users);
+		die("user '%s' exists in several tenants: add --tenant", args[0]);
+	}
+	if (store_user_set_disabled(cli->ctx.db, users[0].id, true) != 0)
+		die("disabling user '%s' failed", args[0]);
+	printf("%s/%s disabled\n", users[0].tenant, users[0].name);
+	free(users);
+	return 0;
+}
+
+static void
+print_user(void *arg, const struct user_rec *u)
+{
+	printf("%s\t%s\t%s\t%s\n", u->tenant, u->name,
+	    u->is_admin ? "admin" : "user", u->disabled ? "disabled" : "active");
+}
+
+static int
+cmd_user_list(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct tenant t = { 0, "" };
+
+	cli_open(cli);
+	if (o->tenant != NULL)
+		tenant_or_die(cli, o->tenant, &t);
+	if (store_user_each(cli->ctx.db, t.id, print_user, NULL) != 0)
+		die("listing users failed");
+	return 0;
+}
+
+static int
+cmd_setting_set(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct tenant t;
+	int rc;
+
+	if (o->tenant == NULL)
+		die("setting set needs --tenant");
+	cli_open(cli);
+	tenant_or_die(cli, o->tenant, &t);
+	if ((rc = core_setting_set(&cli->ctx, t.id, args[0], args[1], &st)) != 0)
+		die("setting set: %s", errtext(rc, &st));
+	printf("%s = %s\n", args[0], args[1]);
+	return 0;
+}
+
+static void
+print_setting(void *arg, const char *key, const char *value, int is_default)
+{
+	printf("%s = %s%s\n", key, value, is_default ? "  (default)" : "");
+}
+
+static int
+cmd_setting_list(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct tenant t;
+
+	if (o->tenant == NULL)
+		die("setting list needs --tenant");
+	cli_open(cli);
+	tenant_or_die(cli, o->tenant, &t);
+	if (core_setting_each(&cli->ctx, t.id, print_setting, NULL) != 0)
+		die("listing settings failed");
+	return 0;
+}
+
 static const struct command commands[] = {
 	{ "migrate", "migrate", "", 0, cmd_migrate },
 	{ "tenant create", "tenant create NAME", "", 1, cmd_tenant_create },
@@ -306,6 +423,14 @@ static const struct command commands[] = {
 	{ "servercert set", "servercert set --server NAME "
 	    "--slot primary|secondary --cert FILE", "sSC", 0,
 	    cmd_servercert_set },
+	{ "user create", "user create --tenant T --name N [--admin]", "tna", 0,
+	    cmd_user_create },
+	{ "user disable", "user disable NAME [--tenant T]", "t", 1,
+	    cmd_user_disable },
+	{ "user list", "user list [--tenant T]", "t", 0, cmd_user_list },
+	{ "setting set", "setting set --tenant T KEY VALUE", "t", 2,
+	    cmd_setting_set },
+	{ "setting list", "setting list --tenant T", "t", 0, cmd_setting_list },
 };
 
 static void
@@ -378,6 +503,7 @@ main(int argc, char **argv)
 		{ "server", required_argument, NULL, 's' },
 		{ "slot", required_argument, NULL, 'S' },
 		{ "cert", required_argument, NULL, 'C' },
+		{ "admin", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -438,6 +564,7 @@ main(int argc, char **argv)
 		case 's': o.server = optarg; break;
 		case 'S': o.slot = optarg; break;
 		case 'C': o.cert = optarg; break;
+		case 'a': o.admin = 1; break;
 		case 'd':
 			o.days = parse_num("days", optarg, 1, 36500);
 			o.days_set = 1;

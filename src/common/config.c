@@ -43,6 +43,7 @@ static const struct config_key {
 	{ "jwt_max_ttl", C_INT, offsetof(struct config, jwt_max_ttl), 60, 366 * 86400 },
 	{ "cert_days", C_INT, offsetof(struct config, cert_days), 1, 3650 },
 	{ "db_connect_timeout", C_INT, offsetof(struct config, db_connect_timeout), 1, 60 },
+	{ "outbound_deny", C_STR, offsetof(struct config, outbound_deny), 0, 0 },
 };
 
 void
@@ -64,6 +65,7 @@ config_defaults(struct config *cfg)
 	cfg->jwt_max_ttl = 30 * 86400;
 	cfg->cert_days = 365;
 	cfg->db_connect_timeout = 3;
+	cfg->outbound_deny = xstrdup("");
 }
 
 static char *
@@ -224,6 +226,7 @@ config_free(struct config *cfg)
 	free(cfg->sql_dir);
 	free(cfg->pid_file);
 	free(cfg->log_level);
+	free(cfg->outbound_deny);
 	OPENSSL_cleanse(cfg, sizeof(*cfg));
 }
 

@@ -380,7 +380,7 @@ scan_number(struct jscan *sc)
 static int
 scan_literal(struct jscan *sc)
 {
-	static const char *const lits[] = {"true", "false", "null"};
+	static const char *const lits[] = { "true", "false", "null" };
 	size_t i, n;
 
 	for (i = 0; i < FP_ARRAY_LEN(lits); i++) {

@@ -35,6 +35,7 @@ struct core_ca {
 	char		 fingerprint[PKI_FPR_LEN];
 	char		*pem;
 	char		*crl_url;
+	char		*ocsp_url;
 	struct pki_ca	 pki;
 };
 
@@ -58,6 +59,7 @@ core_ca_free(struct core_ca *ca)
 		return;
 	free(ca->pem);
 	free(ca->crl_url);
+	free(ca->ocsp_url);
 	X509_free(ca->pki.cert);
 	EVP_PKEY_free(ca->pki.key);
 	free(ca);
@@ -147,6 +149,7 @@ ca_open(struct fp_ctx *ctx, const struct ca_rec *rec, struct core_ca **out)
 	ca->pem = buf_steal(&pem, NULL);
 	ca->crl_url = xasprintf("%s/crl/%s.crl", ctx->cfg->http_url,
 	    ca->public_id);
+	ca->ocsp_url = xasprintf("%s/ocsp", ctx->cfg->http_url);
 	*out = ca;
 	ca = NULL;
 out:
@@ -262,6 +265,12 @@ const char *
 core_ca_crl_url(const struct core_ca *ca)
 {
 	return ca->crl_url;
+}
+
+const char *
+core_ca_ocsp_url(const struct core_ca *ca)
+{
+	return ca->ocsp_url;
 }
 
 const struct pki_ca *

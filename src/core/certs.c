@@ -25,16 +25,26 @@
 /* RFC 5280 CRLReason superseded: what the identity API's DELETE means. */
 #define REASON_SUPERSEDED 4
 
-/* Sign 'pub' under 'ca' with 'prof' and store the result in 'out'. */
-static int
-issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca, int64_t tenant_id,
-    EVP_PKEY *pub, const struct pki_profile *prof, struct cert_rec *out,
-    struct fp_status *st)
+/* The associated data a certificate's server-made key is sealed with. */
+char *
+core_cert_key_aad(int64_t tenant_id, int64_t ca_id, const char *serial)
 {
-	struct buf der = BUF_INIT, pem = BUF_INIT;
+	return xasprintf("cert:%lld:%lld:%s", (long long)tenant_id,
+	    (long long)ca_id, serial);
+}
+
+int
+core_issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca,
+    int64_t tenant_id, int64_t user_id, EVP_PKEY *pub, EVP_PKEY *priv,
+    const struct pki_profile *prof, struct cert_rec *out, struct fp_status *st)
+{
+	struct buf der = BUF_INIT, pem = BUF_INIT, keyder = BUF_INIT;
 	X509 *cert = NULL;
+	char *aad = NULL;
 	int rc = -FP_E_INTERNAL, attempt;
 
+	if (priv != NULL && (rc = pki_key_to_der(priv, &keyder)) != 0)
+		goto out;
 	for (attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
 		X509_free(cert);
 		cert = NULL;
@@ -57,7 +67,18 @@ issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca, int64_t tenant_id,
 		out->pem = buf_steal(&pem, NULL);
 		out->tenant_id = tenant_id;
 		out->ca_id = core_ca_id(ca);
+		out->user_id = user_id;
 		out->issued_by_pki = true;
+		/* The key is bound to the row it belongs to, serial included. */
+		if (priv != NULL) {
+			free(aad);
+			aad = core_cert_key_aad(tenant_id, out->ca_id,
+			    out->serial);
+			if ((rc = pki_seal(ctx->cfg->master_key, aad,
+			    strlen(aad), keyder.data, keyder.len,
+			    &out->key_sealed)) != 0)
+				goto out;
+		}
 		rc = store_cert_insert(ctx->db, out);
 		if (rc != -FP_E_CONFLICT)
 			break;
@@ -72,8 +93,10 @@ out:
 	if (rc != 0)
 		cert_rec_clear(out);
 	X509_free(cert);
+	free(aad);
 	buf_free(&der);
 	buf_free(&pem);
+	buf_free_secret(&keyder);
 	return rc;
 }
 
@@ -108,8 +131,9 @@ core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
 	prof.eku = PKI_EKU_CLIENT;
 	prof.days = ctx->cfg->cert_days;
 	prof.crl_url = core_ca_crl_url(ca);
-	rc = issue_and_store(ctx, ca, t->id, X509_REQ_get0_pubkey(req), &prof,
-	    out, st);
+	prof.ocsp_url = core_ca_ocsp_url(ca);
+	rc = core_issue_and_store(ctx, ca, t->id, 0, X509_REQ_get0_pubkey(req),
+	    NULL, &prof, out, st);
 out:
 	X509_REQ_free(req);
 	free(cn);
@@ -129,6 +153,7 @@ core_cert_delete(struct fp_ctx *ctx, const struct tenant *t,
 	    REASON_SUPERSEDED, &rec)) != 0)
 		goto out;
 	log_info("revoked certificate %s serial %s", fingerprint, rec.serial);
+	core_ocsp_invalidate();
 	/*
 	 * The revocation is committed; a fresh CRL makes it visible at once.
 	 * Should signing the CRL fail, the revocation still stands and the

@@ -90,6 +90,29 @@ query_decode(struct arena *a, const char *s, size_t len)
 	return out;
 }
 
+char *
+http_percent_decode(struct arena *a, const char *s)
+{
+	size_t len = strlen(s), i;
+	char *out = arena_alloc(a, len + 1), *o = out;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len &&
+		    (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+			if ((hi << 4 | lo) == 0)
+				return NULL;
+			*o++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 const char *
 http_query(struct http_req *req, const char *name)
 {

@@ -18,6 +18,11 @@
 
 /* A JSON body holding a 65536-character PEM, escaped, fits in this. */
 #define BODY_CSR_JSON	(128 * 1024)
+/* A raw CSR: an RSA-4096 CSR with a hundred names stays well below. */
+#define BODY_CSR_PEM	(16 * 1024)
+#define BODY_CERTMAKER_JSON (64 * 1024)
+/* 16 CertIDs with a nonce and a signature are far below this. */
+#define BODY_OCSP	(16 * 1024)
 
 static const struct route routes[] = {
 	/* operations */
@@ -37,6 +42,28 @@ static const struct route routes[] = {
 	    AUTH_BEARER, 0, NULL },
 	{ "GET", "/x509/v1/ca", x509api_ca_get, AUTH_BEARER, 0, NULL },
 	{ "GET", "/x509/v1/ca/crl", x509api_crl_get, AUTH_BEARER, 0, NULL },
+
+	/* OCSP for every CA (also on the plain-HTTP listener) */
+	{ "POST", "/ocsp", revinfo_ocsp_post, AUTH_NONE, BODY_OCSP, NULL },
+	{ "GET", "/ocsp/{*}", revinfo_ocsp_get, AUTH_NONE, 0, NULL },
+	{ "POST", "/api/v1/ocsp", revinfo_ocsp_post, AUTH_NONE, BODY_OCSP, NULL },
+	{ "GET", "/api/v1/ocsp/{*}", revinfo_ocsp_get, AUTH_NONE, 0, NULL },
+
+	/* certificate maker */
+	{ "GET", "/api/v1/root-certificate/obtain", certmaker_root,
+	    AUTH_API_TOKEN, 0, NULL },
+	{ "POST", "/api/v1/certificate/request", certmaker_request,
+	    AUTH_API_TOKEN, BODY_CERTMAKER_JSON, NULL },
+	{ "POST", "/api/v1/certificate/request-with-csr",
+	    certmaker_request_csr, AUTH_API_TOKEN, BODY_CSR_PEM, NULL },
+	{ "GET", "/api/v1/certificate/{}/obtain", certmaker_cert_obtain,
+	    AUTH_API_TOKEN, 0, NULL },
+	{ "GET", "/api/v1/privatekey/{}/obtain", certmaker_key_obtain,
+	    AUTH_API_TOKEN, 0, NULL },
+	{ "GET", "/api/v1/challenge/{}/solve", certmaker_challenge_solve,
+	    AUTH_API_TOKEN, 0, NULL },
+	{ "POST", "/api/v1/certificate/revoke", certmaker_revoke,
+	    AUTH_API_TOKEN, BODY_CERTMAKER_JSON, NULL },
 
 	/* server-certificate distribution */
 	{ "GET", "/api/v2/certificates/{}/{}/file", srvcert_file, AUTH_NONE, 0,
@@ -61,6 +88,17 @@ path_match(const char *pattern, const char *path, const char **params,
 			return 0;
 		p++;
 		s++;
+		/* "{*}" takes the rest, which must not be empty. */
+		if (strcmp(p, "{*}") == 0) {
+			if (*s == '\0' || n == HTTP_MAX_PARAMS)
+				return 0;
+			if (params != NULL)
+				params[n] = arena_strdup(req->arena, s);
+			n++;
+			p += 3;
+			s += strlen(s);
+			break;
+		}
 		pe = strchr(p, '/');
 		se = strchr(s, '/');
 		if (pe == NULL)

@@ -77,8 +77,9 @@ hexval(int c)
 }
 
 /*
- * The path of REQUEST_URI, percent-decoded.  An encoded '/' or NUL would
- * let a client forge segment boundaries: such paths match nothing.
+ * The path of REQUEST_URI, percent-decoded.  An encoded '/' or NUL stays
+ * encoded: decoded, it would forge a segment boundary or cut a string.
+ * (An OCSP GET carries base64, whose '/' may come either way.)
  */
 static const char *
 decode_path(struct arena *a, const char *uri, const char **query)
@@ -95,8 +96,10 @@ decode_path(struct arena *a, const char *uri, const char **query)
 		    (lo = hexval((unsigned char)uri[i + 2])) >= 0) {
 			int c = hi << 4 | lo;
 
-			if (c == 0 || c == '/')
-				return NULL;
+			if (c == 0 || c == '/') {
+				*o++ = uri[i];
+				continue;
+			}
 			*o++ = (char)c;
 			i += 2;
 		} else {
@@ -210,11 +213,21 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 	if ((rc = read_body(&req, fr, &st)) != 0)
 		goto out;
 	/* Authentication is the table's business, never a handler's. */
-	if (route->auth == AUTH_BEARER) {
+	switch (route->auth) {
+	case AUTH_NONE:
+		break;
+	case AUTH_BEARER:
 		resp_header(resp, "Cache-Control", "no-store");
 		if ((rc = auth_bearer(ctx, http_header(&req, "Authorization"),
 		    &req.tenant, &st)) != 0)
 			goto out;
+		break;
+	case AUTH_API_TOKEN:
+		resp_header(resp, "Cache-Control", "no-store");
+		if ((rc = auth_api_token(ctx, http_header(&req, "X-Auth-Token"),
+		    &req.tenant, &req.user, &st)) != 0)
+			goto out;
+		break;
 	}
 	rc = route->handler(&req, resp, &st);
 	if (rc == 0 && resp->status == 0) {
@@ -223,7 +236,8 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 	}
 out:
 	if (rc != 0) {
-		if (fp_err_http(rc) == 401)
+		if (fp_err_http(rc) == 401 && route != NULL &&
+		    route->auth == AUTH_BEARER)
 			resp_header(resp, "WWW-Authenticate", "Bearer");
 		if (route != NULL && route->error != NULL)
 			route->error(resp, rc, &st);

@@ -6,7 +6,9 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "fleetpki/buf.h"
 #include "fleetpki/error.h"
@@ -290,4 +293,114 @@ out:
 	OPENSSL_free(utf8);
 	buf_free(&found);
 	return r;
+}
+
+void
+pki_sans_free(struct pki_san *sans, size_t n)
+{
+	size_t i;
+
+	for (i = 0; sans != NULL && i < n; i++)
+		free((char *)sans[i].value);
+	free(sans);
+}
+
+/* One GENERAL_NAME as a profile SAN, or -FP_E_BADREQ for other kinds. */
+static int
+san_from_gn(const GENERAL_NAME *gn, struct pki_san *out, struct fp_status *st)
+{
+	const ASN1_STRING *s;
+	char text[INET6_ADDRSTRLEN];
+	int type;
+
+	s = GENERAL_NAME_get0_value(gn, &type);
+	switch (type) {
+	case GEN_DNS:
+	case GEN_EMAIL:
+		/* IA5 text with no NUL: a NUL would truncate the name. */
+		if (ASN1_STRING_length(s) <= 0 ||
+		    memchr(ASN1_STRING_get0_data(s), 0,
+		    (size_t)ASN1_STRING_length(s)) != NULL)
+			return fp_fail(st, FP_E_BADREQ,
+			    "The CSR requests an empty or malformed name.");
+		out->type = type == GEN_DNS ? PKI_SAN_DNS : PKI_SAN_EMAIL;
+		out->value = xstrndup((const char *)ASN1_STRING_get0_data(s),
+		    (size_t)ASN1_STRING_length(s));
+		return 0;
+	case GEN_IPADD:
+		if (ASN1_STRING_length(s) == 4)
+			inet_ntop(AF_INET, ASN1_STRING_get0_data(s), text,
+			    sizeof(text));
+		else if (ASN1_STRING_length(s) == 16)
+			inet_ntop(AF_INET6, ASN1_STRING_get0_data(s), text,
+			    sizeof(text));
+		else
+			return fp_fail(st, FP_E_BADREQ,
+			    "The CSR requests a malformed IP address.");
+		out->type = PKI_SAN_IP;
+		out->value = xstrdup(text);
+		return 0;
+	default:
+		return fp_fail(st, FP_E_BADREQ, "The CSR requests a name that "
+		    "is not a DNS name, IP address or email address.");
+	}
+}
+
+int
+pki_csr_sans(X509_REQ *req, struct pki_san **sans, size_t *n,
+    struct fp_status *st)
+{
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	GENERAL_NAMES *gens = NULL;
+	struct pki_san *out = NULL;
+	size_t count = 0;
+	int i, idx, rc = 0;
+
+	*sans = NULL;
+	*n = 0;
+	exts = X509_REQ_get_extensions(req);
+	idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
+	if (idx < 0)
+		goto out;
+	gens = X509V3_EXT_d2i(X509v3_get_ext(exts, idx));
+	if (gens == NULL) {
+		rc = fp_fail(st, FP_E_BADREQ,
+		    "The CSR's subjectAltName cannot be decoded.");
+		goto out;
+	}
+	out = xcalloc((size_t)sk_GENERAL_NAME_num(gens) + 1, sizeof(*out));
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		if ((rc = san_from_gn(sk_GENERAL_NAME_value(gens, i),
+		    &out[count], st)) != 0)
+			goto out;
+		count++;
+	}
+	*sans = out;
+	*n = count;
+	out = NULL;
+out:
+	pki_sans_free(out, count);
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return rc;
+}
+
+char *
+pki_csr_cn(X509_REQ *req)
+{
+	const X509_NAME *name = X509_REQ_get_subject_name(req);
+	const ASN1_STRING *s;
+	unsigned char *utf8 = NULL;
+	char *cn = NULL;
+	int idx, len;
+
+	if ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0)
+		return NULL;
+	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+	if ((len = ASN1_STRING_to_UTF8(&utf8, s)) < 0)
+		return NULL;
+	if (memchr(utf8, 0, (size_t)len) == NULL)
+		cn = xstrndup((const char *)utf8, (size_t)len);
+	OPENSSL_free(utf8);
+	return cn;
 }

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/asn1.h>
@@ -33,6 +34,8 @@
 #include "fleetpki/pki.h"
 #include "fleetpki/util.h"
 
+#include "pki_internal.h"
+
 /* Clock skew allowance for relying parties whose clocks run late. */
 #define BACKDATE_SECS 300
 /* Bytes of one subject attribute value; generous, see name_add(). */
@@ -48,8 +51,8 @@ static const char *const eku_names[] = {
 };
 
 /* The digest a CA key signs with: the hash sized to the curve. */
-static const EVP_MD *
-sig_md(EVP_PKEY *key)
+const EVP_MD *
+pki_sig_md(EVP_PKEY *key)
 {
 	char group[64];
 
@@ -210,6 +213,45 @@ email_valid(const char *s)
 
 	return ia5_token(s, 320) && at != NULL && at != s &&
 	    strchr(at + 1, '@') == NULL && dns_valid(at + 1);
+}
+
+static int
+ip_valid(const char *s)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, s, addr) == 1 ||
+	    inet_pton(AF_INET6, s, addr) == 1;
+}
+
+int
+pki_san_check(const struct pki_san *sans, size_t n, struct fp_status *st)
+{
+	static const char *const kind[] = { "DNS name", "IP address",
+		"email address" };
+	size_t i, j;
+	int ok;
+
+	for (i = 0; i < n; i++) {
+		switch (sans[i].type) {
+		case PKI_SAN_DNS: ok = dns_valid(sans[i].value); break;
+		case PKI_SAN_IP: ok = ip_valid(sans[i].value); break;
+		case PKI_SAN_EMAIL: ok = email_valid(sans[i].value); break;
+		default: return fp_fail(st, FP_E_BADREQ, "Unknown SAN type.");
+		}
+		if (!ok)
+			return fp_fail(st, FP_E_BADREQ,
+			    "'%.100s' is not a valid %s.", sans[i].value,
+			    kind[sans[i].type]);
+		/* DNS names compare case-insensitively (RFC 4343). */
+		for (j = 0; j < i; j++)
+			if (sans[j].type == sans[i].type &&
+			    strcasecmp(sans[j].value, sans[i].value) == 0)
+				return fp_fail(st, FP_E_BADREQ,
+				    "'%.100s' is requested twice.",
+				    sans[i].value);
+	}
+	return 0;
 }
 
 static int
@@ -641,7 +683,7 @@ pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 	    (r = add_aia_ocsp(x, prof->ocsp_url, st)) != 0)
 		goto out;
 
-	if (X509_sign(x, ca->key, sig_md(ca->key)) <= 0) {
+	if (X509_sign(x, ca->key, pki_sig_md(ca->key)) <= 0) {
 		log_ossl_errors("pki_issue: X509_sign");
 		r = -FP_E_INTERNAL;
 		goto out;
@@ -714,7 +756,7 @@ pki_ca_create(const char *alg, const char *cn, const char *org, int days,
 	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
 	if ((r = add_conf_exts(x, &ctx, ca_exts, FP_ARRAY_LEN(ca_exts))) != 0)
 		goto out;
-	if (X509_sign(x, k, sig_md(k)) <= 0) {
+	if (X509_sign(x, k, pki_sig_md(k)) <= 0) {
 		log_ossl_errors("pki_ca_create: X509_sign");
 		r = -FP_E_INTERNAL;
 		goto out;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "fleetpki/db.h"
 #include "fleetpki/log.h"
@@ -63,6 +64,18 @@ col_bytea(PGresult *res, int row, int col, struct buf *out)
 		fatal("out of memory decoding bytea");
 	buf_append(out, raw, len);
 	PQfreemem(raw);
+}
+
+/* "{A,B,C}": a text[] literal of strings that need no quoting. */
+static void
+buf_putc_array(struct buf *b, const char *const *v, size_t n)
+{
+	size_t i;
+
+	buf_puts(b, "{");
+	for (i = 0; i < n; i++)
+		buf_printf(b, "%s%s", i > 0 ? "," : "", v[i]);
+	buf_puts(b, "}");
 }
 
 static const char *
@@ -329,6 +342,7 @@ cert_rec_clear(struct cert_rec *c)
 	free(c->pem);
 	free(c->belongs_device);
 	free(c->belongs_application);
+	buf_free_secret(&c->key_sealed);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -355,20 +369,27 @@ cert_read(PGresult *res, int row, struct cert_rec *c)
 	c->belongs_application = col_str(res, row, 16);
 	c->revoked_at = col_i64(res, row, 17);
 	c->reason = (int)col_i64(res, row, 18);
+	c->user_id = col_i64(res, row, 19);
 }
 
 int
 store_cert_insert(struct db *db, struct cert_rec *c)
 {
-	char tid[I64_LEN], cid[I64_LEN], nb[I64_LEN], na[I64_LEN];
+	char tid[I64_LEN], cid[I64_LEN], nb[I64_LEN], na[I64_LEN], uid[I64_LEN];
 	const char *p[] = { i64(tid, c->tenant_id), i64(cid, c->ca_id),
 		c->serial, c->fingerprint, c->subject, c->pem,
 		i64(nb, c->not_before), i64(na, c->not_after),
-		c->issued_by_pki ? "true" : "false" };
+		c->issued_by_pki ? "true" : "false",
+		c->user_id > 0 ? i64(uid, c->user_id) : NULL,
+		c->key_sealed.len > 0 ? (const char *)c->key_sealed.data : NULL };
+	int len[11] = { 0 }, fmt[11] = { 0 };
 	PGresult *res = NULL;
 	int rc;
 
-	if ((rc = db_exec(db, STMT_CERT_INSERT, 9, p, &res)) != 0)
+	len[10] = (int)c->key_sealed.len;
+	fmt[10] = 1;
+	if ((rc = db_exec_params(db, STMT_CERT_INSERT, 11, p, len, fmt,
+	    &res)) != 0)
 		goto out;
 	if ((rc = one_row(res)) != 0) {
 		rc = -FP_E_INTERNAL;
@@ -470,6 +491,340 @@ store_cert_remove(struct db *db, int64_t tenant_id, const char *fingerprint,
 	col_copy(res, 0, 2, c->serial, sizeof(c->serial));
 	c->tenant_id = tenant_id;
 out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_cert_by_serial(struct db *db, int64_t tenant_id, const char *serial,
+    struct cert_rec *c)
+{
+	char tid[I64_LEN];
+	const char *p[] = { i64(tid, tenant_id), serial };
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = db_exec(db, STMT_CERT_BY_SERIAL, 2, p, &res)) != 0)
+		goto out;
+	if ((rc = one_row(res)) != 0)
+		goto out;
+	cert_read(res, 0, c);
+	if (!PQgetisnull(res, 0, 20))
+		col_bytea(res, 0, 20, &c->key_sealed);
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_cert_revoke(struct db *db, int64_t tenant_id, const char *serial,
+    int reason, int64_t only_user, struct cert_rec *c)
+{
+	char tid[I64_LEN], rsn[I64_LEN], uid[I64_LEN];
+	const char *p[] = { i64(tid, tenant_id), serial, i64(rsn, reason),
+		only_user > 0 ? i64(uid, only_user) : NULL };
+	PGresult *res = NULL;
+	int rc;
+
+	/* One statement: find, check the owner and revoke atomically. */
+	if ((rc = db_exec(db, STMT_CERT_REVOKE, 4, p, &res)) != 0)
+		goto out;
+	if ((rc = one_row(res)) != 0)
+		goto out;
+	memset(c, 0, sizeof(*c));
+	c->id = col_i64(res, 0, 0);
+	c->ca_id = col_i64(res, 0, 1);
+	c->user_id = col_i64(res, 0, 2);
+	c->tenant_id = tenant_id;
+	snprintf(c->serial, sizeof(c->serial), "%s", serial);
+	if (only_user > 0 && c->user_id != only_user)
+		rc = -FP_E_NOTFOUND;
+	else if (col_i64(res, 0, 3) == 0)
+		rc = -FP_E_GONE;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_ocsp_status(struct db *db, int64_t ca_id, const char *const *serials,
+    size_t nserials, struct ocsp_status_rec **out, size_t *n)
+{
+	struct buf arr = BUF_INIT;
+	char cid[I64_LEN];
+	const char *p[2];
+	PGresult *res = NULL;
+	int rc, r;
+
+	*out = NULL;
+	*n = 0;
+	/* A text[] literal: only hex serials, so nothing needs quoting. */
+	for (r = 0; r < (int)nserials; r++)
+		if (serials[r][0] == '\0' ||
+		    strspn(serials[r], "0123456789ABCDEF") != strlen(serials[r]))
+			return -FP_E_BADREQ;
+	buf_putc_array(&arr, serials, nserials);
+	p[0] = i64(cid, ca_id);
+	p[1] = (const char *)arr.data;
+	if ((rc = db_exec(db, STMT_OCSP_STATUS, 2, p, &res)) != 0)
+		goto out;
+	*n = (size_t)PQntuples(res);
+	*out = xcalloc(*n, sizeof(**out));
+	for (r = 0; r < PQntuples(res); r++) {
+		col_copy(res, r, 0, (*out)[r].serial, sizeof((*out)[r].serial));
+		(*out)[r].revoked_at = col_i64(res, r, 1);
+		(*out)[r].reason = (int)col_i64(res, r, 2);
+	}
+out:
+	PQclear(res);
+	buf_free(&arr);
+	return rc;
+}
+
+/* ---- certificate-maker users ------------------------------------- */
+
+static void
+user_read(PGresult *res, int row, struct user_rec *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->id = col_i64(res, row, 0);
+	u->tenant_id = col_i64(res, row, 1);
+	col_copy(res, row, 2, u->tenant, sizeof(u->tenant));
+	col_copy(res, row, 3, u->name, sizeof(u->name));
+	u->is_admin = col_bool(res, row, 4);
+	u->disabled = col_bool(res, row, 5);
+}
+
+int
+store_user_create(struct db *db, int64_t tenant_id, const char *name,
+    const char *token_hash, bool is_admin, struct user_rec *u)
+{
+	char tid[I64_LEN];
+	const char *p[] = { i64(tid, tenant_id), name, token_hash,
+		is_admin ? "true" : "false" };
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = db_exec(db, STMT_USER_CREATE, 4, p, &res)) != 0)
+		goto out;
+	memset(u, 0, sizeof(*u));
+	u->id = col_i64(res, 0, 0);
+	u->tenant_id = tenant_id;
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	u->is_admin = is_admin;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_user_by_token(struct db *db, const char *token_hash, struct user_rec *u)
+{
+	const char *p[] = { token_hash };
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = db_exec(db, STMT_USER_BY_TOKEN, 1, p, &res)) != 0)
+		goto out;
+	if ((rc = one_row(res)) == 0)
+		user_read(res, 0, u);
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_user_find(struct db *db, const char *name, int64_t tenant_id,
+    struct user_rec **out, size_t *n)
+{
+	char tid[I64_LEN];
+	const char *p[] = { name, tenant_id > 0 ? i64(tid, tenant_id) : NULL };
+	PGresult *res = NULL;
+	int rc, i;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = db_exec(db, STMT_USER_FIND, 2, p, &res)) != 0)
+		goto out;
+	*n = (size_t)PQntuples(res);
+	*out = xcalloc(*n, sizeof(**out));
+	for (i = 0; i < PQntuples(res); i++)
+		user_read(res, i, &(*out)[i]);
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_user_set_disabled(struct db *db, int64_t id, bool disabled)
+{
+	char uid[I64_LEN];
+	const char *p[] = { i64(uid, id), disabled ? "true" : "false" };
+	PGresult *res = NULL;
+	int rc;
+
+	rc = db_exec(db, STMT_USER_SET_DISABLED, 2, p, &res);
+	PQclear(res);
+	return rc;
+}
+
+int
+store_user_each(struct db *db, int64_t tenant_id,
+    void (*fn)(void *, const struct user_rec *), void *arg)
+{
+	char tid[I64_LEN];
+	const char *p[] = { tenant_id > 0 ? i64(tid, tenant_id) : NULL };
+	struct user_rec u;
+	PGresult *res = NULL;
+	int rc, i;
+
+	if ((rc = db_exec(db, STMT_USER_ALL, 1, p, &res)) != 0)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		user_read(res, i, &u);
+		fn(arg, &u);
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* ---- settings ---------------------------------------------------- */
+
+int
+store_setting_get(struct db *db, int64_t tenant_id, const char *key,
+    char **value)
+{
+	char tid[I64_LEN];
+	const char *p[] = { i64(tid, tenant_id), key };
+	PGresult *res = NULL;
+	int rc;
+
+	*value = NULL;
+	if ((rc = db_exec(db, STMT_SETTING_GET, 2, p, &res)) != 0)
+		goto out;
+	if ((rc = one_row(res)) == 0)
+		*value = col_str(res, 0, 0);
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_setting_set(struct db *db, int64_t tenant_id, const char *key,
+    const char *value)
+{
+	char tid[I64_LEN];
+	const char *p[] = { i64(tid, tenant_id), key, value };
+	PGresult *res = NULL;
+	int rc;
+
+	rc = db_exec(db, STMT_SETTING_SET, 3, p, &res);
+	PQclear(res);
+	return rc;
+}
+
+int
+store_setting_each(struct db *db, int64_t tenant_id,
+    void (*fn)(void *, const char *, const char *), void *arg)
+{
+	char tid[I64_LEN];
+	const char *p[] = { i64(tid, tenant_id) };
+	PGresult *res = NULL;
+	int rc, i;
+
+	if ((rc = db_exec(db, STMT_SETTING_ALL, 1, p, &res)) != 0)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++)
+		fn(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* ---- challenges -------------------------------------------------- */
+
+void
+challenge_rec_clear(struct challenge_rec *ch)
+{
+	if (ch == NULL)
+		return;
+	free(ch->request);
+	OPENSSL_cleanse(ch->token, sizeof(ch->token));
+	memset(ch, 0, sizeof(*ch));
+}
+
+int
+store_challenge_insert(struct db *db, struct challenge_rec *ch)
+{
+	char tid[I64_LEN], uid[I64_LEN], exp[I64_LEN];
+	const char *p[] = { i64(tid, ch->tenant_id), i64(uid, ch->user_id),
+		ch->public_id, ch->token, ch->kind, ch->request,
+		i64(exp, ch->expires_at) };
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = db_exec(db, STMT_CHALLENGE_INSERT, 7, p, &res)) != 0)
+		goto out;
+	ch->id = col_i64(res, 0, 0);
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_challenge_get(struct db *db, int64_t tenant_id, const char *public_id,
+    struct challenge_rec *ch)
+{
+	char tid[I64_LEN];
+	const char *p[] = { i64(tid, tenant_id), public_id };
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = db_exec(db, STMT_CHALLENGE_GET, 2, p, &res)) != 0)
+		goto out;
+	if ((rc = one_row(res)) != 0)
+		goto out;
+	memset(ch, 0, sizeof(*ch));
+	ch->id = col_i64(res, 0, 0);
+	ch->tenant_id = col_i64(res, 0, 1);
+	ch->user_id = col_i64(res, 0, 2);
+	col_copy(res, 0, 3, ch->public_id, sizeof(ch->public_id));
+	col_copy(res, 0, 4, ch->token, sizeof(ch->token));
+	col_copy(res, 0, 5, ch->kind, sizeof(ch->kind));
+	ch->request = col_str(res, 0, 6);
+	ch->expires_at = col_i64(res, 0, 7);
+	ch->claimed = col_bool(res, 0, 8);
+	col_copy(res, 0, 9, ch->serial, sizeof(ch->serial));
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_challenge_claim(struct db *db, int64_t id)
+{
+	char cid[I64_LEN];
+	const char *p[] = { i64(cid, id) };
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = db_exec(db, STMT_CHALLENGE_CLAIM, 1, p, &res)) == 0 &&
+	    PQntuples(res) != 1)
+		rc = -FP_E_CONFLICT;
+	PQclear(res);
+	return rc;
+}
+
+int
+store_challenge_finish(struct db *db, int64_t id, const char *serial)
+{
+	char cid[I64_LEN];
+	const char *p[] = { i64(cid, id), serial };
+	PGresult *res = NULL;
+	int rc;
+
+	rc = db_exec(db, STMT_CHALLENGE_FINISH, 2, p, &res);
 	PQclear(res);
 	return rc;
 }

@@ -88,3 +88,32 @@ def test_unknown_crl_is_404(client):
         r = client.get(path, plain=True)
         assert r.status in (400, 404), (path, r)
         assert r.content_type == "application/json", (path, r)
+
+
+def test_concurrent_issue_and_revoke(make_tenant, work):
+    """Issuance and revocation from several workers at once: unique serials,
+    every revocation in the final CRL, each DELETE succeeding exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = make_tenant()
+    ca = t.ca_pem()
+    csrs = [work.csr("p256", subject=f"/CN=concurrent {i}") for i in range(12)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        issued = list(pool.map(t.issue, csrs))
+    assert len({fp for fp, _ in issued}) == 12
+    assert len({serial(pem) for _, pem in issued}) == 12
+    before = Crl(t.crl_pem()).number
+
+    # Every certificate deleted twice, concurrently: one 204 and one 404 each.
+    fps = [fp for fp, _ in issued] * 2
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(lambda fp: t.delete(f"{CERTS}/{fp}").status, fps))
+    for fp in {fp for fp, _ in issued}:
+        got = sorted(s for f, s in zip(fps, statuses) if f == fp)
+        assert got == [204, 404], (fp, got)
+
+    crl = Crl(t.crl_pem())
+    assert crl.serials == {serial(pem) for _, pem in issued}
+    assert crl.number > before
+    assert crl.verifies_with(ca, work)
+    assert t.get(CERTS).json()["paging"]["totalItems"] == 0

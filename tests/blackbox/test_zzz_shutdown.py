@@ -38,3 +38,16 @@ def test_no_sanitizer_reports(stack):
         if line:
             found.append(f"{f.name}: {line}")
     assert not found, "\n".join(found)
+
+
+def test_no_worker_died_unexpectedly(stack):
+    """The master logs each worker it reaps; the only death allowed is the
+    SIGKILL of test_y_resilience.py (no input may crash a worker)."""
+    import re
+    text = (stack.dir / "log/fleetpkid.log").read_text(errors="replace")
+    signals = re.findall(r"worker pid \d+ killed by signal (\d+)", text)
+    statuses = [s for s in re.findall(r"worker pid \d+ exited with status (\d+)", text)
+                if s != "0"]
+    assert signals.count("9") <= 1 and set(signals) <= {"9"}, signals
+    assert not statuses, statuses
+    assert "crashing young" not in text

@@ -29,11 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A table shaped like a real request body, to reach every type check. */
 static const struct json_field fields[] = {
-    {"csr", JF_STRING, 1, 1, 16384, 0},
-    {"ttl", JF_INT, 0, 1, 86400, 0},
-    {"renew", JF_BOOL, 0, 0, 0, 0},
-    {"sans", JF_STRINGS, 0, 1, 8, 253},
-    {"meta", JF_OBJECT, 0, 0, 0, 0},
+	{ "csr", JF_STRING, 1, 1, 16384, 0 },
+	{ "ttl", JF_INT, 0, 1, 86400, 0 },
+	{ "renew", JF_BOOL, 0, 0, 0, 0 },
+	{ "sans", JF_STRINGS, 0, 1, 8, 253 },
+	{ "meta", JF_OBJECT, 0, 0, 0, 0 },
 };
 
 int

@@ -339,11 +339,11 @@ test_parse_utf8(void **state)
 /* ---- json_validate ----------------------------------------------- */
 
 static const struct json_field fields[] = {
-    {"name", JF_STRING, 1, 1, 8, 0},
-    {"count", JF_INT, 0, -5, 100, 0},
-    {"flag", JF_BOOL, 0, 0, 0, 0},
-    {"tags", JF_STRINGS, 0, 1, 3, 4},
-    {"opts", JF_OBJECT, 0, 0, 0, 0},
+	{ "name", JF_STRING, 1, 1, 8, 0 },
+	{ "count", JF_INT, 0, -5, 100, 0 },
+	{ "flag", JF_BOOL, 0, 0, 0, 0 },
+	{ "tags", JF_STRINGS, 0, 1, 3, 4 },
+	{ "opts", JF_OBJECT, 0, 0, 0, 0 },
 };
 
 static int
@@ -444,7 +444,7 @@ static void
 test_validate_uint64(void **state)
 {
 	static const struct json_field big[] = {
-	    {"n", JF_INT, 1, 0, INT64_MAX, 0},
+		{ "n", JF_INT, 1, 0, INT64_MAX, 0 },
 	};
 	struct fp_status st;
 	json_object *obj;
@@ -511,15 +511,15 @@ test_b64_vectors(void **state)
 {
 	/* RFC 4648 section 10. */
 	static const char *const v[][2] = {
-	    {"", ""},
-	    {"f", "Zg=="},
-	    {"fo", "Zm8="},
-	    {"foo", "Zm9v"},
-	    {"foob", "Zm9vYg=="},
-	    {"fooba", "Zm9vYmE="},
-	    {"foobar", "Zm9vYmFy"},
+		{ "", "" },
+		{ "f", "Zg==" },
+		{ "fo", "Zm8=" },
+		{ "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" },
+		{ "fooba", "Zm9vYmE=" },
+		{ "foobar", "Zm9vYmFy" },
 	};
-	static const unsigned char hi[] = {0xfb, 0xff, 0xbf};
+	static const unsigned char hi[] = { 0xfb, 0xff, 0xbf };
 	struct buf b = BUF_INIT;
 	char *s;
 	size_t i;
@@ -688,21 +688,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_valid),
-	    cmocka_unit_test(test_parse_syntax),
-	    cmocka_unit_test(test_parse_trailing),
-	    cmocka_unit_test(test_parse_nul),
-	    cmocka_unit_test(test_parse_duplicates),
-	    cmocka_unit_test(test_parse_many_keys),
-	    cmocka_unit_test(test_parse_depth),
-	    cmocka_unit_test(test_parse_utf8),
-	    cmocka_unit_test(test_validate),
-	    cmocka_unit_test(test_validate_uint64),
-	    cmocka_unit_test(test_accessors),
-	    cmocka_unit_test(test_b64_vectors),
-	    cmocka_unit_test(test_b64_roundtrip),
-	    cmocka_unit_test(test_b64_reject),
-	    cmocka_unit_test(test_b64_long_invalid),
+		cmocka_unit_test(test_parse_valid),
+		cmocka_unit_test(test_parse_syntax),
+		cmocka_unit_test(test_parse_trailing),
+		cmocka_unit_test(test_parse_nul),
+		cmocka_unit_test(test_parse_duplicates),
+		cmocka_unit_test(test_parse_many_keys),
+		cmocka_unit_test(test_parse_depth),
+		cmocka_unit_test(test_parse_utf8),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_validate_uint64),
+		cmocka_unit_test(test_accessors),
+		cmocka_unit_test(test_b64_vectors),
+		cmocka_unit_test(test_b64_roundtrip),
+		cmocka_unit_test(test_b64_reject),
+		cmocka_unit_test(test_b64_long_invalid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,72 @@
+/*
+ * net: careful outbound HTTP for everything fleetpki fetches on behalf
+ * of a client (certificate-maker challenges; later webhooks and ACME).
+ *
+ * A client chooses the URL, so the fetcher must not become a way into
+ * the operator's network (SSRF): only http (and https where allowed), no
+ * redirects, no proxy from the environment, short timeouts, a capped
+ * body, and every address the name resolves to is checked against a
+ * deny list before connecting (in CURLOPT_OPENSOCKETFUNCTION, so DNS
+ * rebinding between check and connect cannot slip through).
+ */
+#ifndef FLEETPKI_NET_H
+#define FLEETPKI_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "fleetpki/buf.h"
+#include "fleetpki/error.h"
+
+struct net_denylist;
+
+/*
+ * Parse a comma/space separated list of CIDR networks ("10.0.0.0/8,
+ * fd00::/8", may be empty; a bare address is one host; host bits past
+ * the prefix, as in "10.0.0.1/8", are an error).  169.254.0.0/16
+ * (link-local, cloud metadata), 0.0.0.0/8, 255.255.255.255, fe80::/10
+ * and :: are always denied on top, and the IPv4-mapped forms of every
+ * IPv4 network with them (see net_addr_denied).  Loopback is NOT always
+ * denied: that is the operator's call (list 127.0.0.0/8 and ::1 here);
+ * the test suite serves challenges on 127.0.0.2.  -1 with '*err' set to
+ * a malloc'd message (the caller frees it).  A NULL list in
+ * net_addr_denied/net_fetch means the always-denied set alone.
+ */
+int	net_denylist_parse(const char *spec, struct net_denylist **out,
+	    char **err);
+void	net_denylist_free(struct net_denylist *);
+
+/*
+ * 1 when 'sa' (AF_INET or AF_INET6) falls in a denied network.  An
+ * IPv4-mapped (::ffff:a.b.c.d) or IPv4-compatible IPv6 address is judged
+ * as the IPv4 address it carries.  Any other family is denied.
+ */
+int	net_addr_denied(const struct net_denylist *, const struct sockaddr *sa);
+
+/*
+ * Parse an IP literal as a resolver would take it, in every notation
+ * getaddrinfo/inet_aton accept (dotted, decimal "2130706433", hex
+ * "0x7f.1", octal "0177.0.0.1", short forms "127.1"; IPv6 incl.
+ * IPv4-mapped), into 'out'.  -1 when 'text' is not an IP literal.
+ */
+int	net_parse_ip(const char *text, struct sockaddr_storage *out);
+
+struct net_fetch {
+	const char			*url;
+	long				 timeout_ms;	/* whole transfer */
+	long				 connect_timeout_ms;
+	size_t				 max_body;	/* larger: error */
+	const struct net_denylist	*deny;
+	int				 allow_https;	/* else http only */
+};
+
+/*
+ * GET 'f->url'.  On any answer, 0 with '*status' and the body in 'body';
+ * on failure (refused address, DNS, timeout, body too large, protocol)
+ * -FP_E_EXPECTATION with a short reason in 'st' that does not reveal
+ * internal addresses beyond what the caller gave.
+ */
+int	net_http_get(const struct net_fetch *f, long *status, struct buf *body,
+	    struct fp_status *st);
+
+#endif

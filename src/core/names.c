@@ -1,0 +1,289 @@
+/*
+ * core/names: TLS certificates for DNS names, IP addresses and email
+ * addresses (the certificate maker).  The server makes the key pair, or
+ * signs the caller's CSR; either way the certificate carries exactly the
+ * names asked for and nothing the request could smuggle in.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "fleetpki/config.h"
+#include "fleetpki/core.h"
+#include "fleetpki/log.h"
+#include "fleetpki/net.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/store.h"
+#include "fleetpki/util.h"
+
+#include "core_internal.h"
+
+/* Keys the server will make on request; the first is the default. */
+static const char *const server_keys[] = { "ec-p256", "ec-p384", "rsa-2048",
+	"rsa-3072", "rsa-4096" };
+
+/* A request made ready to sign: its CSR parsed, its names settled. */
+struct prepared {
+	X509_REQ	*csr;
+	struct pki_san	*csr_sans;	/* owned when from the CSR */
+	size_t		 ncsr_sans;
+	const struct pki_san *sans;	/* what goes in the certificate */
+	size_t		 nsans;
+	char		*csr_cn;
+};
+
+static void
+prepared_clear(struct prepared *p)
+{
+	X509_REQ_free(p->csr);
+	pki_sans_free(p->csr_sans, p->ncsr_sans);
+	free(p->csr_cn);
+	memset(p, 0, sizeof(*p));
+}
+
+static int
+prepare(struct fp_ctx *ctx, const struct tenant *t,
+    const struct core_names_req *req, struct prepared *p, struct fp_status *st)
+{
+	long long max_days;
+	size_t i;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if ((rc = core_setting_int(ctx, t->id, "certmaker.max_days",
+	    &max_days)) != 0)
+		return rc;
+	if (req->days < 1 || req->days > max_days)
+		return fp_fail(st, FP_E_BADREQ,
+		    "days must be between 1 and %lld.", max_days);
+	if (req->csr_pem != NULL) {
+		if ((rc = pki_csr_parse_pem(req->csr_pem, req->csr_len, &p->csr,
+		    st)) != 0)
+			return rc;
+		if ((rc = pki_csr_sans(p->csr, &p->csr_sans, &p->ncsr_sans,
+		    st)) != 0)
+			return rc;
+		p->sans = p->csr_sans;
+		p->nsans = p->ncsr_sans;
+		p->csr_cn = pki_csr_cn(p->csr);
+	} else {
+		for (i = 0; i < FP_ARRAY_LEN(server_keys); i++)
+			if (req->key_alg == NULL ||
+			    strcmp(req->key_alg, server_keys[i]) == 0)
+				break;
+		if (i == FP_ARRAY_LEN(server_keys))
+			return fp_fail(st, FP_E_BADREQ, "Unknown key type "
+			    "'%.32s': use ec-p256, ec-p384, rsa-2048, rsa-3072 "
+			    "or rsa-4096.", req->key_alg);
+		p->sans = req->sans;
+		p->nsans = req->nsans;
+	}
+	if (p->nsans == 0)
+		return fp_fail(st, FP_E_BADREQ,
+		    "At least one DNS name, IP address or email address is "
+		    "required.");
+	return pki_san_check(p->sans, p->nsans, st);
+}
+
+int
+core_names_check(struct fp_ctx *ctx, const struct tenant *t,
+    const struct core_names_req *req, struct pki_san **csr_sans, size_t *ncsr,
+    struct fp_status *st)
+{
+	struct prepared p;
+	int rc;
+
+	*csr_sans = NULL;
+	*ncsr = 0;
+	if ((rc = prepare(ctx, t, req, &p, st)) == 0) {
+		/* Hand the CSR's names over, so a challenge can name them. */
+		*csr_sans = p.csr_sans;
+		*ncsr = p.ncsr_sans;
+		p.csr_sans = NULL;
+		p.ncsr_sans = 0;
+	}
+	prepared_clear(&p);
+	return rc;
+}
+
+int
+core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
+    const struct core_names_req *req, struct cert_rec *out,
+    struct fp_status *st)
+{
+	const struct core_ca *ca;
+	struct pki_profile prof;
+	struct prepared p;
+	EVP_PKEY *key = NULL;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(ctx, t, req, &p, st)) != 0)
+		goto out;
+	if ((rc = core_ca_default(ctx, t->id, &ca)) != 0) {
+		if (rc == -FP_E_NOTFOUND) {
+			log_err("tenant %s has no CA", t->name);
+			rc = -FP_E_INTERNAL;
+		}
+		goto out;
+	}
+	memset(&prof, 0, sizeof(prof));
+	prof.sans = p.sans;
+	prof.nsans = p.nsans;
+	prof.eku = PKI_EKU_SERVER | PKI_EKU_CLIENT;
+	prof.days = req->days;
+	prof.crl_url = core_ca_crl_url(ca);
+	prof.ocsp_url = core_ca_ocsp_url(ca);
+	if (p.csr != NULL) {
+		/*
+		 * Nothing of a CSR's subject is copied but a CN that is one of
+		 * its own requested names: anything else would be a claim
+		 * the challenge never checked.
+		 */
+		for (i = 0; p.csr_cn != NULL && i < p.nsans; i++)
+			if (p.sans[i].type != PKI_SAN_EMAIL &&
+			    strcasecmp(p.sans[i].value, p.csr_cn) == 0)
+				prof.subject.cn = p.csr_cn;
+		rc = core_issue_and_store(ctx, ca, t->id, user_id,
+		    X509_REQ_get0_pubkey(p.csr), NULL, &prof, out, st);
+	} else {
+		prof.subject = req->subject;
+		if ((rc = pki_key_generate(req->key_alg != NULL ? req->key_alg :
+		    server_keys[0], &key, st)) != 0)
+			goto out;
+		rc = core_issue_and_store(ctx, ca, t->id, user_id, key, key,
+		    &prof, out, st);
+	}
+out:
+	EVP_PKEY_free(key);
+	prepared_clear(&p);
+	return rc;
+}
+
+int
+core_cert_private_key(struct fp_ctx *ctx, const struct cert_rec *rec,
+    struct buf *out)
+{
+	struct buf der = BUF_INIT;
+	EVP_PKEY *key = NULL;
+	char *aad = NULL;
+	int rc;
+
+	if (rec->key_sealed.len == 0)
+		return -FP_E_NOTFOUND;
+	aad = core_cert_key_aad(rec->tenant_id, rec->ca_id, rec->serial);
+	if ((rc = pki_open(ctx->cfg->master_key, aad, strlen(aad),
+	    rec->key_sealed.data, rec->key_sealed.len, &der)) != 0) {
+		log_err("certificate %s: sealed key does not open", rec->serial);
+		goto out;
+	}
+	if ((rc = pki_key_from_der(der.data, der.len, &key)) != 0)
+		goto out;
+	rc = pki_key_to_pem(key, out);
+out:
+	EVP_PKEY_free(key);
+	buf_free_secret(&der);
+	free(aad);
+	return rc;
+}
+
+int
+core_cert_revoke(struct fp_ctx *ctx, const struct tenant *t,
+    const char *serial, int reason, int64_t only_user)
+{
+	struct cert_rec rec = { 0 };
+	struct crl_rec crl = { 0 };
+	int rc;
+
+	if ((rc = store_cert_revoke(ctx->db, t->id, serial, reason, only_user,
+	    &rec)) != 0)
+		goto out;
+	log_info("revoked certificate serial %s (reason %d)", serial, reason);
+	core_ocsp_invalidate();
+	/* As core_cert_delete: the revocation stands even if this fails. */
+	if (core_crl_issue(ctx, t->id, rec.ca_id, &crl) != 0)
+		log_err("CRL after revoking %s not issued; the worker will",
+		    serial);
+out:
+	cert_rec_clear(&rec);
+	crl_rec_clear(&crl);
+	return rc;
+}
+
+/* Names the certificate maker never challenges (its documented rule). */
+static int
+never_validated(const struct pki_san *san)
+{
+	return strcasecmp(san->value, "localhost") == 0 ||
+	    strcmp(san->value, "127.0.0.1") == 0 ||
+	    strcmp(san->value, "::1") == 0;
+}
+
+#define CHALLENGE_PATH		"/.well-known/certmaker-challenge/token.txt"
+#define CHALLENGE_TIMEOUT_MS	5000
+#define CHALLENGE_MAX_BODY	1024
+
+int
+core_challenge_verify(struct fp_ctx *ctx, const struct pki_san *sans,
+    size_t nsans, int port, const char *token, struct fp_status *st)
+{
+	struct net_denylist *deny = NULL;
+	struct fp_status why = { FP_E_OK, "" };
+	struct net_fetch f;
+	struct buf body = BUF_INIT;
+	char *url = NULL, *err = NULL;
+	size_t i, len;
+	long status;
+	int rc = 0;
+
+	if (net_denylist_parse(ctx->cfg->outbound_deny, &deny, &err) != 0) {
+		log_err("outbound_deny: %s", err);
+		rc = -FP_E_INTERNAL;
+		goto out;
+	}
+	for (i = 0; i < nsans; i++) {
+		if (sans[i].type == PKI_SAN_EMAIL || never_validated(&sans[i]))
+			continue;
+		free(url);
+		url = xasprintf(strchr(sans[i].value, ':') != NULL ?
+		    "http://[%s]:%d" CHALLENGE_PATH : "http://%s:%d"
+		    CHALLENGE_PATH, sans[i].value, port);
+		memset(&f, 0, sizeof(f));
+		f.url = url;
+		f.timeout_ms = CHALLENGE_TIMEOUT_MS;
+		f.connect_timeout_ms = CHALLENGE_TIMEOUT_MS;
+		f.max_body = CHALLENGE_MAX_BODY;
+		f.deny = deny;
+		buf_reset(&body);
+		if ((rc = net_http_get(&f, &status, &body, &why)) != 0) {
+			rc = fp_fail(st, FP_E_EXPECTATION,
+			    "Challenge for '%s' failed: %s", sans[i].value,
+			    fp_status_message(&why, rc));
+			goto out;
+		}
+		/* The token exactly, allowing the newline an editor adds. */
+		len = body.len;
+		while (len > 0 && (body.data[len - 1] == '\n' ||
+		    body.data[len - 1] == '\r'))
+			len--;
+		if (status != 200 || len != strlen(token) ||
+		    CRYPTO_memcmp(body.data, token, len) != 0) {
+			rc = fp_fail(st, FP_E_EXPECTATION,
+			    "Challenge for '%s' failed: %s", sans[i].value,
+			    status != 200 ? "the token URL did not answer 200" :
+			    "the token does not match");
+			goto out;
+		}
+	}
+out:
+	net_denylist_free(deny);
+	buf_free(&body);
+	free(url);
+	free(err);
+	return rc;
+}

@@ -1,0 +1,244 @@
+/*
+ * core/ocsp: the OCSP responder (RFC 6960) for every CA of every tenant.
+ *
+ * Per request: parse, find the issuer by its key hash (the CA's SKI),
+ * read the status of the asked serials (one indexed query), and sign.
+ * Signing is the expensive part, so a worker keeps the signed answer to
+ * a nonce-less request and serves it again while it is at most half its
+ * validity old and the statuses it states are still the statuses read
+ * now: a revocation changes the status read, so it is never hidden.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+
+#include "fleetpki/config.h"
+#include "fleetpki/core.h"
+#include "fleetpki/log.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/store.h"
+#include "fleetpki/util.h"
+
+#include "core_internal.h"
+
+#define ISSUER_CACHE	256
+#define ISSUER_TTL	30	/* seconds: tenant settings are re-read */
+#define ANSWER_CACHE	512
+
+/* A CA as OCSP sees it: found by key id, with its validity setting. */
+struct issuer {
+	char	key_id[41];
+	int64_t	tenant_id;
+	int64_t	ca_id;
+	int64_t	validity;
+	time_t	at;
+};
+
+/* A signed answer, keyed by the request bytes and the statuses. */
+struct answer {
+	unsigned char	 req_hash[32];
+	char		*statuses;	/* what the answer says, as text */
+	int64_t		 this_update;
+	int64_t		 next_update;
+	struct buf	 der;
+};
+
+static struct issuer	issuers[ISSUER_CACHE];
+static size_t		issuer_next;
+static struct answer	answers[ANSWER_CACHE];
+
+void
+core_ocsp_invalidate(void)
+{
+	size_t i;
+
+	/* Correctness never depended on it (statuses are re-read); memory. */
+	for (i = 0; i < ANSWER_CACHE; i++) {
+		free(answers[i].statuses);
+		buf_free(&answers[i].der);
+		memset(&answers[i], 0, sizeof(answers[i]));
+	}
+}
+
+void
+core_ocsp_result_clear(struct core_ocsp_result *r)
+{
+	if (r == NULL)
+		return;
+	buf_free(&r->der);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+issuer_find(struct fp_ctx *ctx, const char *key_id, const struct issuer **out)
+{
+	struct ca_rec rec = { 0 };
+	struct issuer *e;
+	long long validity;
+	time_t now = util_now();
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ISSUER_CACHE; i++) {
+		if (issuers[i].at != 0 && now - issuers[i].at < ISSUER_TTL &&
+		    strcmp(issuers[i].key_id, key_id) == 0) {
+			*out = &issuers[i];
+			return 0;
+		}
+	}
+	if ((rc = store_ca_by_key_id(ctx->db, key_id, &rec)) != 0)
+		goto out;
+	if ((rc = core_setting_int(ctx, rec.tenant_id, "ocsp.validity",
+	    &validity)) != 0)
+		goto out;
+	e = &issuers[issuer_next++ % ISSUER_CACHE];
+	snprintf(e->key_id, sizeof(e->key_id), "%s", key_id);
+	e->tenant_id = rec.tenant_id;
+	e->ca_id = rec.id;
+	e->validity = validity;
+	e->at = now;
+	*out = e;
+out:
+	ca_rec_clear(&rec);
+	return rc;
+}
+
+/* An OCSP-level error response (the HTTP answer is still 200). */
+static int
+answer_error(int status, struct core_ocsp_result *out)
+{
+	out->max_age = 0;
+	return pki_ocsp_error(status, &out->der);
+}
+
+static void
+etag_of(const struct buf *der, char etag[36])
+{
+	char hex[EVP_MAX_MD_SIZE * 2 + 1];
+
+	if (pki_digest_hex("sha256", der->data, der->len, hex) != 0)
+		hex[0] = '\0';
+	snprintf(etag, 36, "\"%.32s\"", hex);
+}
+
+int
+core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
+    struct core_ocsp_result *out)
+{
+	struct pki_ocsp_answer ans[PKI_OCSP_MAX_CERTS];
+	char serials[PKI_OCSP_MAX_CERTS][PKI_SERIAL_HEX_LEN];
+	const char *sp[PKI_OCSP_MAX_CERTS];
+	char key_id[41], first_key[41];
+	struct pki_ocsp_req *req = NULL;
+	struct ocsp_status_rec *st = NULL;
+	const struct issuer *iss;
+	const struct core_ca *ca;
+	struct buf statuses = BUF_INIT;
+	struct answer *slot = NULL;
+	unsigned char req_hash[32];
+	int64_t now = util_now();
+	size_t n, nst = 0, i, j;
+	int rc, nonce;
+
+	memset(out, 0, sizeof(*out));
+	if (pki_ocsp_req_parse(der, len, &req) != 0) {
+		rc = answer_error(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, out);
+		goto out;
+	}
+	n = pki_ocsp_req_count(req);
+	/* One signature answers one issuer: every CertID must name it. */
+	for (i = 0; i < n; i++) {
+		if (pki_ocsp_req_key_id(req, i, key_id) != 0 ||
+		    (i > 0 && strcmp(key_id, first_key) != 0)) {
+			rc = answer_error(OCSP_RESPONSE_STATUS_UNAUTHORIZED, out);
+			goto out;
+		}
+		if (i == 0)
+			memcpy(first_key, key_id, sizeof(first_key));
+		if ((rc = pki_ocsp_req_serial_hex(req, i, serials[i])) != 0)
+			goto out;
+		sp[i] = serials[i];
+	}
+	rc = issuer_find(ctx, first_key, &iss);
+	if (rc == 0)
+		rc = core_ca_get(ctx, iss->tenant_id, iss->ca_id, &ca);
+	if (rc == -FP_E_NOTFOUND) {
+		rc = answer_error(OCSP_RESPONSE_STATUS_UNAUTHORIZED, out);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!pki_ocsp_req_issued_by(req, i, core_ca_pki(ca)->cert)) {
+			rc = answer_error(OCSP_RESPONSE_STATUS_UNAUTHORIZED, out);
+			goto out;
+		}
+	}
+	if ((rc = store_ocsp_status(ctx->db, iss->ca_id, sp, n, &st, &nst)) != 0)
+		goto out;
+	/* Never "good" for a serial this CA did not issue. */
+	for (i = 0; i < n; i++) {
+		ans[i].status = PKI_OCSP_UNKNOWN;
+		ans[i].revoked_at = 0;
+		ans[i].reason = -1;
+		for (j = 0; j < nst; j++) {
+			if (strcmp(st[j].serial, serials[i]) != 0)
+				continue;
+			ans[i].status = st[j].revoked_at != 0 ? PKI_OCSP_REVOKED :
+			    PKI_OCSP_GOOD;
+			ans[i].revoked_at = st[j].revoked_at;
+			ans[i].reason = st[j].reason;
+		}
+		buf_printf(&statuses, "%d:%lld:%d;", (int)ans[i].status,
+		    (long long)ans[i].revoked_at, ans[i].reason);
+	}
+
+	nonce = pki_ocsp_req_has_nonce(req);
+	if (!nonce) {
+		/* The slot this request maps to; a hit if it says the same. */
+		if (EVP_Digest(der, len, req_hash, NULL, EVP_sha256(), NULL) != 1) {
+			log_ossl_errors("EVP_Digest");
+			rc = -FP_E_INTERNAL;
+			goto out;
+		}
+		slot = &answers[(req_hash[0] | req_hash[1] << 8) % ANSWER_CACHE];
+		if (slot->statuses != NULL &&
+		    memcmp(slot->req_hash, req_hash, 32) == 0 &&
+		    strcmp(slot->statuses, (const char *)statuses.data) == 0 &&
+		    now < slot->this_update + iss->validity / 2) {
+			buf_append(&out->der, slot->der.data, slot->der.len);
+			out->max_age = slot->next_update - now;
+			goto done;
+		}
+	}
+	/* Backdate a little for clients whose clocks run slow. */
+	if ((rc = pki_ocsp_respond(core_ca_pki(ca), req, ans, now - 60,
+	    now + iss->validity, &out->der)) != 0)
+		goto out;
+	out->max_age = nonce ? 0 : iss->validity;
+	if (slot != NULL) {
+		free(slot->statuses);
+		memcpy(slot->req_hash, req_hash, 32);
+		slot->statuses = buf_steal(&statuses, NULL);
+		slot->this_update = now;
+		slot->next_update = now + iss->validity;
+		buf_reset(&slot->der);
+		buf_append(&slot->der, out->der.data, out->der.len);
+	}
+done:
+	etag_of(&out->der, out->etag);
+	rc = 0;
+out:
+	if (rc == -FP_E_UNAVAILABLE) {
+		buf_reset(&out->der);
+		(void)answer_error(OCSP_RESPONSE_STATUS_TRYLATER, out);
+	}
+	pki_ocsp_req_free(req);
+	free(st);
+	buf_free(&statuses);
+	return rc;
+}
