@@ -280,10 +280,11 @@ struct pki_ocsp_answer {
 
 /*
  * A successful BasicOCSPResponse for every CertID of 'req', in order,
- * with 'answers[i]': thisUpdate/nextUpdate as given, the request's nonce
- * echoed, responderID byKey, signed by 'ca' with the digest its key
- * calls for (as pki_issue), no certificates included (the CA signs
- * directly).  DER OCSPResponse into 'out'.
+ * with 'answers[i]' (revocationReason only for a reason > 0: like the
+ * CRL, "unspecified" is left out): thisUpdate/nextUpdate as given, the
+ * request's nonce echoed, responderID byKey, signed by 'ca' with the
+ * digest its key calls for (as pki_issue), no certificates included
+ * (the CA signs directly).  DER OCSPResponse appended to 'out'.
  */
 int	pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *req,
 	    const struct pki_ocsp_answer *answers, int64_t this_update,

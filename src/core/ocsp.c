@@ -1,7 +1,9 @@
 /*
  * core/ocsp: the OCSP responder (RFC 6960) for every CA of every tenant.
  *
- * Per request: parse, find the issuer by its key hash (the CA's SKI),
+ * Per request: parse, find the issuer by its SHA-1 key hash (the CA's
+ * SKI; CertIDs hashed otherwise are answered "unauthorized": clients use
+ * SHA-1 CertIDs, as RFC 5019 requires of them),
  * read the status of the asked serials (one indexed query), and sign.
  * Signing is the expensive part, so a worker keeps the signed answer to
  * a nonce-less request and serves it again while it is at most half its
@@ -141,7 +143,7 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	struct answer *slot = NULL;
 	unsigned char req_hash[32];
 	int64_t now = util_now();
-	size_t n, nst = 0, i, j;
+	size_t n, nq, nst = 0, i, j;
 	int rc, nonce;
 
 	memset(out, 0, sizeof(*out));
@@ -159,10 +161,16 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 		}
 		if (i == 0)
 			memcpy(first_key, key_id, sizeof(first_key));
-		if ((rc = pki_ocsp_req_serial_hex(req, i, serials[i])) != 0)
-			goto out;
-		sp[i] = serials[i];
+		/*
+		 * A serial we could never have issued (negative, over 20
+		 * bytes) is simply unknown; it is not looked up.
+		 */
+		if (pki_ocsp_req_serial_hex(req, i, serials[i]) != 0)
+			serials[i][0] = '\0';
 	}
+	for (i = 0, nq = 0; i < n; i++)
+		if (serials[i][0] != '\0')
+			sp[nq++] = serials[i];
 	rc = issuer_find(ctx, first_key, &iss);
 	if (rc == 0)
 		rc = core_ca_get(ctx, iss->tenant_id, iss->ca_id, &ca);
@@ -178,14 +186,15 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 			goto out;
 		}
 	}
-	if ((rc = store_ocsp_status(ctx->db, iss->ca_id, sp, n, &st, &nst)) != 0)
+	if (nq > 0 && (rc = store_ocsp_status(ctx->db, iss->ca_id, sp, nq, &st,
+	    &nst)) != 0)
 		goto out;
 	/* Never "good" for a serial this CA did not issue. */
 	for (i = 0; i < n; i++) {
 		ans[i].status = PKI_OCSP_UNKNOWN;
 		ans[i].revoked_at = 0;
 		ans[i].reason = -1;
-		for (j = 0; j < nst; j++) {
+		for (j = 0; serials[i][0] != '\0' && j < nst; j++) {
 			if (strcmp(st[j].serial, serials[i]) != 0)
 				continue;
 			ans[i].status = st[j].revoked_at != 0 ? PKI_OCSP_REVOKED :

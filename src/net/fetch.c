@@ -166,8 +166,8 @@ net_denylist_parse(const char *spec, struct net_denylist **out, char **err)
 		for (len = 0; p[len] != '\0' && !is_sep(p[len]); len++)
 			;
 		if (len >= sizeof(tok)) {
-			*err = xasprintf("'%.*s...': not a CIDR network",
-			    CIDR_TEXT_MAX, p);
+			*err = xasprintf(
+			    "'%.*s...': not a CIDR network", CIDR_TEXT_MAX, p);
 			goto out;
 		}
 		memcpy(tok, p, len);
@@ -202,6 +202,8 @@ net_denylist_free(struct net_denylist *dl)
 int
 net_addr_denied(const struct net_denylist *dl, const struct sockaddr *sa)
 {
+	const struct sockaddr_in *sin = (const void *)sa;
+	const struct sockaddr_in6 *sin6 = (const void *)sa;
 	const uint8_t *addr;
 	int family;
 	size_t i;
@@ -211,13 +213,11 @@ net_addr_denied(const struct net_denylist *dl, const struct sockaddr *sa)
 	switch (sa->sa_family) {
 	case AF_INET:
 		family = AF_INET;
-		addr = (const uint8_t *)&((const struct sockaddr_in *)(
-		    const void *)sa)->sin_addr;
+		addr = (const uint8_t *)&sin->sin_addr;
 		break;
 	case AF_INET6:
 		family = AF_INET6;
-		addr = ((const struct sockaddr_in6 *)(const void *)sa)
-		           ->sin6_addr.s6_addr;
+		addr = sin6->sin6_addr.s6_addr;
 		/* The kernel sends ::ffff:169.254.169.254 over IPv4. */
 		if (v6_embeds_v4(addr)) {
 			family = AF_INET;
@@ -276,8 +276,8 @@ struct fetch_ctx {
 	const struct net_denylist *deny;
 	struct buf body;
 	size_t max_body;
-	int denied;	/* the socket callback refused an address */
-	int too_large;	/* the write callback stopped the transfer */
+	int denied; /* the socket callback refused an address */
+	int too_large; /* the write callback stopped the transfer */
 };
 
 static size_t
@@ -305,7 +305,8 @@ on_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	struct fetch_ctx *ctx = arg;
 	int fd;
 
-	if (purpose != CURLSOCKTYPE_IPCXN || net_addr_denied(ctx->deny, &a->addr)) {
+	if (purpose != CURLSOCKTYPE_IPCXN ||
+	    net_addr_denied(ctx->deny, &a->addr)) {
 		ctx->denied = 1;
 		return CURL_SOCKET_BAD;
 	}

@@ -299,10 +299,16 @@ class Crl:
 
 def crl_dp_urls(cert_pem):
     text = x509_text(cert_pem)
-    m = re.search(r"X509v3 CRL Distribution Points:\s*\n(.*?)(?:\n\s*X509v3|\n\s*Signature Algorithm|\Z)",
+    m = re.search(r"X509v3 CRL Distribution Points:\s*\n(.*?)"
+                  r"(?:\n\s*X509v3|\n\s*Authority Information Access|\n\s*Signature Algorithm|\Z)",
                   text, re.S)
     assert m, f"no CRL distribution point in:\n{text}"
     return re.findall(r"URI:(\S+)", m.group(1))
+
+
+def ocsp_urls(cert_pem):
+    """The AIA OCSP responder URLs of a certificate."""
+    return re.findall(r"OCSP - URI:(\S+)", x509_text(cert_pem))
 
 
 def tamper_signature(csr_pem):

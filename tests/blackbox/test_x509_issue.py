@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from helpers import (assert_json_error, crl_dp_urls, fingerprint, pem_der,
+from helpers import (assert_json_error, crl_dp_urls, ocsp_urls, fingerprint, pem_der,
                      fp_of_der, pubkey, serial, subject_entries,
                      tamper_signature, verify, x509_text)
 
@@ -75,6 +75,8 @@ def test_issue_happy_path(tenant, ca_pem, env, work, kind):
     assert len(urls) == 1, urls
     assert urls[0].startswith(env["FLEETPKI_HTTP_URL"] + "/crl/"), urls
     assert urls[0].endswith(".crl"), urls
+    # AIA: the OCSP responder, plain HTTP too.
+    assert ocsp_urls(pem) == [env["FLEETPKI_HTTP_URL"] + "/ocsp"], text
 
     # Serial: 16+ random bytes, positive.
     assert serial(pem).bit_length() > 100, hex(serial(pem))

@@ -121,8 +121,8 @@ test_denylist_parse(void **state)
 		assert_non_null(strstr(err, "not a CIDR network"));
 		free(err);
 	}
-	assert_int_equal(net_denylist_parse("10.0.0.0/8, 10.0.0.1/8", &dl, &err),
-	    -1);
+	assert_int_equal(
+	    net_denylist_parse("10.0.0.0/8, 10.0.0.1/8", &dl, &err), -1);
 	assert_non_null(strstr(err, "'10.0.0.1/8'"));
 	free(err);
 }
@@ -303,11 +303,13 @@ test_parse_ip(void **state)
 			addr = &((struct sockaddr_in *)&ss)->sin_addr;
 		else
 			addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-		assert_non_null(inet_ntop(ss.ss_family, addr, text, sizeof(text)));
+		assert_non_null(
+		    inet_ntop(ss.ss_family, addr, text, sizeof(text)));
 		assert_string_equal(text, ok[i].norm);
 		/* A clean sockaddr: no port, no stray bytes. */
 		if (ss.ss_family == AF_INET)
-			assert_int_equal(((struct sockaddr_in *)&ss)->sin_port, 0);
+			assert_int_equal(
+			    ((struct sockaddr_in *)&ss)->sin_port, 0);
 		else
 			assert_int_equal(
 			    ((struct sockaddr_in6 *)&ss)->sin6_scope_id, 0);
@@ -464,8 +466,9 @@ test_get_ok(void **state)
 
 	srv_listen(&s);
 	url = url_for(&s, SERVER_ADDR);
-	srv_answer_once(&s, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-	                    "Set-Cookie: a=b\r\n\r\ntoken");
+	srv_answer_once(&s,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+	    "Set-Cookie: a=b\r\n\r\ntoken");
 	assert_int_equal(get(url, NULL, 5, &status, &body, &st), 0);
 	assert_int_equal(status, 200);
 	assert_int_equal(body.len, 5);
@@ -484,9 +487,10 @@ test_get_ok(void **state)
 	srv_answer_once(&s, NULL);
 	assert_int_equal(get(url, NULL, 4096, &status, &body, &st), 0);
 	assert_int_equal(status, 200);
-	assert_non_null(strstr((char *)body.data,
-	    "GET " CHALLENGE_PATH " HTTP/1.1\r\n"));
-	assert_non_null(strstr((char *)body.data, "\r\nUser-Agent: fleetpki\r\n"));
+	assert_non_null(
+	    strstr((char *)body.data, "GET " CHALLENGE_PATH " HTTP/1.1\r\n"));
+	assert_non_null(
+	    strstr((char *)body.data, "\r\nUser-Agent: fleetpki\r\n"));
 	assert_null(strcasestr((char *)body.data, "cookie"));
 	assert_null(strcasestr((char *)body.data, "accept-encoding"));
 	assert_null(strcasestr((char *)body.data, "proxy"));
@@ -497,7 +501,8 @@ test_get_ok(void **state)
 	buf_reset(&body);
 	srv_listen(&s);
 	url = url_for(&s, SERVER_ADDR);
-	srv_answer_once(&s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	srv_answer_once(
+	    &s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(get(url, NULL, 100, &status, &body, &st), 0);
 	assert_int_equal(status, 404);
 	assert_int_equal(body.len, 0);
@@ -517,9 +522,10 @@ test_get_redirect_not_followed(void **state)
 
 	srv_listen(&s);
 	url = url_for(&s, SERVER_ADDR);
-	srv_answer_once(&s, "HTTP/1.1 302 Found\r\n"
-	                    "Location: http://169.254.169.254/latest/\r\n"
-	                    "Content-Length: 3\r\n\r\nbye");
+	srv_answer_once(&s,
+	    "HTTP/1.1 302 Found\r\n"
+	    "Location: http://169.254.169.254/latest/\r\n"
+	    "Content-Length: 3\r\n\r\nbye");
 	assert_int_equal(get(url, NULL, 100, &status, &body, &st), 0);
 	assert_int_equal(status, 302);
 	assert_string_equal((char *)body.data, "bye");
@@ -551,8 +557,8 @@ test_get_too_large(void **state)
 		url = url_for(&s, SERVER_ADDR);
 		srv_answer_once(&s, resps[i]);
 		buf_puts(&body, "keep");
-		assert_int_equal(get(url, NULL, 10, &status, &body, &st),
-		    -FP_E_EXPECTATION);
+		assert_int_equal(
+		    get(url, NULL, 10, &status, &body, &st), -FP_E_EXPECTATION);
 		assert_int_equal(st.code, FP_E_EXPECTATION);
 		assert_string_equal(st.msg, "response too large");
 		/* Nothing of a failed body lands in the caller's buffer. */
@@ -605,8 +611,8 @@ test_get_denied(void **state)
 	                     100, &status, &body, &st),
 	    -FP_E_EXPECTATION);
 	assert_string_equal(st.msg, "address not allowed");
-	assert_int_equal(get("http://[fe80::1]/", NULL, 100, &status, &body,
-	                     &st),
+	assert_int_equal(
+	    get("http://[fe80::1]/", NULL, 100, &status, &body, &st),
 	    -FP_E_EXPECTATION);
 	assert_string_equal(st.msg, "address not allowed");
 	net_denylist_free(lo);
@@ -696,10 +702,12 @@ test_get_timeout_and_refused(void **state)
 	f.max_body = 100;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* The kernel completes the handshake; nobody ever reads. */
-	assert_int_equal(net_http_get(&f, &status, &body, &st), -FP_E_EXPECTATION);
+	assert_int_equal(
+	    net_http_get(&f, &status, &body, &st), -FP_E_EXPECTATION);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_string_equal(st.msg, "timed out");
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	assert_true(ms >= 250 && ms < 3000);
 	assert_int_equal(srv_pending(&s), 1);
 
@@ -708,7 +716,8 @@ test_get_timeout_and_refused(void **state)
 	url = xasprintf("https://%s:%d/", SERVER_ADDR, s.port);
 	f.url = url;
 	f.allow_https = 1;
-	assert_int_equal(net_http_get(&f, &status, &body, &st), -FP_E_EXPECTATION);
+	assert_int_equal(
+	    net_http_get(&f, &status, &body, &st), -FP_E_EXPECTATION);
 	assert_string_equal(st.msg, "timed out");
 	assert_int_equal(srv_pending(&s), 1);
 	srv_close(&s);
@@ -718,7 +727,8 @@ test_get_timeout_and_refused(void **state)
 	url = url_for(&s, SERVER_ADDR);
 	f.url = url;
 	f.allow_https = 0;
-	assert_int_equal(net_http_get(&f, &status, &body, &st), -FP_E_EXPECTATION);
+	assert_int_equal(
+	    net_http_get(&f, &status, &body, &st), -FP_E_EXPECTATION);
 	assert_string_equal(st.msg, "could not connect to " SERVER_ADDR);
 	assert_int_equal(body.len, 0);
 	free(url);

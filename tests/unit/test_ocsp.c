@@ -76,8 +76,7 @@ id_for_serial(const EVP_MD *md, X509 *ca, const char *hex, int negative)
 	assert_non_null(ai);
 	/* Unlike OCSP_cert_to_id(), no SHA-1 default here. */
 	id = OCSP_cert_id_new(md != NULL ? md : EVP_sha1(),
-	    X509_get_subject_name(ca),
-	    X509_get0_pubkey_bitstr(ca), ai);
+	    X509_get_subject_name(ca), X509_get0_pubkey_bitstr(ca), ai);
 	assert_non_null(id);
 	ASN1_INTEGER_free(ai);
 	BN_free(bn);
@@ -378,10 +377,12 @@ test_parse_half_match(void **state)
 	ASN1_INTEGER *sn = ASN1_INTEGER_new();
 
 	assert_true(ASN1_INTEGER_set(sn, 1));
-	req_add(req, OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(fx.other),
-	                 X509_get0_pubkey_bitstr(fx.cert), sn));
-	req_add(req, OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(fx.cert),
-	                 X509_get0_pubkey_bitstr(fx.other), sn));
+	req_add(req,
+	    OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(fx.other),
+	        X509_get0_pubkey_bitstr(fx.cert), sn));
+	req_add(req,
+	    OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(fx.cert),
+	        X509_get0_pubkey_bitstr(fx.other), sn));
 	rq = parse_ok(req);
 	assert_int_equal(pki_ocsp_req_count(rq), 2);
 	assert_int_equal(pki_ocsp_req_issued_by(rq, 0, fx.cert), 0);
@@ -480,8 +481,8 @@ test_parse_serials(void **state)
 	        "0102030405060708090A0B0C0D0E0F101112131415", 0));
 	/* 20 bytes with the top bit set: DER adds a 0x00, still ours. */
 	req_add(req,
-	    id_for_serial(NULL, fx.cert,
-	        "FF02030405060708090A0B0C0D0E0F1011121314", 0));
+	    id_for_serial(
+	        NULL, fx.cert, "FF02030405060708090A0B0C0D0E0F1011121314", 0));
 	rq = parse_ok(req);
 	assert_int_equal(pki_ocsp_req_count(rq), 5);
 	assert_int_equal(pki_ocsp_req_serial_hex(rq, 0, hex), 0);
@@ -538,7 +539,8 @@ test_respond(void **state)
 	assert_true(OCSP_request_add1_nonce(req, NULL, 32));
 	rq = parse_ok(req);
 	assert_int_equal(pki_ocsp_req_count(rq), 3);
-	assert_int_equal(pki_ocsp_respond(&fx.ca, rq, answers, tu, nu, &der), 0);
+	assert_int_equal(
+	    pki_ocsp_respond(&fx.ca, rq, answers, tu, nu, &der), 0);
 
 	bs = basic_verified(&der, fx.cert);
 	assert_int_equal(OCSP_resp_count(bs), 3);
@@ -554,7 +556,8 @@ test_respond(void **state)
 	assert_string_equal(rid_hex, ski);
 	/* producedAt is now. */
 	assert_true(asn1_unix(OCSP_resp_get0_produced_at(bs)) >= before - 1);
-	assert_true(asn1_unix(OCSP_resp_get0_produced_at(bs)) <= time(NULL) + 1);
+	assert_true(
+	    asn1_unix(OCSP_resp_get0_produced_at(bs)) <= time(NULL) + 1);
 
 	for (i = 0; i < 3; i++) {
 		rev = thisupd = nextupd = NULL;
@@ -571,11 +574,13 @@ test_respond(void **state)
 		    ASN1_STRING_type(thisupd), V_ASN1_GENERALIZEDTIME);
 		if (want[i] == V_OCSP_CERTSTATUS_REVOKED) {
 			assert_int_equal(asn1_unix(rev), revoked_at);
-			assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+			assert_int_equal(
+			    reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
 		} else {
 			assert_null(rev);
 		}
-		assert_int_equal(OCSP_check_validity(thisupd, nextupd, 300, -1), 1);
+		assert_int_equal(
+		    OCSP_check_validity(thisupd, nextupd, 300, -1), 1);
 	}
 	OCSP_BASICRESP_free(bs);
 
@@ -586,8 +591,9 @@ test_respond(void **state)
 	write_cert("ca.pem", fx.cert);
 	write_cert("leaf1.pem", fx.leaf1);
 	write_cert("leaf2.pem", fx.leaf2);
-	assert_int_equal(run(&out, "openssl ocsp -reqin req.der -respin "
-	                           "resp.der -issuer ca.pem -CAfile ca.pem"),
+	assert_int_equal(run(&out,
+	                     "openssl ocsp -reqin req.der -respin "
+	                     "resp.der -issuer ca.pem -CAfile ca.pem"),
 	    0);
 	assert_non_null(strstr((char *)out.data, "Response verify OK"));
 	assert_null(strstr((char *)out.data, "WARNING"));
@@ -607,9 +613,10 @@ test_respond(void **state)
 	buf_reset(&out);
 	/* Against another CA the signature does not verify. */
 	write_cert("other.pem", fx.other);
-	assert_int_not_equal(run(&out, "openssl ocsp -reqin req.der -respin "
-	                               "resp.der -issuer other.pem "
-	                               "-CAfile other.pem"),
+	assert_int_not_equal(run(&out,
+	                         "openssl ocsp -reqin req.der -respin "
+	                         "resp.der -issuer other.pem "
+	                         "-CAfile other.pem"),
 	    0);
 	assert_null(strstr((char *)out.data, "Response verify OK"));
 
@@ -654,7 +661,8 @@ test_respond_key_types(void **state)
 		req_add(req, id_for_cert(EVP_sha256(), leaf, ca.cert));
 		rq = parse_ok(req);
 		assert_int_equal(pki_ocsp_req_issued_by(rq, 0, ca.cert), 1);
-		assert_int_equal(pki_ocsp_respond(&ca, rq, &good, tu, nu, &der), 0);
+		assert_int_equal(
+		    pki_ocsp_respond(&ca, rq, &good, tu, nu, &der), 0);
 		bs = basic_verified(&der, ca.cert);
 		assert_int_equal(
 		    OBJ_obj2nid(OCSP_resp_get0_tbs_sigalg(bs)->algorithm),
@@ -699,7 +707,8 @@ test_respond_reasons(void **state)
 	for (i = 0; i < FP_ARRAY_LEN(cases); i++) {
 		a.reason = cases[i].in;
 		a.revoked_at = tu - 10;
-		assert_int_equal(pki_ocsp_respond(&fx.ca, rq, &a, tu, nu, &der), 0);
+		assert_int_equal(
+		    pki_ocsp_respond(&fx.ca, rq, &a, tu, nu, &der), 0);
 		bs = basic_verified(&der, fx.cert);
 		assert_int_equal(OCSP_resp_find_status(bs, id, &status, &reason,
 		                     NULL, NULL, NULL),
