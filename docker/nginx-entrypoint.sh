@@ -12,7 +12,7 @@ out=/etc/nginx/fleetpki
 prefix=/var/cache/nginx/fleetpki
 tls=/etc/fleetpki/tls
 
-mkdir -p "$out" "$prefix/tmp"
+mkdir -p "$out" "$prefix/tmp" "$prefix/cache"
 cp "$src/fastcgi.conf" "$src/errors.conf" "$src/ratelimit.conf" "$out/"
 if [ "${FLEETPKI_RATE_LIMIT:-on}" = off ]; then
 	rl="# rate limit off (FLEETPKI_RATE_LIMIT=off)"

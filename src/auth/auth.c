@@ -35,6 +35,25 @@ struct key_entry {
 static struct key_entry	key_cache[KEY_CACHE];
 static size_t		key_next;
 
+/*
+ * Verified tokens: a fleet back end sends the same token with every
+ * request, and verifying ES256 costs more than the rest of a typical
+ * request.  A token's verdict is kept for TOKEN_TTL (the key cache's
+ * lifetime, so a retired key stops working as soon as it would without
+ * this cache); exp is still checked on every use.  Keyed by the SHA-256
+ * of the whole token: a token that differs in one byte is verified anew.
+ */
+#define TOKEN_CACHE	64
+#define TOKEN_TTL	KEY_TTL
+
+struct token_entry {
+	unsigned char		hash[32];
+	struct jwt_claims	claims;
+	time_t			at;
+};
+
+static struct token_entry	token_cache[TOKEN_CACHE];
+
 struct lookup_arg {
 	struct fp_ctx	*ctx;
 	int		 db_error;	/* the store failed, not the token */
@@ -95,7 +114,11 @@ auth_bearer(struct fp_ctx *ctx, const char *authz, struct tenant *out,
 {
 	struct lookup_arg arg = { ctx, 0 };
 	struct jwt_claims claims;
+	struct token_entry *e;
+	unsigned char hash[32];
+	time_t now = util_now();
 	const char *token;
+	size_t len;
 	int rc;
 
 	if (authz == NULL || *authz == '\0')
@@ -106,12 +129,29 @@ auth_bearer(struct fp_ctx *ctx, const char *authz, struct tenant *out,
 	token = authz + 7;
 	while (*token == ' ')
 		token++;
-	rc = jwt_verify(token, strlen(token), key_lookup, &arg, util_now(),
-	    ctx->cfg->jwt_leeway, &claims, st);
-	if (arg.db_error != 0)
-		return arg.db_error;
-	if (rc != 0)
-		return rc;
+	len = strlen(token);
+	if (len > JWT_MAX_LEN)
+		return fp_fail(st, FP_E_UNAUTH, "Token too large.");
+	if (EVP_Digest(token, len, hash, NULL, EVP_sha256(), NULL) != 1) {
+		log_ossl_errors("EVP_Digest");
+		return -FP_E_INTERNAL;
+	}
+	e = &token_cache[hash[0] % TOKEN_CACHE];
+	if (e->at != 0 && now - e->at < TOKEN_TTL &&
+	    CRYPTO_memcmp(e->hash, hash, sizeof(hash)) == 0 &&
+	    now <= e->claims.exp + ctx->cfg->jwt_leeway) {
+		claims = e->claims;
+	} else {
+		rc = jwt_verify(token, len, key_lookup, &arg, now,
+		    ctx->cfg->jwt_leeway, &claims, st);
+		if (arg.db_error != 0)
+			return arg.db_error;
+		if (rc != 0)
+			return rc;
+		memcpy(e->hash, hash, sizeof(hash));
+		e->claims = claims;
+		e->at = now;
+	}
 	rc = core_tenant(ctx, claims.tenant, out);
 	if (rc == -FP_E_NOTFOUND)
 		return fp_fail(st, FP_E_UNAUTH, "Unknown tenant.");

@@ -2,8 +2,9 @@
  * core/servercert: the platform's server certificates that devices poll.
  *
  * Devices poll often and the answer rarely changes, so each process
- * keeps what it read for a few seconds: an operator's update is seen by
- * every worker within SERVERCERT_TTL, and a poll costs no query.
+ * keeps what it read for a second: an operator's update is seen by every
+ * worker within SERVERCERT_TTL, and a poll costs no query.  (nginx keeps
+ * each answer for another second in front: nginx/nginx.conf.in.)
  */
 #include "config.h"
 
@@ -16,7 +17,7 @@
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
-#define SERVERCERT_TTL	2	/* seconds */
+#define SERVERCERT_TTL	1	/* seconds */
 #define SERVERCERT_CACHE 16
 
 struct sc_entry {

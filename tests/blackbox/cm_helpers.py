@@ -434,7 +434,7 @@ class OcspText:
         self.nonces = re.findall(r"OCSP Nonce: *\n\s*([0-9A-Fa-f]+)", text)
         self.single = {}
         for blk in re.split(r"\n\s*Certificate ID:\n", text)[1:]:
-            serial = int(re.search(r"Serial Number: ([0-9A-Fa-f]+)", blk).group(1), 16)
+            serial = int(re.search(r"Serial Number: (-?[0-9A-Fa-f]+)", blk).group(1), 16)
             s = {"status": re.search(r"Cert Status: (\S+)", blk).group(1)}
             m = re.search(r"Revocation Time: (.*)", blk)
             s["revocation_time"] = epoch(m.group(1)) if m else None
@@ -546,3 +546,60 @@ def cache_max_age(headers):
 
 def now():
     return time.time()
+
+
+# --------------------------------------------------------------------------
+# Challenges
+
+
+CHALLENGE_LOCATION_RE = r"^{url}/api/v1/challenge/([0-9a-f]{{32}})/solve$"
+
+
+def start_challenge(user, body=None, csr=None, days=None):
+    """A request that must answer 202: (token, solve URL, challenge id)."""
+    r = user.request(body) if csr is None else user.request_csr(csr, days=days)
+    assert r.status == 202, r
+    assert r.content_type == "text/plain", r.headers
+    token = r.text
+    assert CHALLENGE_TOKEN_RE.match(token), token
+    loc = r.headers.get("x-challenge-location", "")
+    url = "https://" + f"{user.client.https_host}:{user.client.https_port}"
+    m = re.match(CHALLENGE_LOCATION_RE.format(url=re.escape(url)), loc)
+    assert m, f"X-Challenge-Location {loc!r}"
+    assert "x-certificate-location" not in r.headers
+    assert "x-privatekey-location" not in r.headers
+    return token, loc, m.group(1)
+
+
+def solve(user, loc, port=None, header="X-Challenge-Port"):
+    return user.fetch(loc, headers={header: str(port)} if port is not None else None)
+
+
+class Expiring:
+    pass
+
+
+_EXPIRING = []
+
+
+@pytest.fixture(scope="session")
+def expiring_challenges(make_cm_tenant):
+    """A tenant whose challenges live 60 s (the minimum), with one challenge
+    left pending and one solved at once.  Session-scoped and first asked
+    for early (test_certmaker.py), so that test_certmaker_challenge.py's
+    expiry test waits out little of the minute itself."""
+    # Fixtures imported into two modules are two definitions: keep one.
+    if _EXPIRING:
+        return _EXPIRING[0]
+    e = Expiring()
+    _EXPIRING.append(e)
+    e.tenant = make_cm_tenant(settings={"certmaker.require_challenge": "on",
+                                        "certmaker.challenge_ttl": 60})
+    e.user = e.tenant.user()
+    # 'localhost' is never validated: no server needed to solve these.
+    e.created = time.time()
+    _, e.pending, _ = start_challenge(e.user, {"domains": ["localhost"]})
+    _, e.solved, _ = start_challenge(e.user, {"domains": ["localhost"]})
+    e.solved_answer = solve(e.user, e.solved)
+    assert e.solved_answer.status == 200, e.solved_answer
+    return e

@@ -13,8 +13,8 @@ import pytest
 from cm_helpers import (  # noqa: F401  (make_cm_tenant is a fixture)
     API, API_TOKEN_RE, CLI_REASONS, REQUEST, REQUEST_CSR, REVOKE, ROOT,
     SERIAL_RE, assert_cert_basics, cert_dates, cert_pubkey, cert_serial_hex,
-    csr_pubkey, ext_critical, ext_text, key_description, key_pubkey,
-    make_cm_tenant, parse_settings, sans, want_sans)
+    csr_pubkey, expiring_challenges, ext_critical, ext_text, key_description,
+    key_pubkey, make_cm_tenant, sans, want_sans)
 from helpers import (assert_json_error, fingerprint, openssl, random_name,
                      subject_entries, tamper_signature, verify, x509_text)
 
@@ -66,6 +66,15 @@ def assert_no_body_leak(r):
 
 # --------------------------------------------------------------------------
 # CLI: users and settings
+
+
+def test_challenge_ttl_of_60_seconds(expiring_challenges):
+    """certmaker.challenge_ttl takes its minimum, 60.  (The challenges made
+    here expire while the other tests run; test_certmaker_challenge.py
+    checks they did.)"""
+    s = expiring_challenges.tenant.settings()
+    assert s["certmaker.challenge_ttl"] == ("60", False)
+    assert s["certmaker.require_challenge"] == ("on", False)
 
 
 def test_user_create_prints_a_token_once(stack, tenant):
