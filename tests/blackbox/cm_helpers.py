@@ -345,6 +345,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         srv = self.server
         with srv.lock:
             srv.hits.append((self.command, self.path, self.headers.get("Host")))
+            srv.headers.append(dict(self.headers.items()))
             route = srv.routes.get(self.path)
         if route is None:
             status, body, headers = 404, b"not found\n", {}
@@ -372,6 +373,7 @@ class TokenServer:
         self.httpd = http.server.ThreadingHTTPServer((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.hits = []
+        self.httpd.headers = []
         self.httpd.routes = {}
         self.httpd.lock = threading.Lock()
         self.host = host
@@ -393,11 +395,17 @@ class TokenServer:
         with self.httpd.lock:
             self.httpd.routes.clear()
             self.httpd.hits.clear()
+            self.httpd.headers.clear()
 
     @property
     def hits(self):
         with self.httpd.lock:
             return list(self.httpd.hits)
+
+    @property
+    def request_headers(self):
+        with self.httpd.lock:
+            return list(self.httpd.headers)
 
     def stop(self):
         self.httpd.shutdown()

@@ -392,6 +392,47 @@ def test_request_ips_emails_and_subject(alice, root, env, work):
     assert_cert_basics(pem, root, work, env)
 
 
+def test_subject_values_are_values_not_syntax(alice, root, env, work):
+    """Subject strings go in as attribute values: no DN syntax in them is
+    interpreted (no attribute can be smuggled in), UTF-8 survives."""
+    subject = {"organization": "Acme/CN=evil.example.com", "locality": "K\u00f6ln, Rhein",
+               "province": "a=b+c=d", "common_name": "x.example.com"}
+    _, pem, _ = alice.issue(domains=["x.example.com"], subject=subject)
+    got = subject_entries(pem)
+    assert sorted(got) == sorted([("O", "Acme/CN=evil.example.com"), ("L", "K\u00f6ln, Rhein"),
+                                  ("ST", "a=b+c=d"), ("CN", "x.example.com")]), got
+    assert_cert_basics(pem, root, work, env)
+
+
+def test_name_length_limits(alice):
+    label63 = "a" * 63 + ".example.com"
+    assert alice.request({"domains": [label63]}).status == 200
+    name253 = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(name253) == 253
+    assert alice.request({"domains": [name253]}).status == 200
+    assert_json_error(alice.request({"domains": [name253 + "e"]}), 400)
+
+
+def test_validity_never_exceeds_the_ca(stack, work, env):
+    """A CA that ends tomorrow: a 30-day request ends no later than it
+    (refused, or cut to the CA's notAfter), and verifies."""
+    name = random_name("cm")
+    stack.cli.run("tenant", "create", name)
+    stack.cli.run("ca", "create", "--tenant", name, "--name", "ca1", "--key", "ec-p256",
+                  "--days", "1")
+    from cm_helpers import CmTenant
+    u = CmTenant(stack, name).user()
+    root = u.get(ROOT).text
+    r = u.request({"domains": ["short.example.com"], "days": 30})
+    if r.status == 400:
+        assert_json_error(r, 400)
+        return
+    assert r.status == 200, r
+    pem = u.cert(r.json()["serial"]).text
+    assert cert_dates(pem)[1] <= cert_dates(root)[1]
+    assert_cert_basics(pem, root, work, env)
+
+
 @pytest.mark.parametrize("days", [1, 30, 182])
 def test_request_days(alice, days):
     t0 = time.time()
@@ -441,6 +482,13 @@ BAD_REQUESTS = [
     {"domains": ["a" * 64 + ".com"]},
     {"domains": [".".join(["a" * 60] * 5)]},          # 304 characters
     {"domains": ["good.example.com", "bad_host!"]},
+    # IP addresses are no host names (RFC 1123 2.1: a host name never has
+    # the dotted-decimal form; its top-level label is not all-numeric)
+    {"domains": ["127.0.0.2"]},
+    {"domains": ["169.254.169.254"]},
+    {"domains": ["2130706434"]},
+    {"domains": ["0177.0.0.2"]},
+    {"domains": ["a.123"]},
     # IP addresses
     {"ips": ["1.2.3"]},
     {"ips": ["::g"]},
@@ -939,3 +987,55 @@ def test_unknown_routes_and_methods(alice):
     assert r.content_type == "application/json"
     r = alice.get(f"{API}/nosuchroute")
     assert_json_error(r, 404)
+
+
+# --------------------------------------------------------------------------
+# Secrets at rest (read through psql: the store is part of the stack)
+
+
+def _psql(env, sql):
+    import shutil
+    import subprocess
+    if not shutil.which("psql") or not env.get("FLEETPKI_DATABASE_URL"):
+        pytest.skip("no psql or no database URL")
+    r = subprocess.run(["psql", env["FLEETPKI_DATABASE_URL"], "-v", "ON_ERROR_STOP=1",
+                        "-Atc", sql], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_secrets_at_rest(env, make_cm_tenant):
+    import hashlib
+    t = make_cm_tenant()
+    u = t.user()
+    serial_a, _, key_a = u.issue(domains=["rest-a.example.com"])
+    serial_b, _, key_b = u.issue(domains=["rest-b.example.com"])
+    # The token: neither kept nor kept as a bare hash.
+    row = _psql(env, f"SELECT u.* FROM users u JOIN tenants t ON t.id = u.tenant_id "
+                     f"WHERE t.name = '{t.name}' AND u.name = '{u.name}'")
+    assert row and u.token not in row
+    assert hashlib.sha256(u.token.encode()).hexdigest() not in row
+    # The private key: sealed, neither its PKCS#8 DER nor its scalar visible.
+    sealed = bytes.fromhex(_psql(env, f"SELECT encode(key_sealed, 'hex') FROM certificates "
+                                      f"WHERE serial = '{serial_a}'"))
+    from helpers import pem_der
+    der = pem_der(key_a)
+    priv = re.search(r"priv:\s*\n((?:\s+[0-9a-f:]+\n)+)",
+                     openssl("pkey", "-noout", "-text", input=key_a).stdout_text)
+    scalar = bytes.fromhex("".join(priv.group(1).split()).replace(":", ""))[-32:]
+    assert len(sealed) >= len(der) + 16            # at least a GCM tag more
+    assert der not in sealed and scalar not in sealed
+    # Bound to its certificate: B's row with A's sealed key opens nothing.
+    old_b = _psql(env, f"SELECT encode(key_sealed, 'hex') FROM certificates "
+                       f"WHERE serial = '{serial_b}'")
+    _psql(env, f"UPDATE certificates SET key_sealed = decode('{sealed.hex()}', 'hex') "
+               f"WHERE serial = '{serial_b}'")
+    try:
+        r = u.key(serial_b)
+        assert r.status != 200, r
+        assert b"PRIVATE KEY" not in r.body
+        assert r.content_type == "application/json"
+    finally:
+        _psql(env, f"UPDATE certificates SET key_sealed = decode('{old_b}', 'hex') "
+                   f"WHERE serial = '{serial_b}'")
+    assert u.key(serial_b).text == key_b

@@ -14,7 +14,7 @@ from cm_helpers import (  # noqa: F401  (fixtures)
     WELL_KNOWN, TokenServer, assert_cert_basics, cert_pubkey, cert_dates,
     csr_pubkey, expiring_challenges, free_port, key_pubkey, make_cm_tenant,
     sans, solve, start_challenge, want_sans)
-from helpers import assert_json_error
+from helpers import assert_json_error, subject_entries, x509_text
 
 DAY = 86400
 
@@ -118,6 +118,11 @@ def test_solve_with_token_server(ct, user, root, env, work, srv):
     r = solve(user, loc, srv.port)
     serial = assert_issued(r, env)
     assert srv.hits == [("GET", WELL_KNOWN, f"127.0.0.2:{srv.port}")]
+    # The fetch carries nothing of the caller's request.
+    (hdrs,) = srv.request_headers
+    low = {k.lower(): v for k, v in hdrs.items()}
+    assert "x-auth-token" not in low and "authorization" not in low and "cookie" not in low
+    assert user.token not in repr(hdrs) and token not in repr(hdrs)
     pem = user.fetch(r.headers["x-certificate-location"]).text
     key = user.fetch(r.headers["x-privatekey-location"]).text
     assert sans(pem) == want_sans(ips=["127.0.0.2"])
@@ -265,6 +270,23 @@ def test_metadata_address_is_denied(ct, user):
     assert ct.x509_total() == before
 
 
+@pytest.mark.parametrize("name", ["169.254.169.254", "2852039166", "0xa9fea9fe",
+                                  "0251.0376.0251.0376", "0xa9.0xfe.0xa9.0xfe"])
+def test_metadata_address_spelled_as_a_name_is_denied(ct, user, name):
+    """Names the resolver reads as 169.254.169.254: refused as names (400),
+    or denied on the resolved address when solving (417); never issued."""
+    before = ct.x509_total()
+    r = user.request({"domains": [name]})
+    if r.status == 400:
+        assert_json_error(r, 400)
+    else:
+        token, loc, _ = start_challenge(user, {"domains": [name]})
+        t0 = time.time()
+        assert_json_error(solve(user, loc, 80), 417)
+        assert time.time() - t0 < 4, name
+    assert ct.x509_total() == before
+
+
 def test_challenge_belongs_to_its_user(ct, user, env, srv, make_cm_tenant):
     token, loc, cid = start_challenge(user, {"ips": ["127.0.0.2"]})
     srv.serve_token(token)
@@ -342,6 +364,24 @@ def test_csr_challenge_wrong_token(ct, user, work, srv):
     assert ct.x509_total() == before
 
 
+def test_unproven_common_name_is_not_issued(user, env, srv):
+    """With the challenge on, a name that goes into the certificate must
+    have been proven.  The CSR route keeps a CN only when it is one of the
+    requested (challenged) names; the JSON route must not let
+    subject.common_name carry an unchallenged name either: refused (400)
+    or left out of the certificate."""
+    body = {"ips": ["127.0.0.2"], "subject": {"common_name": "victim.example.org"}}
+    r = user.request(body)
+    if r.status == 400:
+        assert_json_error(r, 400)
+        return
+    token, loc, _ = start_challenge(user, body)
+    srv.serve_token(token)
+    serial = assert_issued(solve(user, loc, srv.port), env)
+    pem = user.cert(serial).text
+    assert "victim.example.org" not in x509_text(pem), subject_entries(pem)
+
+
 def test_challenge_off_issues_directly(make_cm_tenant, env):
     t = make_cm_tenant(settings={"certmaker.require_challenge": "on"})
     u = t.user()
@@ -350,6 +390,45 @@ def test_challenge_off_issues_directly(make_cm_tenant, env):
     r = u.request({"ips": ["127.0.0.2"]})
     assert_issued(r, env)
     assert "x-challenge-location" not in r.headers
+
+
+def _loopback_host_name():
+    """A name /etc/hosts maps to a loopback address (not 'localhost', which
+    is never validated), and that address; or (None, None)."""
+    import ipaddress
+    try:
+        lines = open("/etc/hosts").read().splitlines()
+    except OSError:
+        return None, None
+    for line in lines:
+        parts = line.split("#", 1)[0].split()
+        if len(parts) < 2:
+            continue
+        try:
+            ip = ipaddress.ip_address(parts[0])
+        except ValueError:
+            continue
+        if ip.version != 4 or not ip.is_loopback:
+            continue
+        for name in parts[1:]:
+            if "localhost" not in name.lower():
+                return name, str(ip)
+    return None, None
+
+
+def test_dns_name_is_fetched_by_name(user, env):
+    name, ip = _loopback_host_name()
+    if name is None:
+        pytest.skip("/etc/hosts names no loopback host other than localhost")
+    with TokenServer(ip) as s:
+        r = user.request({"domains": [name]})
+        if r.status == 400:
+            pytest.skip(f"{name!r} refused as a DNS name: {r.json()}")
+        token, loc, _ = start_challenge(user, {"domains": [name]})
+        s.serve_token(token)
+        serial = assert_issued(solve(user, loc, s.port), env)
+        assert s.hits == [("GET", WELL_KNOWN, f"{name}:{s.port}")]
+    assert sans(user.cert(serial).text) == want_sans([name])
 
 
 def test_challenge_expires(expiring_challenges, env):

@@ -166,7 +166,7 @@ def test_get_path_encodings(client, ca, certs, work):
         b64 = base64.b64encode(req).decode()
         if "/" in b64 or "+" in b64:
             break
-    for path in (ocsp_url_get_path(req), "/ocsp/" + b64.replace("/", "%2F"),
+    for path in (ocsp_url_get_path(req), "/ocsp/" + b64, "/ocsp/" + b64.replace("/", "%2F"),
                  "/ocsp/" + b64.replace("+", "%2B").replace("/", "%2f").replace("=", "%3d")):
         r = client.get(path, plain=True)
         assert r.status == 200, (path, r)
@@ -241,6 +241,44 @@ def test_good_revoked_and_unknown_together(ca, certs, http_url, work):
     assert res.summary("0xabcdef") == "unknown"
 
 
+def test_many_certificates_in_one_request(client, ca, certs, work):
+    """Sixteen CertIDs: all answered.  More: still an OCSP answer (an
+    error status at most), never an HTTP error."""
+    serials = [certs["good1"][0], certs["rev_kc"][0]] + list(range(1, 15))
+    req = ocsp_request_der(work, ca, serials=serials, nonce=False)
+    r = post(client, req)
+    assert r.status == 200, r
+    res = ocsp_parse_response(work, r.body, ca)
+    assert res.rc == 0 and res.verified, res
+    assert len(res.parsed.single) == 16
+    assert res.parsed.single[certs["good1"][0]]["status"] == "good"
+    assert res.parsed.single[certs["rev_kc"][0]]["status"] == "revoked"
+    assert {res.parsed.single[s]["status"] for s in range(1, 15)} == {"unknown"}
+    req = ocsp_request_der(work, ca, serials=list(range(1, 201)), nonce=False)
+    r = post(client, req)
+    assert r.status == 200, r
+    assert r.content_type == "application/ocsp-response"
+    res = ocsp_parse_response(work, r.body, ca)
+    assert res.parsed.status is not None or "Responder Error" in res.all, res
+
+
+def test_signed_request_is_answered(client, ca, certs, work):
+    """RFC 6960 4.1.2: the requestor may sign; a responder that does not
+    require signatures answers anyway."""
+    other, key = _self_signed_ca(work, "/CN=requestor")
+    ca_path = work.file("ca.pem", ca)
+    signer = work.file("signer.pem", other)
+    out = work.file("req.der")
+    openssl("ocsp", "-issuer", str(ca_path), "-cert", str(work.file("c.pem", certs["good1"][1])),
+            "-signer", str(signer), "-signkey", str(key), "-reqout", str(out))
+    req = out.read_bytes()
+    r = post(client, req)
+    assert r.status == 200, r
+    res = ocsp_parse_response(work, r.body, ca, req_der=req)
+    assert_clean(res)
+    assert res.parsed.single[certs["good1"][0]]["status"] == "good"
+
+
 def test_another_tenants_serial_is_unknown(make_cm_tenant, ca, certs, http_url, work):
     """Tenant B's CA never issued tenant A's serials, and the other way."""
     b = make_cm_tenant()
@@ -285,6 +323,7 @@ def test_issuer_we_do_not_have_is_unauthorized(client, ca, certs, http_url, work
     assert r.content_type == "application/ocsp-response"
     res = ocsp_parse_response(work, r.body, ca)
     assert "Responder Error: unauthorized (6)" in res.all, res
+    assert not cache_max_age(r.headers), r.headers
 
 
 def test_right_key_wrong_issuer_name_is_never_good(client, ca, certs, work):
@@ -332,8 +371,9 @@ def test_two_issuers_in_one_request(client, ca, certs, work, make_cm_tenant):
 
 
 @pytest.mark.parametrize("body", [b"garbage", b"", b"\x30\x03\x02\x01\x01",
-                                  b"\x30\x80" + b"\x00" * 64],
-                         ids=["text", "empty", "wrong-der", "indefinite"])
+                                  b"\x30\x80" + b"\x00" * 64,
+                                  b"\x30\x04\x30\x02\x30\x00"],
+                         ids=["text", "empty", "wrong-der", "indefinite", "no-certids"])
 def test_malformed_post(client, ca, body, work):
     r = post(client, body)
     assert r.status == 200, r
