@@ -7,8 +7,8 @@
 #ifndef FLEETPKI_STATEMENTS_H
 #define FLEETPKI_STATEMENTS_H
 
-#define SQL_EPOCH(col)	"extract(epoch FROM " col ")::bigint"
-#define SQL_EPOCH_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
+#define SQL_EPOCH(col)	"floor(extract(epoch FROM " col "))::bigint"
+#define SQL_EPOCH_MS(col) "floor(extract(epoch FROM " col ") * 1000)::bigint"
 
 #define SQL_CA_COLS \
 	"ca.id, ca.tenant_id, ca.name, ca.public_id, ca.is_default, " \
@@ -99,13 +99,20 @@
 	    "SELECT id, ca_id, serial FROM c") \
 	X(CERT_BY_SERIAL, "SELECT " SQL_CERT_COLS ", c.key_sealed" SQL_CERT_FROM \
 	    "WHERE c.tenant_id = $1 AND c.serial = $2") \
+	/* \
+	 * Revocation through any dialect also sets removed_at: the identity \
+	 * API shows a revoked certificate as removed (404), as after DELETE. \
+	 */ \
 	X(CERT_REVOKE, \
 	    "WITH c AS (SELECT id, tenant_id, ca_id, serial, user_id FROM " \
 	    "certificates WHERE tenant_id = $1 AND serial = $2), " \
 	    "r AS (INSERT INTO revocations (certificate_id, tenant_id, ca_id, " \
 	    "serial, reason) SELECT id, tenant_id, ca_id, serial, $3 FROM c " \
 	    "WHERE $4::bigint IS NULL OR c.user_id = $4 " \
-	    "ON CONFLICT (certificate_id) DO NOTHING RETURNING certificate_id) " \
+	    "ON CONFLICT (certificate_id) DO NOTHING RETURNING certificate_id), " \
+	    "u AS (UPDATE certificates SET removed_at = now(), " \
+	    "modified_at = now() WHERE id IN (SELECT certificate_id FROM r) " \
+	    "AND removed_at IS NULL) " \
 	    "SELECT c.id, c.ca_id, coalesce(c.user_id, 0), " \
 	    "(SELECT count(*) FROM r) FROM c") \
 	X(OCSP_STATUS, "SELECT c.serial, coalesce(" SQL_EPOCH("r.revoked_at") \

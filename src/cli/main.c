@@ -543,11 +543,15 @@ main(int argc, char **argv)
 		    argv[0]);
 		return EXIT_USAGE;
 	}
-	/* getopt_long over the words after the command. */
+	/*
+	 * getopt_long over the words after the command, options and operands
+	 * in any order ("user disable NAME --tenant T"); "--" ends options.
+	 * optind = 0 makes glibc reinitialise its permutation state.
+	 */
 	argc -= used - 1;
 	argv += used - 1;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", copts, NULL)) != -1) {
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", copts, NULL)) != -1) {
 		if (c == 'h') {
 			printf("usage: fleetpki [--config FILE] %s\n", cmd->usage);
 			return 0;

@@ -46,6 +46,18 @@ prepared_clear(struct prepared *p)
 }
 
 static int
+cn_is_requested(const struct pki_san *sans, size_t n, const char *cn)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (sans[i].type != PKI_SAN_EMAIL &&
+		    strcasecmp(sans[i].value, cn) == 0)
+			return 1;
+	return 0;
+}
+
+static int
 prepare(struct fp_ctx *ctx, const struct tenant *t,
     const struct core_names_req *req, struct prepared *p, struct fp_status *st)
 {
@@ -86,7 +98,18 @@ prepare(struct fp_ctx *ctx, const struct tenant *t,
 		return fp_fail(st, FP_E_BADREQ,
 		    "At least one DNS name, IP address or email address is "
 		    "required.");
-	return pki_san_check(p->sans, p->nsans, st);
+	if ((rc = pki_san_check(p->sans, p->nsans, st)) != 0)
+		return rc;
+	/*
+	 * A common name is one more name a TLS client may match: it must be
+	 * one of the requested DNS names or IP addresses, so that nothing
+	 * in the certificate escapes the checks (and the challenge).
+	 */
+	if (req->csr_pem == NULL && req->subject.cn != NULL &&
+	    !cn_is_requested(p->sans, p->nsans, req->subject.cn))
+		return fp_fail(st, FP_E_BADREQ, "subject.common_name must be "
+		    "one of the requested domains or IP addresses.");
+	return 0;
 }
 
 int
@@ -119,7 +142,6 @@ core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
 	struct pki_profile prof;
 	struct prepared p;
 	EVP_PKEY *key = NULL;
-	size_t i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -145,10 +167,9 @@ core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
 		 * its own requested names: anything else would be a claim
 		 * the challenge never checked.
 		 */
-		for (i = 0; p.csr_cn != NULL && i < p.nsans; i++)
-			if (p.sans[i].type != PKI_SAN_EMAIL &&
-			    strcasecmp(p.sans[i].value, p.csr_cn) == 0)
-				prof.subject.cn = p.csr_cn;
+		if (p.csr_cn != NULL && cn_is_requested(p.sans, p.nsans,
+		    p.csr_cn))
+			prof.subject.cn = p.csr_cn;
 		rc = core_issue_and_store(ctx, ca, t->id, user_id,
 		    X509_REQ_get0_pubkey(p.csr), NULL, &prof, out, st);
 	} else {

@@ -170,11 +170,17 @@ is_ldh(char c)
 	    (c >= '0' && c <= '9') || c == '-';
 }
 
-/* A host name of LDH labels, optionally under one leading "*." label. */
+/*
+ * A host name of LDH labels, optionally under one leading "*." label.
+ * The last label must not be all digits (RFC 1123 2.1, RFC 3696 2): that
+ * keeps addresses in any notation ("10.0.0.1", "2130706434", "0x7f.1")
+ * out of DNS names, where a resolver would turn them into IP addresses.
+ */
 static int
 dns_valid(const char *s)
 {
 	size_t len, i, lab = 0;
+	int digits = 1;
 
 	if (strncmp(s, "*.", 2) == 0)
 		s += 2;
@@ -185,13 +191,17 @@ dns_valid(const char *s)
 			if (lab == 0 || lab > 63 || s[i - 1] == '-')
 				return 0;
 			lab = 0;
+			if (s[i] == '.')
+				digits = 1;
 		} else if (!is_ldh(s[i]) || (s[i] == '-' && lab == 0)) {
 			return 0;
 		} else {
+			if (s[i] < '0' || s[i] > '9')
+				digits = 0;
 			lab++;
 		}
 	}
-	return 1;
+	return !digits;
 }
 
 /* Printable ASCII without spaces: what an IA5String SAN may carry. */
@@ -215,13 +225,44 @@ email_valid(const char *s)
 	    strchr(at + 1, '@') == NULL && dns_valid(at + 1);
 }
 
+/*
+ * Parses an IP address into its 16-byte IPv6 form (IPv4 as ::ffff:a.b.c.d)
+ * so that two notations of one address compare equal.
+ */
+static int
+ip_parse(const char *s, unsigned char out[16])
+{
+	unsigned char v4[4];
+
+	if (inet_pton(AF_INET, s, v4) == 1) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, v4, 4);
+		return 1;
+	}
+	return inet_pton(AF_INET6, s, out) == 1;
+}
+
 static int
 ip_valid(const char *s)
 {
 	unsigned char addr[16];
 
-	return inet_pton(AF_INET, s, addr) == 1 ||
-	    inet_pton(AF_INET6, s, addr) == 1;
+	return ip_parse(s, addr);
+}
+
+static int
+san_same(const struct pki_san *a, const struct pki_san *b)
+{
+	unsigned char x[16], y[16];
+
+	if (a->type != b->type)
+		return 0;
+	if (a->type == PKI_SAN_IP)
+		return ip_parse(a->value, x) && ip_parse(b->value, y) &&
+		    memcmp(x, y, sizeof(x)) == 0;
+	/* DNS names and email domains compare case-insensitively (RFC 4343). */
+	return strcasecmp(a->value, b->value) == 0;
 }
 
 int
@@ -243,10 +284,8 @@ pki_san_check(const struct pki_san *sans, size_t n, struct fp_status *st)
 			return fp_fail(st, FP_E_BADREQ,
 			    "'%.100s' is not a valid %s.", sans[i].value,
 			    kind[sans[i].type]);
-		/* DNS names compare case-insensitively (RFC 4343). */
 		for (j = 0; j < i; j++)
-			if (sans[j].type == sans[i].type &&
-			    strcasecmp(sans[j].value, sans[i].value) == 0)
+			if (san_same(&sans[j], &sans[i]))
 				return fp_fail(st, FP_E_BADREQ,
 				    "'%.100s' is requested twice.",
 				    sans[i].value);

@@ -942,7 +942,8 @@ test_issue_bad_profile(void **state)
 	EVP_PKEY *k = genkey_ec("P-256", "named_curve"), *bad;
 	X509 *x = NULL;
 	static const char *const bad_dns[] = { "a,IP:1.2.3.4", "", "-a.com",
-		"a..com", "a.com.", "a b.com", "*.*.a.com" };
+		"a..com", "a.com.", "a b.com", "*.*.a.com", "10.0.0.1",
+		"2130706434", "a.123", "0x7f.1", "*.10.0.0.1" };
 	static const char *const bad_ip[] = { "10.0.0.1junk", "10.0.0",
 		"010.0.0.1", "::g", "" };
 	size_t i;
@@ -994,6 +995,39 @@ test_issue_bad_profile(void **state)
 	assert_null(x);
 	EVP_PKEY_free(bad);
 	EVP_PKEY_free(k);
+}
+
+/* Names that are one name in two spellings are one SAN, asked for twice. */
+static void
+test_san_duplicates(void **state)
+{
+	struct fp_status st;
+	struct pki_san two[2];
+	static const char *const same[][2] = {
+		{ "2001:db8::1", "2001:db8:0:0:0:0:0:1" },
+		{ "2001:DB8::1", "2001:db8::1" },
+		{ "::ffff:192.0.2.1", "192.0.2.1" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < FP_ARRAY_LEN(same); i++) {
+		two[0] = (struct pki_san){ PKI_SAN_IP, same[i][0] };
+		two[1] = (struct pki_san){ PKI_SAN_IP, same[i][1] };
+		assert_int_equal(pki_san_check(two, 2, &st), -FP_E_BADREQ);
+	}
+	two[0] = (struct pki_san){ PKI_SAN_DNS, "Dev.Example.com" };
+	two[1] = (struct pki_san){ PKI_SAN_DNS, "dev.example.COM" };
+	assert_int_equal(pki_san_check(two, 2, &st), -FP_E_BADREQ);
+	/* Different kinds never collide; neither do different addresses. */
+	two[1] = (struct pki_san){ PKI_SAN_EMAIL, "ops@dev.example.com" };
+	assert_int_equal(pki_san_check(two, 2, &st), 0);
+	two[0] = (struct pki_san){ PKI_SAN_IP, "192.0.2.1" };
+	two[1] = (struct pki_san){ PKI_SAN_IP, "192.0.2.2" };
+	assert_int_equal(pki_san_check(two, 2, &st), 0);
+	two[0] = (struct pki_san){ PKI_SAN_DNS, "a1.example.com" };
+	two[1] = (struct pki_san){ PKI_SAN_DNS, "123.example.com" };
+	assert_int_equal(pki_san_check(two, 2, &st), 0);
 }
 
 static void
@@ -1404,6 +1438,7 @@ main(void)
 		cmocka_unit_test(test_issue_validity),
 		cmocka_unit_test(test_issue_openssl_verify),
 		cmocka_unit_test(test_issue_bad_profile),
+		cmocka_unit_test(test_san_duplicates),
 		cmocka_unit_test(test_cert_codec),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_digest_hmac),
