@@ -39,6 +39,13 @@ struct config {
 	 * CIDR list; link-local/metadata is denied whatever this says.
 	 */
 	char	*outbound_deny;
+	/*
+	 * nginx's OCSP cache directory (its fastcgi_cache_path), when this
+	 * host's nginx keeps OCSP answers: fleetpkid lets it keep cacheable
+	 * ones and empties it at every revocation.  Empty: nginx is told to
+	 * keep none.
+	 */
+	char	*ocsp_cache_dir;
 };
 
 /*

@@ -132,6 +132,7 @@ struct core_ocsp_result {
 	struct buf	der;		/* the OCSPResponse, always set */
 	int64_t		max_age;	/* seconds a cache may keep it; 0 = none */
 	char		etag[36];	/* quoted, from the response bytes */
+	int		shared;		/* this host's nginx may keep it too */
 };
 
 /*

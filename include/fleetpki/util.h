@@ -46,4 +46,13 @@ void	 util_iso8601_ms(int64_t unix_ms, char out[32]);
 /* Seconds since the epoch, from the realtime clock. */
 time_t	 util_now(void);
 
+/*
+ * Remove every file below directory 'dir' (down to 'depth' levels of
+ * subdirectories), keeping the directories themselves; symbolic links
+ * are removed, never followed.  Returns the number of files removed, or
+ * -1 (errno set) when 'dir' cannot be opened.  Files that vanish while
+ * it runs are not an error.
+ */
+int	 util_empty_dir(const char *dir, int depth);
+
 #endif

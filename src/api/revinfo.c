@@ -80,6 +80,9 @@ ocsp_answer(struct http_req *req, struct http_resp *resp,
 		    "public, max-age=%lld, no-transform",
 		    (long long)res.max_age);
 		resp_header(resp, "ETag", "%s", res.etag);
+		/* nginx's OCSP cache keeps it (nginx.conf.in) unless told. */
+		if (!res.shared)
+			resp_header(resp, "X-Accel-Expires", "0");
 		if (http_etag_match(req, res.etag)) {
 			resp_empty(resp, 304);
 			core_ocsp_result_clear(&res);
@@ -87,6 +90,7 @@ ocsp_answer(struct http_req *req, struct http_resp *resp,
 		}
 	} else {
 		resp_header(resp, "Cache-Control", "no-cache, no-store");
+		resp_header(resp, "X-Accel-Expires", "0");
 	}
 	resp_bytes(resp, 200, "application/ocsp-response", res.der.data,
 	    res.der.len);

@@ -44,6 +44,7 @@ static const struct config_key {
 	{ "cert_days", C_INT, offsetof(struct config, cert_days), 1, 3650 },
 	{ "db_connect_timeout", C_INT, offsetof(struct config, db_connect_timeout), 1, 60 },
 	{ "outbound_deny", C_STR, offsetof(struct config, outbound_deny), 0, 0 },
+	{ "ocsp_cache_dir", C_STR, offsetof(struct config, ocsp_cache_dir), 0, 0 },
 };
 
 void
@@ -66,6 +67,7 @@ config_defaults(struct config *cfg)
 	cfg->cert_days = 365;
 	cfg->db_connect_timeout = 3;
 	cfg->outbound_deny = xstrdup("");
+	cfg->ocsp_cache_dir = xstrdup("");
 }
 
 static char *
@@ -227,6 +229,7 @@ config_free(struct config *cfg)
 	free(cfg->pid_file);
 	free(cfg->log_level);
 	free(cfg->outbound_deny);
+	free(cfg->ocsp_cache_dir);
 	OPENSSL_cleanse(cfg, sizeof(*cfg));
 }
 

@@ -3,11 +3,14 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -148,4 +151,46 @@ time_t
 util_now(void)
 {
 	return time(NULL);
+}
+
+static int
+empty_dirfd(int dfd, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, n = 0;
+
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		/* A directory opens with O_DIRECTORY; anything else unlinks. */
+		fd = openat(dirfd(d), de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd != -1) {
+			if (depth > 0)
+				n += empty_dirfd(fd, depth - 1);	/* closes fd */
+			else
+				close(fd);
+			continue;
+		}
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int
+util_empty_dir(const char *dir, int depth)
+{
+	int fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	return empty_dirfd(fd, depth);
 }

@@ -153,7 +153,7 @@ core_cert_delete(struct fp_ctx *ctx, const struct tenant *t,
 	    REASON_SUPERSEDED, &rec)) != 0)
 		goto out;
 	log_info("revoked certificate %s serial %s", fingerprint, rec.serial);
-	core_ocsp_invalidate();
+	core_ocsp_invalidate(ctx);
 	/*
 	 * The revocation is committed; a fresh CRL makes it visible at once.
 	 * Should signing the CRL fail, the revocation still stands and the

@@ -24,7 +24,10 @@ int	core_issue_and_store(struct fp_ctx *, const struct core_ca *ca,
 char	*core_cert_key_aad(int64_t tenant_id, int64_t ca_id,
 	    const char *serial);
 
-/* A revocation happened on this host: drop cached OCSP answers. */
-void	core_ocsp_invalidate(void);
+/*
+ * A revocation was committed by this host: drop cached OCSP answers, ours
+ * and those of this host's nginx (config ocsp_cache_dir).
+ */
+void	core_ocsp_invalidate(struct fp_ctx *);
 
 #endif

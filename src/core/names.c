@@ -225,7 +225,7 @@ core_cert_revoke(struct fp_ctx *ctx, const struct tenant *t,
 	    &rec)) != 0)
 		goto out;
 	log_info("revoked certificate serial %s (reason %d)", serial, reason);
-	core_ocsp_invalidate();
+	core_ocsp_invalidate(ctx);
 	/* As core_cert_delete: the revocation stands even if this fails. */
 	if (core_crl_issue(ctx, t->id, rec.ca_id, &crl) != 0)
 		log_err("CRL after revoking %s not issued; the worker will",

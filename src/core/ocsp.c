@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,9 +55,11 @@ static size_t		issuer_next;
 static struct answer	answers[ANSWER_CACHE];
 
 void
-core_ocsp_invalidate(void)
+core_ocsp_invalidate(struct fp_ctx *ctx)
 {
+	const char *dir = ctx->cfg->ocsp_cache_dir;
 	size_t i;
+	int n;
 
 	/* Correctness never depended on it (statuses are re-read); memory. */
 	for (i = 0; i < ANSWER_CACHE; i++) {
@@ -64,6 +67,19 @@ core_ocsp_invalidate(void)
 		buf_free(&answers[i].der);
 		memset(&answers[i], 0, sizeof(answers[i]));
 	}
+	/*
+	 * nginx's copies are not re-read: remove them all (revocations are
+	 * rare next to OCSP requests), so the next request reaches us.  An
+	 * answer signed just before the revocation may land after this; the
+	 * nginx config keeps answers for one second, which bounds that.
+	 */
+	if (dir[0] == '\0')
+		return;
+	if ((n = util_empty_dir(dir, 2)) < 0)
+		log_err("ocsp_cache_dir %s: %s; nginx may answer from its "
+		    "cache for up to a second", dir, strerror(errno));
+	else
+		log_debug("emptied nginx's OCSP cache (%d answers)", n);
 }
 
 void
@@ -240,6 +256,11 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	}
 done:
 	etag_of(&out->der, out->etag);
+	/*
+	 * nginx may keep what a revocation can take back from it: only when
+	 * this host empties nginx's OCSP cache on revocation (invalidate).
+	 */
+	out->shared = out->max_age > 0 && ctx->cfg->ocsp_cache_dir[0] != '\0';
 	rc = 0;
 out:
 	if (rc == -FP_E_UNAVAILABLE) {

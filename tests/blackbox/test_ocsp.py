@@ -196,6 +196,83 @@ def test_etag_revalidation(client, ca, certs, work):
 
 
 # --------------------------------------------------------------------------
+# nginx's OCSP cache (nginx/ocsp.conf): one second, emptied on revocation
+
+
+def _kept(fetch, tries=6):
+    """Ask until nginx answers from its cache (its copy lives one second,
+    so a slow machine may need another pair); returns the HIT and the
+    answer it repeats."""
+    for _ in range(tries):
+        first = fetch()
+        again = fetch()
+        assert first.status == 200 and again.status == 200, (first, again)
+        if again.headers.get("x-cache") == "HIT":
+            return first, again
+    raise AssertionError(("nginx never answered from its cache", again.headers))
+
+
+def test_nginx_keeps_nonce_less_answers(client, ca, certs, work):
+    req1 = ocsp_request_der(work, ca, certs=[certs["good1"][1]], nonce=False)
+    req2 = ocsp_request_der(work, ca, certs=[certs["rev_kc"][1]], nonce=False)
+    path = ocsp_url_get_path(req1)
+    for plain in (True, False):
+        first, hit = _kept(lambda: client.get(path, plain=plain))
+        assert hit.body == first.body
+        first, hit = _kept(lambda: post(client, req1, plain=plain))
+        assert hit.body == first.body
+        res = ocsp_parse_response(work, hit.body, ca, req_der=req1)
+        assert_clean(res)
+        assert res.parsed.single[certs["good1"][0]]["status"] == "good"
+        # The key is the whole request: another body is another answer.
+        r = post(client, req2, plain=plain)
+        res = ocsp_parse_response(work, r.body, ca, req_der=req2)
+        assert set(res.parsed.single) == {certs["rev_kc"][0]}, res
+        assert res.parsed.single[certs["rev_kc"][0]]["status"] == "revoked"
+
+
+def test_nginx_never_keeps_nonce_or_error_answers(client, ca, certs, work):
+    req = ocsp_request_der(work, ca, certs=[certs["good1"][1]], nonce=True)
+    for _ in range(3):
+        # The same nonce twice is still answered by fleetpkid, and echoed.
+        r = post(client, req)
+        assert r.headers.get("x-cache") == "MISS", r.headers
+        res = ocsp_parse_response(work, r.body, ca, req_der=req)
+        assert_clean(res)
+        r = post(client, b"garbage")
+        assert r.headers.get("x-cache") == "MISS", r.headers
+
+
+def test_oversized_ocsp_body_is_refused(client):
+    r = post(client, b"\x30" * (17 * 1024))
+    assert r.status == 413, r
+    assert r.content_type == "application/json", r
+
+
+@pytest.mark.parametrize("how", ["certmaker", "x509"])
+def test_revocation_empties_nginx_cache(client, t, u, ca, work, how):
+    """A revocation removes nginx's copies at once: the next request is a
+    MISS (the copy is gone, not expired) and says revoked."""
+    serial, pem, _ = u.issue(domains=[f"kept-{how}.example.com"])
+    req = ocsp_request_der(work, ca, certs=[pem], nonce=False)
+    path = ocsp_url_get_path(req)
+    for fetch in (lambda: client.get(path, plain=True), lambda: post(client, req)):
+        _, hit = _kept(fetch)
+        res = ocsp_parse_response(work, hit.body, ca)
+        assert res.parsed.single[int(serial, 16)]["status"] == "good"
+    if how == "certmaker":
+        assert u.revoke(serial, "keyCompromise").status == 200
+    else:
+        r = t.client.delete(f"/x509/v1/certificates/{fingerprint(pem)}", token=t.bearer)
+        assert r.status == 204, r
+    for fetch in (lambda: client.get(path, plain=True), lambda: post(client, req)):
+        r = fetch()
+        assert r.headers.get("x-cache") == "MISS", r.headers
+        res = ocsp_parse_response(work, r.body, ca)
+        assert res.parsed.single[int(serial, 16)]["status"] == "revoked"
+
+
+# --------------------------------------------------------------------------
 # unknown, unauthorized, malformed
 
 

@@ -106,6 +106,30 @@ def test_unknown_is_404_json(client, path):
     assert_json_error(r, 404)
 
 
+@pytest.mark.parametrize("query", ["", "?encoding=der", "?algorithm=md5&encoding=pem"])
+def test_polls_are_answered_from_nginx_cache(client, api_pem, query):
+    """nginx keeps the answers to the spec's query strings for a second."""
+    for _ in range(6):
+        first = get(client, f"{BASE}/api/primary/hash{query}")
+        again = get(client, f"{BASE}/api/primary/hash{query}")
+        assert first.status == again.status == 200, (first, again)
+        assert again.body == first.body
+        if again.headers.get("x-cache") == "HIT":
+            return
+    raise AssertionError(again.headers)
+
+
+@pytest.mark.parametrize("query", ["?n=1", "?encoding=pem&encoding=der",
+                                   "?%65ncoding=der", "?encoding=pem&x"])
+def test_other_query_strings_bypass_nginx_cache(client, api_pem, query):
+    """Anything but the spec's parameters reaches fleetpkid uncached: junk
+    cannot fill nginx's cache, nor make it answer one query with another's
+    bytes (fleetpkid decodes '%65ncoding' as 'encoding')."""
+    for _ in range(2):
+        r = get(client, f"{BASE}/api/primary/file{query}")
+        assert r.headers.get("x-cache") == "BYPASS", (query, r.headers)
+
+
 def test_etag(client, api_pem):
     r = get(client, f"{BASE}/api/primary/file")
     etag = r.headers.get("etag")

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <cmocka.h>
 
 #include "fleetpki/arena.h"
@@ -216,6 +218,71 @@ test_config_errors(void **state)
 	config_free(&cfg);
 }
 
+static void
+touch(const char *dir, const char *name)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("x", f);
+	fclose(f);
+}
+
+static int
+exists(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* nginx's cache layout (levels=1:2), a symlink out, and a deeper level. */
+static void
+test_empty_dir(void **state)
+{
+	char top[] = "/tmp/fp-test-XXXXXX", out[] = "/tmp/fp-test-XXXXXX";
+	char path[512], link[512];
+
+	(void)state;
+	assert_non_null(mkdtemp(top));
+	assert_non_null(mkdtemp(out));
+	touch(out, "outside");
+	snprintf(path, sizeof(path), "%s/c", top);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/c/6e", top);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/c/6e/deep", top);
+	assert_int_equal(mkdir(path, 0700), 0);
+	touch(top, "top");
+	touch(top, "c/6e/5a6d29fe9aeb78e3b7c34c8061b056ec");
+	touch(top, "c/6e/5a6d29fe9aeb78e3b7c34c8061b056ec.0000000001");
+	touch(top, "c/6e/deep/kept");
+	snprintf(path, sizeof(path), "%s/outside", out);
+	snprintf(link, sizeof(link), "%s/c/link", top);
+	assert_int_equal(symlink(path, link), 0);
+	snprintf(link, sizeof(link), "%s/dirlink", top);
+	assert_int_equal(symlink(out, link), 0);
+
+	/* Two levels below 'top': the third keeps its file. */
+	assert_int_equal(util_empty_dir(top, 2), 5);
+	assert_false(exists(top, "top"));
+	assert_false(exists(top, "c/6e/5a6d29fe9aeb78e3b7c34c8061b056ec"));
+	assert_false(exists(top, "c/link"));
+	assert_false(exists(top, "dirlink"));
+	assert_true(exists(top, "c/6e"));
+	assert_true(exists(top, "c/6e/deep/kept"));
+	/* Links were removed, never followed. */
+	assert_true(exists(out, "outside"));
+	assert_int_equal(util_empty_dir(top, 2), 0);
+	assert_int_equal(util_empty_dir("/nonexistent/fp", 2), -1);
+
+	snprintf(path, sizeof(path), "rm -rf '%s' '%s'", top, out);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
@@ -228,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_empty_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
