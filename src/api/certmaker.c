@@ -35,8 +35,8 @@
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
-#define MAX_NAMES	100
-#define TOKEN_LEN	80
+#define MAX_NAMES 100
+#define TOKEN_LEN 80
 
 static const struct json_field request_fields[] = {
 	{ "domains", JF_STRINGS, 0, 1, MAX_NAMES, 253 },
@@ -89,8 +89,8 @@ add_sans(struct http_req *req, json_object *body, const char *name,
 		return;
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		sans[*n].type = type;
-		sans[*n].value = arena_strdup(req->arena, json_object_get_string(
-		    json_object_array_get_idx(arr, i)));
+		sans[*n].value = arena_strdup(req->arena,
+		    json_object_get_string(json_object_array_get_idx(arr, i)));
 		(*n)++;
 	}
 }
@@ -112,11 +112,11 @@ parse_simple(struct http_req *req, const char *text, size_t len,
 	memset(out, 0, sizeof(*out));
 	if ((rc = json_parse_strict(text, len, body, st)) != 0 ||
 	    (rc = json_validate(*body, request_fields,
-	    FP_ARRAY_LEN(request_fields), st)) != 0)
+	         FP_ARRAY_LEN(request_fields), st)) != 0)
 		return rc;
 	if (json_object_object_get_ex(*body, "subject", &subj) &&
 	    (rc = json_validate(subj, subject_fields,
-	    FP_ARRAY_LEN(subject_fields), st)) != 0)
+	         FP_ARRAY_LEN(subject_fields), st)) != 0)
 		return rc;
 	sans = arena_alloc(req->arena, 3 * MAX_NAMES * sizeof(*sans));
 	add_sans(req, *body, "domains", PKI_SAN_DNS, sans, &n);
@@ -129,13 +129,14 @@ parse_simple(struct http_req *req, const char *text, size_t len,
 		out->subject.c = json_get_str(subj, "country", NULL);
 		out->subject.st = json_get_str(subj, "province", NULL);
 		out->subject.l = json_get_str(subj, "locality", NULL);
-		out->subject.street = json_get_str(subj, "street_address", NULL);
+		out->subject.street =
+		    json_get_str(subj, "street_address", NULL);
 		out->subject.postal = json_get_str(subj, "postal_code", NULL);
 		out->subject.cn = json_get_str(subj, "common_name", NULL);
 	}
 	out->key_alg = json_get_str(*body, "key", NULL);
 	if ((rc = core_setting_int(req->ctx, req->tenant.id,
-	    "certmaker.default_days", &dflt)) != 0)
+	         "certmaker.default_days", &dflt)) != 0)
 		return rc;
 	out->days = (int)json_get_int(*body, "days", dflt);
 	return 0;
@@ -151,7 +152,7 @@ parse_kept_csr(struct http_req *req, const char *text, json_object **body,
 	memset(out, 0, sizeof(*out));
 	if ((rc = json_parse_strict(text, strlen(text), body, st)) != 0 ||
 	    (rc = json_validate(*body, csr_request_fields,
-	    FP_ARRAY_LEN(csr_request_fields), st)) != 0)
+	         FP_ARRAY_LEN(csr_request_fields), st)) != 0)
 		return rc;
 	out->csr_pem = json_get_str(*body, "csr", &out->csr_len);
 	out->days = (int)json_get_int(*body, "days", 0);
@@ -186,8 +187,8 @@ answer_issued(struct http_req *req, struct http_resp *resp,
  * token (text/plain) and where to solve it.
  */
 static int
-answer_challenge(struct http_req *req, struct http_resp *resp,
-    const char *kind, const char *request, struct fp_status *st)
+answer_challenge(struct http_req *req, struct http_resp *resp, const char *kind,
+    const char *request, struct fp_status *st)
 {
 	struct challenge_rec ch;
 	unsigned char rnd[16];
@@ -196,7 +197,7 @@ answer_challenge(struct http_req *req, struct http_resp *resp,
 	int rc;
 
 	if ((rc = core_setting_int(req->ctx, req->tenant.id,
-	    "certmaker.challenge_ttl", &ttl)) != 0)
+	         "certmaker.challenge_ttl", &ttl)) != 0)
 		return rc;
 	memset(&ch, 0, sizeof(ch));
 	ch.tenant_id = req->tenant.id;
@@ -231,8 +232,9 @@ certmaker_root(struct http_req *req, struct http_resp *resp,
 	int rc;
 
 	if ((rc = core_ca_default(req->ctx, req->tenant.id, &ca)) != 0)
-		return rc == -FP_E_NOTFOUND ?
-		    fp_fail(st, FP_E_NOTFOUND, "This tenant has no CA.") : rc;
+		return rc == -FP_E_NOTFOUND
+		    ? fp_fail(st, FP_E_NOTFOUND, "This tenant has no CA.")
+		    : rc;
 	resp_bytes(resp, 200, "application/x-pem-file", core_ca_pem(ca),
 	    strlen(core_ca_pem(ca)));
 	return 0;
@@ -250,21 +252,22 @@ certmaker_request(struct http_req *req, struct http_resp *resp,
 	int rc, challenge;
 
 	if ((rc = parse_simple(req, (const char *)req->body, req->body_len,
-	    &body, &nr, st)) != 0 || (rc = challenge_required(req,
-	    &challenge)) != 0)
+	         &body, &nr, st)) != 0 ||
+	    (rc = challenge_required(req, &challenge)) != 0)
 		goto out;
 	if (challenge) {
 		/* Refuse now what would be refused after the proof. */
 		if ((rc = core_names_check(req->ctx, &req->tenant, &nr, &none,
-		    &nnone, st)) != 0)
+		         &nnone, st)) != 0)
 			goto out;
 		rc = answer_challenge(req, resp, "simple",
 		    arena_strndup(req->arena, (const char *)req->body,
-		    req->body_len), st);
+		        req->body_len),
+		    st);
 		goto out;
 	}
 	if ((rc = core_names_issue(req->ctx, &req->tenant, req->user.id, &nr,
-	    &rec, st)) != 0)
+	         &rec, st)) != 0)
 		goto out;
 	answer_issued(req, resp, &rec);
 out:
@@ -295,7 +298,7 @@ certmaker_request_csr(struct http_req *req, struct http_resp *resp,
 			return fp_fail(st, FP_E_BADREQ,
 			    "days must be a positive integer.");
 	} else if ((rc = core_setting_int(req->ctx, req->tenant.id,
-	    "certmaker.default_days", &d)) != 0) {
+	                "certmaker.default_days", &d)) != 0) {
 		return rc;
 	}
 	nr.days = (int)d;
@@ -303,19 +306,22 @@ certmaker_request_csr(struct http_req *req, struct http_resp *resp,
 		goto out;
 	if (challenge) {
 		if ((rc = core_names_check(req->ctx, &req->tenant, &nr, &sans,
-		    &nsans, st)) != 0)
+		         &nsans, st)) != 0)
 			goto out;
 		kept = json_object_new_object();
-		json_object_object_add(kept, "csr", json_object_new_string_len(
-		    nr.csr_pem, (int)nr.csr_len));
-		json_object_object_add(kept, "days", json_object_new_int(nr.days));
-		rc = answer_challenge(req, resp, "csr", arena_strdup(req->arena,
-		    json_object_to_json_string_ext(kept, JSON_C_TO_STRING_PLAIN)),
+		json_object_object_add(kept, "csr",
+		    json_object_new_string_len(nr.csr_pem, (int)nr.csr_len));
+		json_object_object_add(kept, "days",
+		    json_object_new_int(nr.days));
+		rc = answer_challenge(req, resp, "csr",
+		    arena_strdup(req->arena,
+		        json_object_to_json_string_ext(kept,
+		            JSON_C_TO_STRING_PLAIN)),
 		    st);
 		goto out;
 	}
 	if ((rc = core_names_issue(req->ctx, &req->tenant, req->user.id, &nr,
-	    &rec, st)) != 0)
+	         &rec, st)) != 0)
 		goto out;
 	answer_issued(req, resp, &rec);
 out:
@@ -447,7 +453,7 @@ certmaker_challenge_solve(struct http_req *req, struct http_resp *resp,
 	if (ch.serial[0] != '\0') {
 		/* Solved before: the same answer again. */
 		if ((rc = store_cert_by_serial(req->ctx->db, req->tenant.id,
-		    ch.serial, &rec)) != 0)
+		         ch.serial, &rec)) != 0)
 			goto out;
 		answer_issued(req, resp, &rec);
 		goto out;
@@ -458,14 +464,15 @@ certmaker_challenge_solve(struct http_req *req, struct http_resp *resp,
 	}
 	if ((rc = challenge_port(req, &port, st)) != 0)
 		goto out;
-	rc = strcmp(ch.kind, "csr") == 0 ?
-	    parse_kept_csr(req, ch.request, &body, &nr, st) :
-	    parse_simple(req, ch.request, strlen(ch.request), &body, &nr, st);
-	if (rc != 0 || (rc = core_names_check(req->ctx, &req->tenant, &nr,
-	    &csr_sans, &ncsr, st)) != 0)
+	rc = strcmp(ch.kind, "csr") == 0
+	    ? parse_kept_csr(req, ch.request, &body, &nr, st)
+	    : parse_simple(req, ch.request, strlen(ch.request), &body, &nr, st);
+	if (rc != 0 ||
+	    (rc = core_names_check(req->ctx, &req->tenant, &nr, &csr_sans,
+	         &ncsr, st)) != 0)
 		goto out;
 	if ((rc = core_challenge_verify(req->ctx, ncsr > 0 ? csr_sans : nr.sans,
-	    ncsr > 0 ? ncsr : nr.nsans, port, ch.token, st)) != 0)
+	         ncsr > 0 ? ncsr : nr.nsans, port, ch.token, st)) != 0)
 		goto out;
 	/* Only one concurrent solver issues. */
 	rc = store_challenge_claim(req->ctx->db, ch.id);
@@ -476,7 +483,7 @@ certmaker_challenge_solve(struct http_req *req, struct http_resp *resp,
 		goto out;
 	claimed = 1;
 	if ((rc = core_names_issue(req->ctx, &req->tenant, req->user.id, &nr,
-	    &rec, st)) != 0)
+	         &rec, st)) != 0)
 		goto out;
 	if ((rc = store_challenge_finish(req->ctx->db, ch.id, rec.serial)) != 0)
 		goto out;
@@ -501,12 +508,14 @@ certmaker_revoke(struct http_req *req, struct http_resp *resp,
 	int rc, reason = 0;
 
 	if ((rc = json_parse_strict((const char *)req->body, req->body_len,
-	    &body, st)) != 0 || (rc = json_validate(body, revoke_fields,
-	    FP_ARRAY_LEN(revoke_fields), st)) != 0)
+	         &body, st)) != 0 ||
+	    (rc = json_validate(body, revoke_fields,
+	         FP_ARRAY_LEN(revoke_fields), st)) != 0)
 		goto out;
-	if ((serial = serial_param(req, json_get_str(body, "serial",
-	    NULL))) == NULL) {
-		rc = fp_fail(st, FP_E_BADREQ, "serial must be a hexadecimal "
+	if ((serial = serial_param(req, json_get_str(body, "serial", NULL))) ==
+	    NULL) {
+		rc = fp_fail(st, FP_E_BADREQ,
+		    "serial must be a hexadecimal "
 		    "certificate serial number.");
 		goto out;
 	}
@@ -514,9 +523,11 @@ certmaker_revoke(struct http_req *req, struct http_resp *resp,
 		reason = pki_reason_from_name(reason_name);
 		/* removeFromCRL belongs to delta CRLs, never to a revocation. */
 		if (reason < 0 || reason == 8) {
-			rc = fp_fail(st, FP_E_BADREQ, "Unknown reason '%.32s': "
+			rc = fp_fail(st, FP_E_BADREQ,
+			    "Unknown reason '%.32s': "
 			    "use an RFC 5280 name such as keyCompromise, "
-			    "superseded or cessationOfOperation.", reason_name);
+			    "superseded or cessationOfOperation.",
+			    reason_name);
 			goto out;
 		}
 	}
@@ -525,7 +536,8 @@ certmaker_revoke(struct http_req *req, struct http_resp *resp,
 	if (rc == -FP_E_NOTFOUND)
 		rc = fp_fail(st, FP_E_NOTFOUND, "No such certificate.");
 	else if (rc == -FP_E_GONE)
-		rc = fp_fail(st, FP_E_GONE, "The certificate is already revoked.");
+		rc = fp_fail(st, FP_E_GONE,
+		    "The certificate is already revoked.");
 	if (rc != 0)
 		goto out;
 	obj = json_object_new_object();

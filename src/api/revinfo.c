@@ -21,7 +21,7 @@
 #include "fleetpki/util.h"
 
 /* Never let a cache hold a CRL longer than this, whatever nextUpdate. */
-#define CRL_MAX_AGE	300
+#define CRL_MAX_AGE 300
 
 int
 revinfo_crl_der(struct http_req *req, struct http_resp *resp,

@@ -22,8 +22,8 @@
 
 /* The query parameters both endpoints share, parsed and checked. */
 struct srvcert_query {
-	enum servercert_encoding	 enc;
-	const char			*ext;		/* "pem" / "der" */
+	enum servercert_encoding enc;
+	const char *ext; /* "pem" / "der" */
 };
 
 static int
@@ -54,8 +54,9 @@ fetch(struct http_req *req, const struct srvcert_query *q, struct buf *out,
 	rc = core_servercert_get(req->ctx, req->params[0], req->params[1],
 	    q->enc, out);
 	if (rc == -FP_E_NOTFOUND)
-		fp_fail(st, FP_E_NOTFOUND, "No certificate '%s' for server '%s'.",
-		    req->params[1], req->params[0]);
+		fp_fail(st, FP_E_NOTFOUND,
+		    "No certificate '%s' for server '%s'.", req->params[1],
+		    req->params[0]);
 	return rc;
 }
 
@@ -71,7 +72,7 @@ tag(struct http_req *req, struct http_resp *resp, const struct buf *bytes,
 	int rc;
 
 	if ((rc = core_servercert_hash("sha256", bytes, hex, sizeof(hex),
-	    st)) != 0)
+	         st)) != 0)
 		return rc;
 	snprintf(etag, sizeof(etag), "\"%.40s-%s\"", hex, variant);
 	resp_header(resp, "ETag", "%s", etag);
@@ -80,8 +81,7 @@ tag(struct http_req *req, struct http_resp *resp, const struct buf *bytes,
 }
 
 int
-srvcert_file(struct http_req *req, struct http_resp *resp,
-    struct fp_status *st)
+srvcert_file(struct http_req *req, struct http_resp *resp, struct fp_status *st)
 {
 	struct srvcert_query q;
 	struct buf bytes = BUF_INIT;
@@ -100,16 +100,17 @@ srvcert_file(struct http_req *req, struct http_resp *resp,
 	resp_header(resp, "Content-Disposition",
 	    "attachment; filename=\"%s-%s.%s\"", req->params[0], req->params[1],
 	    q.ext);
-	resp_bytes(resp, 200, q.enc == SRVCERT_PEM ? "application/x-pem-file" :
-	    "application/pkix-cert", bytes.data, bytes.len);
+	resp_bytes(resp, 200,
+	    q.enc == SRVCERT_PEM ? "application/x-pem-file"
+	                         : "application/pkix-cert",
+	    bytes.data, bytes.len);
 out:
 	buf_free(&bytes);
 	return rc;
 }
 
 int
-srvcert_hash(struct http_req *req, struct http_resp *resp,
-    struct fp_status *st)
+srvcert_hash(struct http_req *req, struct http_resp *resp, struct fp_status *st)
 {
 	struct srvcert_query q;
 	struct buf bytes = BUF_INIT;

@@ -30,9 +30,9 @@
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
-#define PAGE_DEFAULT	25
-#define PAGE_MAX	250
-#define CSR_MAX_LEN	65536
+#define PAGE_DEFAULT 25
+#define PAGE_MAX 250
+#define CSR_MAX_LEN 65536
 
 /* POST /certificates takes exactly {"csr": "<PEM>"}. */
 static const struct json_field create_fields[] = {
@@ -45,17 +45,40 @@ static const struct json_field create_fields[] = {
  * whole sub-objects; their dotted members project and filter singly.
  */
 enum xkey {
-	XK_FINGERPRINT, XK_CA_FINGERPRINT, XK_PEM, XK_SUBJECT, XK_VALIDITY,
-	XK_NOT_BEFORE, XK_NOT_AFTER, XK_CREATED, XK_MODIFIED, XK_ISSUED,
-	XK_AUTOREG, XK_BELONGS, XK_BELONGS_DEVICE, XK_BELONGS_APP, XK_TENANT,
+	XK_FINGERPRINT,
+	XK_CA_FINGERPRINT,
+	XK_PEM,
+	XK_SUBJECT,
+	XK_VALIDITY,
+	XK_NOT_BEFORE,
+	XK_NOT_AFTER,
+	XK_CREATED,
+	XK_MODIFIED,
+	XK_ISSUED,
+	XK_AUTOREG,
+	XK_BELONGS,
+	XK_BELONGS_DEVICE,
+	XK_BELONGS_APP,
+	XK_TENANT,
 	XK__COUNT
 };
 
 static const char *const xkey_names[XK__COUNT] = {
-	"fingerprint", "caFingerprint", "pem", "subjectDN", "validity",
-	"validity.notBefore", "validity.notAfter", "createdAt", "modifiedAt",
-	"issuedByDojotPki", "autoRegistered", "belongsTo", "belongsTo.device",
-	"belongsTo.application", "tenant",
+	"fingerprint",
+	"caFingerprint",
+	"pem",
+	"subjectDN",
+	"validity",
+	"validity.notBefore",
+	"validity.notAfter",
+	"createdAt",
+	"modifiedAt",
+	"issuedByDojotPki",
+	"autoRegistered",
+	"belongsTo",
+	"belongsTo.device",
+	"belongsTo.application",
+	"tenant",
 };
 
 static int
@@ -94,7 +117,8 @@ cert_json(const struct cert_rec *c, const unsigned char *want)
 		json_object_object_add(o, "caFingerprint",
 		    json_object_new_string(c->ca_fingerprint));
 	if (WANT(XK_PEM))
-		json_object_object_add(o, "pem", json_object_new_string(c->pem));
+		json_object_object_add(o, "pem",
+		    json_object_new_string(c->pem));
 	if (WANT(XK_SUBJECT))
 		json_object_object_add(o, "subjectDN",
 		    json_object_new_string(c->subject));
@@ -131,7 +155,8 @@ cert_json(const struct cert_rec *c, const unsigned char *want)
 		json_object_object_add(o, "tenant",
 		    json_object_new_string(c->tenant_name));
 	if (WANT(XK_CREATED))
-		json_object_object_add(o, "createdAt", json_time(c->created_ms));
+		json_object_object_add(o, "createdAt",
+		    json_time(c->created_ms));
 	if (WANT(XK_MODIFIED))
 		json_object_object_add(o, "modifiedAt",
 		    json_time(c->modified_ms));
@@ -144,8 +169,8 @@ cert_json(const struct cert_rec *c, const unsigned char *want)
  * provided are not valid: [...]", listing the offenders.
  */
 static int
-parse_fields(struct http_req *req, unsigned char want[XK__COUNT],
-    int *given, struct fp_status *st)
+parse_fields(struct http_req *req, unsigned char want[XK__COUNT], int *given,
+    struct fp_status *st)
 {
 	const char *fields = http_query(req, "fields"), *p, *comma;
 	struct buf bad = BUF_INIT;
@@ -199,22 +224,46 @@ parse_keyval(struct http_req *req, struct cert_filter *f, struct fp_status *st)
 		k = xkey_find(p, (size_t)(eq - p));
 		val = arena_strndup(req->arena, eq + 1, len - (eq - p) - 1);
 		switch (k) {
-		case XK_FINGERPRINT: slot = &f->fingerprint; break;
-		case XK_CA_FINGERPRINT: slot = &f->ca_fingerprint; break;
-		case XK_PEM: slot = &f->pem; break;
-		case XK_SUBJECT: slot = &f->subject; break;
-		case XK_NOT_BEFORE: slot = &f->not_before; break;
-		case XK_NOT_AFTER: slot = &f->not_after; break;
-		case XK_CREATED: slot = &f->created_at; break;
-		case XK_MODIFIED: slot = &f->modified_at; break;
-		case XK_ISSUED: slot = &f->issued_by_pki; break;
-		case XK_AUTOREG: slot = &f->auto_registered; break;
-		case XK_BELONGS_DEVICE: slot = &f->belongs_device; break;
-		case XK_BELONGS_APP: slot = &f->belongs_application; break;
+		case XK_FINGERPRINT:
+			slot = &f->fingerprint;
+			break;
+		case XK_CA_FINGERPRINT:
+			slot = &f->ca_fingerprint;
+			break;
+		case XK_PEM:
+			slot = &f->pem;
+			break;
+		case XK_SUBJECT:
+			slot = &f->subject;
+			break;
+		case XK_NOT_BEFORE:
+			slot = &f->not_before;
+			break;
+		case XK_NOT_AFTER:
+			slot = &f->not_after;
+			break;
+		case XK_CREATED:
+			slot = &f->created_at;
+			break;
+		case XK_MODIFIED:
+			slot = &f->modified_at;
+			break;
+		case XK_ISSUED:
+			slot = &f->issued_by_pki;
+			break;
+		case XK_AUTOREG:
+			slot = &f->auto_registered;
+			break;
+		case XK_BELONGS_DEVICE:
+			slot = &f->belongs_device;
+			break;
+		case XK_BELONGS_APP:
+			slot = &f->belongs_application;
+			break;
 		case XK_TENANT:
 			/* Always the caller's own tenant: nothing to narrow. */
 			if (strcmp(val, req->tenant.name) != 0)
-				f->fingerprint = "";	/* matches nothing */
+				f->fingerprint = ""; /* matches nothing */
 			continue;
 		default:
 			return fp_fail(st, FP_E_BADREQ,
@@ -228,7 +277,8 @@ parse_keyval(struct http_req *req, struct cert_filter *f, struct fp_status *st)
 		if (k == XK_FINGERPRINT || k == XK_CA_FINGERPRINT) {
 			fpr = arena_alloc(req->arena, PKI_FPR_LEN);
 			/* A malformed fingerprint matches no certificate. */
-			val = pki_fingerprint_normalize(val, fpr) == 0 ? fpr : "";
+			val =
+			    pki_fingerprint_normalize(val, fpr) == 0 ? fpr : "";
 		}
 		*slot = val;
 	}
@@ -244,8 +294,8 @@ page_link(struct http_req *req, int64_t page, int limit)
 	const char *kv = http_query(req, "keyVal");
 	char *url;
 
-	url = arena_printf(req->arena, "/x509/v1/certificates?page=%" PRId64
-	    "&limit=%d", page, limit);
+	url = arena_printf(req->arena,
+	    "/x509/v1/certificates?page=%" PRId64 "&limit=%d", page, limit);
 	/* Re-encode what was decoded; values are short and URL-safe mostly. */
 	if (fields != NULL && *fields != '\0')
 		url = arena_printf(req->arena, "%s&fields=%s", url, fields);
@@ -254,7 +304,8 @@ page_link(struct http_req *req, int64_t page, int limit)
 		const char *c;
 
 		for (c = kv; *c != '\0'; c++) {
-			if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+			if ((*c >= 'A' && *c <= 'Z') ||
+			    (*c >= 'a' && *c <= 'z') ||
 			    (*c >= '0' && *c <= '9') || strchr("-_.~,:", *c))
 				buf_append(&enc, c, 1);
 			else
@@ -270,8 +321,8 @@ page_link(struct http_req *req, int64_t page, int limit)
 }
 
 static int
-query_int(struct http_req *req, const char *name, long long dflt,
-    long long max, long long *out, struct fp_status *st)
+query_int(struct http_req *req, const char *name, long long dflt, long long max,
+    long long *out, struct fp_status *st)
 {
 	const char *v = http_query(req, name);
 
@@ -301,14 +352,14 @@ x509api_cert_create(struct http_req *req, struct http_resp *resp,
 		return fp_fail(st, FP_E_MEDIATYPE,
 		    "Content-Type must be application/json.");
 	if ((rc = json_parse_strict((const char *)req->body, req->body_len,
-	    &body, st)) != 0)
+	         &body, st)) != 0)
 		goto out;
 	if ((rc = json_validate(body, create_fields,
-	    FP_ARRAY_LEN(create_fields), st)) != 0)
+	         FP_ARRAY_LEN(create_fields), st)) != 0)
 		goto out;
 	csr = json_get_str(body, "csr", &csr_len);
 	if ((rc = core_issue_device_csr(req->ctx, &req->tenant, csr, csr_len,
-	    &rec, st)) != 0)
+	         &rec, st)) != 0)
 		goto out;
 	obj = json_object_new_object();
 	json_object_object_add(obj, "certificateFingerprint",
@@ -337,7 +388,7 @@ x509api_cert_list(struct http_req *req, struct http_resp *resp,
 
 	if ((rc = query_int(req, "page", 1, 1LL << 40, &page, st)) != 0 ||
 	    (rc = query_int(req, "limit", PAGE_DEFAULT, PAGE_MAX, &limit,
-	    st)) != 0 ||
+	         st)) != 0 ||
 	    (rc = parse_fields(req, want, &given, st)) != 0 ||
 	    (rc = parse_keyval(req, &filter, st)) != 0)
 		goto out;
@@ -345,19 +396,20 @@ x509api_cert_list(struct http_req *req, struct http_resp *resp,
 	    (page - 1) * limit, (int)limit, &recs, &n, &total);
 	/* The store refuses only a value of the wrong form (a date). */
 	if (rc == -FP_E_BADREQ)
-		rc = fp_fail(st, FP_E_BADREQ, "A keyVal value is not valid: "
+		rc = fp_fail(st, FP_E_BADREQ,
+		    "A keyVal value is not valid: "
 		    "dates are ISO 8601, e.g. 2026-01-31T12:00:00.000Z.");
 	if (rc != 0)
 		goto out;
 	pages = (total + limit - 1) / limit;
 
 	paging = json_object_new_object();
-	json_object_object_add(paging, "previous", page > 1 ?
-	    page_link(req, page - 1, (int)limit) : NULL);
+	json_object_object_add(paging, "previous",
+	    page > 1 ? page_link(req, page - 1, (int)limit) : NULL);
 	json_object_object_add(paging, "current",
 	    page_link(req, page, (int)limit));
-	json_object_object_add(paging, "next", page < pages ?
-	    page_link(req, page + 1, (int)limit) : NULL);
+	json_object_object_add(paging, "next",
+	    page < pages ? page_link(req, page + 1, (int)limit) : NULL);
 	json_object_object_add(paging, "totalItems",
 	    json_object_new_int64(total));
 	json_object_object_add(paging, "totalPages",
@@ -366,8 +418,8 @@ x509api_cert_list(struct http_req *req, struct http_resp *resp,
 	    json_object_new_int64(limit));
 	list = json_object_new_array_ext((int)n);
 	for (i = 0; i < n; i++)
-		json_object_array_add(list, cert_json(&recs[i],
-		    given ? want : NULL));
+		json_object_array_add(list,
+		    cert_json(&recs[i], given ? want : NULL));
 	obj = json_object_new_object();
 	json_object_object_add(obj, "paging", paging);
 	json_object_object_add(obj, "certificates", list);
@@ -385,7 +437,8 @@ path_fingerprint(struct http_req *req, char out[PKI_FPR_LEN],
 	if (pki_fingerprint_normalize(req->params[0], out) != 0)
 		return fp_fail(st, FP_E_NOTFOUND,
 		    "No records found for the following parameters: "
-		    "{\"fingerprint\":\"%.100s\"}", req->params[0]);
+		    "{\"fingerprint\":\"%.100s\"}",
+		    req->params[0]);
 	return 0;
 }
 
@@ -394,7 +447,8 @@ not_found(const char *fpr, struct fp_status *st)
 {
 	return fp_fail(st, FP_E_NOTFOUND,
 	    "No records found for the following parameters: "
-	    "{\"fingerprint\":\"%s\"}", fpr);
+	    "{\"fingerprint\":\"%s\"}",
+	    fpr);
 }
 
 int
@@ -447,8 +501,9 @@ x509api_ca_get(struct http_req *req, struct http_resp *resp,
 	int rc;
 
 	if ((rc = core_ca_default(req->ctx, req->tenant.id, &ca)) != 0)
-		return rc == -FP_E_NOTFOUND ?
-		    fp_fail(st, FP_E_NOTFOUND, "This tenant has no CA.") : rc;
+		return rc == -FP_E_NOTFOUND
+		    ? fp_fail(st, FP_E_NOTFOUND, "This tenant has no CA.")
+		    : rc;
 	obj = json_object_new_object();
 	json_object_object_add(obj, "certificateFingerprint",
 	    json_object_new_string(core_ca_fingerprint(ca)));
@@ -470,11 +525,13 @@ x509api_crl_get(struct http_req *req, struct http_resp *resp,
 
 	if ((rc = core_ca_default(req->ctx, req->tenant.id, &ca)) != 0) {
 		if (rc == -FP_E_NOTFOUND)
-			rc = fp_fail(st, FP_E_NOTFOUND, "This tenant has no CA.");
+			rc = fp_fail(st, FP_E_NOTFOUND,
+			    "This tenant has no CA.");
 		goto out;
 	}
 	if ((rc = core_crl_current(req->ctx, req->tenant.id, core_ca_id(ca),
-	    &crl)) != 0 || (rc = core_crl_pem(&crl, &pem)) != 0)
+	         &crl)) != 0 ||
+	    (rc = core_crl_pem(&crl, &pem)) != 0)
 		goto out;
 	obj = json_object_new_object();
 	json_object_object_add(obj, "crl",

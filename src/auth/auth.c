@@ -23,17 +23,17 @@
 #include "fleetpki/util.h"
 
 /* Seconds a looked-up key (or its absence) is trusted. */
-#define KEY_TTL		60
-#define KEY_CACHE	32
+#define KEY_TTL 60
+#define KEY_CACHE 32
 
 struct key_entry {
-	char		 kid[JWT_KID_MAX + 1];
-	EVP_PKEY	*key;		/* NULL: known not to exist */
-	time_t		 at;
+	char kid[JWT_KID_MAX + 1];
+	EVP_PKEY *key; /* NULL: known not to exist */
+	time_t at;
 };
 
-static struct key_entry	key_cache[KEY_CACHE];
-static size_t		key_next;
+static struct key_entry key_cache[KEY_CACHE];
+static size_t key_next;
 
 /*
  * Verified tokens: a fleet back end sends the same token with every
@@ -43,20 +43,20 @@ static size_t		key_next;
  * this cache); exp is still checked on every use.  Keyed by the SHA-256
  * of the whole token: a token that differs in one byte is verified anew.
  */
-#define TOKEN_CACHE	64
-#define TOKEN_TTL	KEY_TTL
+#define TOKEN_CACHE 64
+#define TOKEN_TTL KEY_TTL
 
 struct token_entry {
-	unsigned char		hash[32];
-	struct jwt_claims	claims;
-	time_t			at;
+	unsigned char hash[32];
+	struct jwt_claims claims;
+	time_t at;
 };
 
-static struct token_entry	token_cache[TOKEN_CACHE];
+static struct token_entry token_cache[TOKEN_CACHE];
 
 struct lookup_arg {
-	struct fp_ctx	*ctx;
-	int		 db_error;	/* the store failed, not the token */
+	struct fp_ctx *ctx;
+	int db_error; /* the store failed, not the token */
 };
 
 static EVP_PKEY *
@@ -187,7 +187,7 @@ key_create(struct fp_ctx *ctx, struct jwt_key_rec *rec)
 		goto out;
 	aad = xasprintf("jwt:%s", rec->kid);
 	if ((rc = pki_seal(ctx->cfg->master_key, aad, strlen(aad), der.data,
-	    der.len, &rec->private_sealed)) != 0)
+	         der.len, &rec->private_sealed)) != 0)
 		goto out;
 	rec->active = true;
 	rc = store_jwt_key_insert(ctx->db, rec);
@@ -222,7 +222,7 @@ auth_token_mint(struct fp_ctx *ctx, const struct tenant *t, int64_t ttl,
 		goto out;
 	aad = xasprintf("jwt:%s", rec.kid);
 	if ((rc = pki_open(ctx->cfg->master_key, aad, strlen(aad),
-	    rec.private_sealed.data, rec.private_sealed.len, &der)) != 0) {
+	         rec.private_sealed.data, rec.private_sealed.len, &der)) != 0) {
 		fp_fail(st, FP_E_INTERNAL,
 		    "the signing key does not open: wrong master_key?");
 		goto out;

@@ -87,8 +87,8 @@ jwt_key_is_p256(EVP_PKEY *key)
 
 	if (key == NULL || !EVP_PKEY_is_a(key, "EC"))
 		goto out;
-	if (EVP_PKEY_get_utf8_string_param(
-	        key, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), NULL) != 1)
+	if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+	        name, sizeof(name), NULL) != 1)
 		goto out;
 	if ((nid = OBJ_sn2nid(name)) == NID_undef)
 		nid = EC_curve_nist2nid(name);
@@ -254,8 +254,8 @@ out:
  * valid, 0 invalid, -1 on an internal failure.
  */
 static int
-jwt_es256_verify(
-    EVP_PKEY *key, const unsigned char *raw, const char *tbs, size_t tbslen)
+jwt_es256_verify(EVP_PKEY *key, const unsigned char *raw, const char *tbs,
+    size_t tbslen)
 {
 	EVP_MD_CTX *mctx = NULL;
 	ECDSA_SIG *sig = NULL;
@@ -280,8 +280,8 @@ jwt_es256_verify(
 		goto out;
 	}
 	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit_ex(
-	        mctx, NULL, "SHA256", NULL, NULL, key, NULL) != 1) {
+	    EVP_DigestVerifyInit_ex(mctx, NULL, "SHA256", NULL, NULL, key,
+	        NULL) != 1) {
 		log_ossl_errors("jwt: EVP_DigestVerifyInit_ex");
 		goto out;
 	}
@@ -378,8 +378,8 @@ jwt_verify(const char *token, size_t len, jwt_key_lookup lookup, void *arg,
 		goto out;
 	}
 	/* The signing input: header "." payload, as sent. */
-	valid = jwt_es256_verify(
-	    key, sig.data, token, (size_t)(seg[1].p + seg[1].len - token));
+	valid = jwt_es256_verify(key, sig.data, token,
+	    (size_t)(seg[1].p + seg[1].len - token));
 	if (valid != 1) {
 		rc = fp_fail(st, FP_E_UNAUTH,
 		    valid == 0 ? "bad signature" : "token verification failed");
@@ -480,8 +480,8 @@ jwt_add(json_object *obj, const char *name, json_object *v)
  * to 32 bytes.
  */
 static int
-jwt_es256_sign(
-    EVP_PKEY *key, const unsigned char *tbs, size_t tbslen, struct buf *out)
+jwt_es256_sign(EVP_PKEY *key, const unsigned char *tbs, size_t tbslen,
+    struct buf *out)
 {
 	EVP_MD_CTX *mctx = NULL;
 	ECDSA_SIG *sig = NULL;
@@ -492,8 +492,8 @@ jwt_es256_sign(
 	int rc = -FP_E_INTERNAL;
 
 	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(
-	        mctx, NULL, "SHA256", NULL, NULL, key, NULL) != 1 ||
+	    EVP_DigestSignInit_ex(mctx, NULL, "SHA256", NULL, NULL, key,
+	        NULL) != 1 ||
 	    EVP_DigestSign(mctx, NULL, &derlen, tbs, tbslen) != 1) {
 		log_ossl_errors("jwt: EVP_DigestSignInit_ex");
 		goto out;

@@ -27,33 +27,33 @@
 
 #include <openssl/crypto.h>
 
-#define EXIT_USAGE	2
+#define EXIT_USAGE 2
 
 struct cli {
-	struct config	cfg;
-	struct fp_ctx	ctx;
-	const char	*config_arg;
-	int		 loaded;
+	struct config cfg;
+	struct fp_ctx ctx;
+	const char *config_arg;
+	int loaded;
 };
 
 /* Options a command accepts; each command reads the ones it declares. */
 struct cli_opts {
-	const char	*tenant, *name, *key, *server, *slot, *cert;
-	int		 admin;
-	long long	 days, ttl;
-	int		 days_set, ttl_set;
+	const char *tenant, *name, *key, *server, *slot, *cert;
+	int admin;
+	long long days, ttl;
+	int days_set, ttl_set;
 };
 
 struct command {
-	const char	*words;		/* "ca create" */
-	const char	*usage;
-	const char	*opts;		/* long options accepted, by letter */
-	int		 nargs;		/* positional arguments required */
-	int		(*run)(struct cli *, struct cli_opts *, char **args);
+	const char *words; /* "ca create" */
+	const char *usage;
+	const char *opts; /* long options accepted, by letter */
+	int nargs; /* positional arguments required */
+	int (*run)(struct cli *, struct cli_opts *, char **args);
 };
 
-static void
-die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
 
 static void
 die(const char *fmt, ...)
@@ -79,7 +79,8 @@ cli_open(struct cli *cli)
 	if (config_load(config_path(cli->config_arg), &cli->cfg, &err) != 0)
 		die("%s", err);
 	cli->ctx.cfg = &cli->cfg;
-	cli->ctx.db = db_new(cli->cfg.database_url, cli->cfg.db_connect_timeout);
+	cli->ctx.db =
+	    db_new(cli->cfg.database_url, cli->cfg.db_connect_timeout);
 	if (db_ready(cli->ctx.db) != 0)
 		die("cannot connect to the database (database_url in %s)",
 		    cli->cfg.path);
@@ -110,9 +111,11 @@ valid_name(const char *s, int dot)
 	size_t len = strlen(s);
 
 	return len >= 1 && len <= STORE_NAME_MAX &&
-	    strspn(s, dot ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_-." : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_-") == len;
+	    strspn(s,
+	        dot ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	              "0123456789_-."
+	            : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	              "0123456789_-") == len;
 }
 
 /* ---- commands ---------------------------------------------------- */
@@ -138,7 +141,8 @@ cmd_tenant_create(struct cli *cli, struct cli_opts *o, char **args)
 	int rc;
 
 	if (!valid_name(args[0], 0))
-		die("invalid tenant name '%s': 1-64 of A-Z a-z 0-9 _ -", args[0]);
+		die("invalid tenant name '%s': 1-64 of A-Z a-z 0-9 _ -",
+		    args[0]);
 	cli_open(cli);
 	rc = store_tenant_create(cli->ctx.db, args[0], &t);
 	if (rc == -FP_E_CONFLICT)
@@ -196,7 +200,8 @@ cmd_ca_create(struct cli *cli, struct cli_opts *o, char **args)
 			break;
 	if (i == FP_ARRAY_LEN(keys))
 		die("unknown --key '%s' (ec-p256, ec-p384, rsa-2048, rsa-3072, "
-		    "rsa-4096)", key);
+		    "rsa-4096)",
+		    key);
 	if (o->days_set && (o->days < 1 || o->days > 36500))
 		die("--days must be between 1 and 36500");
 	cli_open(cli);
@@ -281,11 +286,12 @@ cmd_servercert_set(struct cli *cli, struct cli_opts *o, char **args)
 
 	if (o->server == NULL || o->slot == NULL || o->cert == NULL)
 		die("servercert set needs --server, --slot and --cert");
-	if (strcmp(o->slot, "primary") != 0 && strcmp(o->slot, "secondary") != 0)
+	if (strcmp(o->slot, "primary") != 0 &&
+	    strcmp(o->slot, "secondary") != 0)
 		die("--slot must be primary or secondary");
 	if (read_all(o->cert, &pem) != 0)
-		die("%s: %s", o->cert, errno != 0 ? strerror(errno) :
-		    "too large");
+		die("%s: %s", o->cert,
+		    errno != 0 ? strerror(errno) : "too large");
 	cli_open(cli);
 	rc = core_servercert_set(&cli->ctx, o->server, o->slot,
 	    (const char *)pem.data, pem.len, &st);
@@ -307,8 +313,9 @@ cmd_user_create(struct cli *cli, struct cli_opts *o, char **args)
 	if (o->tenant == NULL || o->name == NULL)
 		die("user create needs --tenant and --name");
 	if (strlen(o->name) < 1 || strlen(o->name) > STORE_NAME_MAX ||
-	    strspn(o->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_.@-") != strlen(o->name))
+	    strspn(o->name,
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	        "0123456789_.@-") != strlen(o->name))
 		die("invalid user name '%s': 1-64 of A-Z a-z 0-9 _ . @ -",
 		    o->name);
 	cli_open(cli);
@@ -344,7 +351,8 @@ cmd_user_disable(struct cli *cli, struct cli_opts *o, char **args)
 		die("no user '%s'", args[0]);
 	if (n > 1) {
 		free(users);
-		die("user '%s' exists in several tenants: add --tenant", args[0]);
+		die("user '%s' exists in several tenants: add --tenant",
+		    args[0]);
 	}
 	if (store_user_set_disabled(cli->ctx.db, users[0].id, true) != 0)
 		die("disabling user '%s' failed", args[0]);
@@ -357,7 +365,8 @@ static void
 print_user(void *arg, const struct user_rec *u)
 {
 	printf("%s\t%s\t%s\t%s\n", u->tenant, u->name,
-	    u->is_admin ? "admin" : "user", u->disabled ? "disabled" : "active");
+	    u->is_admin ? "admin" : "user",
+	    u->disabled ? "disabled" : "active");
 }
 
 static int
@@ -384,7 +393,8 @@ cmd_setting_set(struct cli *cli, struct cli_opts *o, char **args)
 		die("setting set needs --tenant");
 	cli_open(cli);
 	tenant_or_die(cli, o->tenant, &t);
-	if ((rc = core_setting_set(&cli->ctx, t.id, args[0], args[1], &st)) != 0)
+	if ((rc = core_setting_set(&cli->ctx, t.id, args[0], args[1], &st)) !=
+	    0)
 		die("setting set: %s", errtext(rc, &st));
 	printf("%s = %s\n", args[0], args[1]);
 	return 0;
@@ -415,14 +425,16 @@ static const struct command commands[] = {
 	{ "tenant create", "tenant create NAME", "", 1, cmd_tenant_create },
 	{ "tenant show", "tenant show NAME", "", 1, cmd_tenant_show },
 	{ "tenant list", "tenant list", "", 0, cmd_tenant_list },
-	{ "ca create", "ca create --tenant T --name N "
+	{ "ca create",
+	    "ca create --tenant T --name N "
 	    "[--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--days D]",
 	    "tnkd", 0, cmd_ca_create },
 	{ "ca list", "ca list --tenant T", "t", 0, cmd_ca_list },
 	{ "token", "token --tenant T [--ttl SECONDS]", "tl", 0, cmd_token },
-	{ "servercert set", "servercert set --server NAME "
-	    "--slot primary|secondary --cert FILE", "sSC", 0,
-	    cmd_servercert_set },
+	{ "servercert set",
+	    "servercert set --server NAME "
+	    "--slot primary|secondary --cert FILE",
+	    "sSC", 0, cmd_servercert_set },
 	{ "user create", "user create --tenant T --name N [--admin]", "tna", 0,
 	    cmd_user_create },
 	{ "user disable", "user disable NAME [--tenant T]", "t", 1,
@@ -438,12 +450,14 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: fleetpki [--config FILE] COMMAND [OPTIONS]\n\n"
+	fprintf(f,
+	    "usage: fleetpki [--config FILE] COMMAND [OPTIONS]\n\n"
 	    "Commands:\n");
 	for (i = 0; i < FP_ARRAY_LEN(commands); i++)
 		fprintf(f, "  fleetpki %s\n", commands[i].usage);
-	fprintf(f, "\n--config defaults to $FLEETPKI_CONFIG, else "
-	    FLEETPKI_SYSCONFDIR "/fleetpki.conf.\n"
+	fprintf(f,
+	    "\n--config defaults to $FLEETPKI_CONFIG, else " FLEETPKI_SYSCONFDIR
+	    "/fleetpki.conf.\n"
 	    "Every command answers --help.\n");
 }
 
@@ -461,7 +475,7 @@ find_command(int argc, char **argv, int *used)
 
 		snprintf(words, sizeof(words), "%s", commands[i].words);
 		for (w = strtok_r(words, " ", &save); w != NULL;
-		    w = strtok_r(NULL, " ", &save), n++) {
+		     w = strtok_r(NULL, " ", &save), n++) {
 			if (n >= argc || strcmp(argv[n], w) != 0) {
 				ok = 0;
 				break;
@@ -482,7 +496,8 @@ parse_num(const char *opt, const char *v, long long min, long long max)
 	long long n;
 
 	if (util_parse_int(v, min, max, &n) != 0)
-		die("--%s must be an integer between %lld and %lld", opt, min, max);
+		die("--%s must be an integer between %lld and %lld", opt, min,
+		    max);
 	return n;
 }
 
@@ -513,7 +528,7 @@ main(int argc, char **argv)
 	int c, used, rc;
 
 	memset(&cli, 0, sizeof(cli));
-	opterr = 0;	/* our own one-line messages instead of getopt's */
+	opterr = 0; /* our own one-line messages instead of getopt's */
 	memset(&o, 0, sizeof(o));
 	/* Log lines from the core go to stderr, only when they matter. */
 	log_init("fleetpki", LOG_LVL_ERR);
@@ -528,7 +543,8 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "fleetpki: unknown option (see --help)\n");
+			fprintf(stderr,
+			    "fleetpki: unknown option (see --help)\n");
 			return EXIT_USAGE;
 		}
 	}
@@ -553,22 +569,39 @@ main(int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", copts, NULL)) != -1) {
 		if (c == 'h') {
-			printf("usage: fleetpki [--config FILE] %s\n", cmd->usage);
+			printf("usage: fleetpki [--config FILE] %s\n",
+			    cmd->usage);
 			return 0;
 		}
 		if (c == '?' || strchr(cmd->opts, c) == NULL) {
-			fprintf(stderr, "fleetpki: bad option for %s (usage: "
-			    "fleetpki %s)\n", cmd->words, cmd->usage);
+			fprintf(stderr,
+			    "fleetpki: bad option for %s (usage: "
+			    "fleetpki %s)\n",
+			    cmd->words, cmd->usage);
 			return EXIT_USAGE;
 		}
 		switch (c) {
-		case 't': o.tenant = optarg; break;
-		case 'n': o.name = optarg; break;
-		case 'k': o.key = optarg; break;
-		case 's': o.server = optarg; break;
-		case 'S': o.slot = optarg; break;
-		case 'C': o.cert = optarg; break;
-		case 'a': o.admin = 1; break;
+		case 't':
+			o.tenant = optarg;
+			break;
+		case 'n':
+			o.name = optarg;
+			break;
+		case 'k':
+			o.key = optarg;
+			break;
+		case 's':
+			o.server = optarg;
+			break;
+		case 'S':
+			o.slot = optarg;
+			break;
+		case 'C':
+			o.cert = optarg;
+			break;
+		case 'a':
+			o.admin = 1;
+			break;
 		case 'd':
 			o.days = parse_num("days", optarg, 1, 36500);
 			o.days_set = 1;

@@ -14,18 +14,18 @@
 #include "fleetpki/arena.h"
 #include "fleetpki/util.h"
 
-#define ARENA_BLOCK	(16 * 1024)
-#define ARENA_ALIGN	alignof(max_align_t)
+#define ARENA_BLOCK (16 * 1024)
+#define ARENA_ALIGN alignof(max_align_t)
 
 struct arena_block {
-	struct arena_block	*next;
-	size_t			 size;	/* usable bytes in data[] */
-	size_t			 used;
+	struct arena_block *next;
+	size_t size; /* usable bytes in data[] */
+	size_t used;
 	alignas(max_align_t) unsigned char data[];
 };
 
 struct arena {
-	struct arena_block	*head;	/* current block; first one last */
+	struct arena_block *head; /* current block; first one last */
 };
 
 static struct arena_block *

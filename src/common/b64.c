@@ -38,8 +38,8 @@ enum b64_alpha { B64_STD, B64_URL };
  * alphabet and without for base64url (as JWS wants).
  */
 static void
-b64_encode_alpha(
-    const void *in, size_t len, struct buf *out, enum b64_alpha alpha)
+b64_encode_alpha(const void *in, size_t len, struct buf *out,
+    enum b64_alpha alpha)
 {
 	const unsigned char *p = in;
 	unsigned char text[B64_ENC_TEXT + 1];
@@ -94,8 +94,8 @@ b64_is_alnum(unsigned char c)
  * bytes to 'out'.  'npad' is the number of '=' at its end.
  */
 static int
-b64_decode_chunk(
-    const unsigned char *text, size_t tlen, size_t npad, struct buf *out)
+b64_decode_chunk(const unsigned char *text, size_t tlen, size_t npad,
+    struct buf *out)
 {
 	unsigned char bin[B64_DEC_CHUNK / 4 * 3];
 	unsigned char again[B64_DEC_CHUNK + 1];
@@ -131,8 +131,8 @@ out:
  * EVP_DecodeBlock needs, a chunk at a time.
  */
 static int
-b64_decode_alpha(
-    const char *in, size_t len, struct buf *out, enum b64_alpha alpha)
+b64_decode_alpha(const char *in, size_t len, struct buf *out,
+    enum b64_alpha alpha)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	unsigned char text[B64_DEC_CHUNK];

@@ -29,7 +29,7 @@ buf_reserve(struct buf *b, size_t more)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
-	b->data[b->len] = '\0';	/* a fresh buffer is "" too */
+	b->data[b->len] = '\0'; /* a fresh buffer is "" too */
 }
 
 void
@@ -95,7 +95,7 @@ buf_steal(struct buf *b, size_t *lenp)
 {
 	char *p;
 
-	buf_reserve(b, 0);	/* an empty buf still yields "" */
+	buf_reserve(b, 0); /* an empty buf still yields "" */
 	p = (char *)b->data;
 	if (lenp != NULL)
 		*lenp = b->len;

@@ -20,14 +20,15 @@ enum ctype { C_STR, C_INT, C_MODE, C_KEY };
 
 /* Each key with its type, bounds and where it lands in struct config. */
 static const struct config_key {
-	const char	*name;
-	enum ctype	 type;
-	size_t		 off;
-	long long	 min, max;
+	const char *name;
+	enum ctype type;
+	size_t off;
+	long long min, max;
 } config_keys[] = {
 	{ "database_url", C_STR, offsetof(struct config, database_url), 0, 0 },
 	{ "listen", C_STR, offsetof(struct config, listen), 0, 0 },
-	{ "socket_mode", C_MODE, offsetof(struct config, socket_mode), 0, 0777 },
+	{ "socket_mode", C_MODE, offsetof(struct config, socket_mode), 0,
+	    0777 },
 	{ "workers", C_INT, offsetof(struct config, workers), 1, 256 },
 	{ "public_url", C_STR, offsetof(struct config, public_url), 0, 0 },
 	{ "http_url", C_STR, offsetof(struct config, http_url), 0, 0 },
@@ -36,15 +37,22 @@ static const struct config_key {
 	{ "log_level", C_STR, offsetof(struct config, log_level), 0, 0 },
 	{ "master_key", C_KEY, offsetof(struct config, master_key), 0, 0 },
 	{ "pepper", C_KEY, offsetof(struct config, pepper), 0, 0 },
-	{ "crl_validity", C_INT, offsetof(struct config, crl_validity), 300, 366 * 86400 },
-	{ "crl_refresh_margin", C_INT, offsetof(struct config, crl_refresh_margin), 0, 366 * 86400 },
-	{ "worker_interval", C_INT, offsetof(struct config, worker_interval), 1, 86400 },
+	{ "crl_validity", C_INT, offsetof(struct config, crl_validity), 300,
+	    366 * 86400 },
+	{ "crl_refresh_margin", C_INT,
+	    offsetof(struct config, crl_refresh_margin), 0, 366 * 86400 },
+	{ "worker_interval", C_INT, offsetof(struct config, worker_interval), 1,
+	    86400 },
 	{ "jwt_leeway", C_INT, offsetof(struct config, jwt_leeway), 0, 3600 },
-	{ "jwt_max_ttl", C_INT, offsetof(struct config, jwt_max_ttl), 60, 366 * 86400 },
+	{ "jwt_max_ttl", C_INT, offsetof(struct config, jwt_max_ttl), 60,
+	    366 * 86400 },
 	{ "cert_days", C_INT, offsetof(struct config, cert_days), 1, 3650 },
-	{ "db_connect_timeout", C_INT, offsetof(struct config, db_connect_timeout), 1, 60 },
-	{ "outbound_deny", C_STR, offsetof(struct config, outbound_deny), 0, 0 },
-	{ "ocsp_cache_dir", C_STR, offsetof(struct config, ocsp_cache_dir), 0, 0 },
+	{ "db_connect_timeout", C_INT,
+	    offsetof(struct config, db_connect_timeout), 1, 60 },
+	{ "outbound_deny", C_STR, offsetof(struct config, outbound_deny), 0,
+	    0 },
+	{ "ocsp_cache_dir", C_STR, offsetof(struct config, ocsp_cache_dir), 0,
+	    0 },
 };
 
 void
@@ -130,8 +138,9 @@ config_set(struct config *cfg, const char *key, const char *val, char **why)
 		break;
 	case C_INT:
 		if (util_parse_int(val, k->min, k->max, &n) != 0) {
-			*why = xasprintf("'%s' must be an integer in %lld..%lld",
-			    key, k->min, k->max);
+			*why =
+			    xasprintf("'%s' must be an integer in %lld..%lld",
+			        key, k->min, k->max);
 			return -1;
 		}
 		*(int *)field = (int)n;

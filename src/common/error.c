@@ -57,7 +57,8 @@ const char *
 fp_status_message(const struct fp_status *st, int code)
 {
 	/* A reason recorded for another code must not leak into this one. */
-	if (st != NULL && st->msg[0] != '\0' && err_index(st->code) == err_index(code))
+	if (st != NULL && st->msg[0] != '\0' &&
+	    err_index(st->code) == err_index(code))
 		return st->msg;
 	return fp_err_default(code);
 }

@@ -436,8 +436,8 @@ scan_pop(struct jscan *sc)
 		for (i = 1; i < n; i++) {
 			if (jkref_cmp(&refs[i - 1], &refs[i]) != 0)
 				continue;
-			json_show_name(
-			    (const char *)refs[i].p, refs[i].len, show);
+			json_show_name((const char *)refs[i].p, refs[i].len,
+			    show);
 			rc = fp_fail(sc->st, FP_E_SCHEMA,
 			    SCHEMA_FAIL ": duplicate key \"%s\"", show);
 			goto out;
@@ -552,8 +552,8 @@ scan_text(struct jscan *sc)
 /* ---- parsing ----------------------------------------------------- */
 
 int
-json_parse_strict(
-    const char *buf, size_t len, json_object **out, struct fp_status *st)
+json_parse_strict(const char *buf, size_t len, json_object **out,
+    struct fp_status *st)
 {
 	json_tokener *tok = NULL;
 	json_object *obj = NULL;
@@ -570,14 +570,14 @@ json_parse_strict(
 	}
 	/* json-c takes an int length; bodies are capped far below. */
 	if (len > INT32_MAX - 1) {
-		rc = fp_fail(
-		    st, FP_E_SCHEMA, SCHEMA_FAIL ": document too large");
+		rc = fp_fail(st, FP_E_SCHEMA,
+		    SCHEMA_FAIL ": document too large");
 		goto out;
 	}
 	/* json-c would stop at a NUL and call the rest trailing data. */
 	if (memchr(buf, '\0', len) != NULL) {
-		rc = fp_fail(
-		    st, FP_E_SCHEMA, SCHEMA_FAIL ": NUL byte in document");
+		rc = fp_fail(st, FP_E_SCHEMA,
+		    SCHEMA_FAIL ": NUL byte in document");
 		goto out;
 	}
 
@@ -588,8 +588,8 @@ json_parse_strict(
 	 */
 	if ((tok = json_tokener_new_ex(JSON_MAX_DEPTH + 1)) == NULL)
 		fatal("out of memory allocating a JSON tokener");
-	json_tokener_set_flags(
-	    tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	/*
 	 * json-c wants the terminating NUL counted in 'len' to know the
 	 * input has ended (else a bare number stays "continue"); the caller's
@@ -689,8 +689,8 @@ json_check_string(json_object *v, int64_t min, uint64_t max, const char *name,
 }
 
 static int
-json_check_field(
-    json_object *v, const struct json_field *f, struct fp_status *st)
+json_check_field(json_object *v, const struct json_field *f,
+    struct fp_status *st)
 {
 	json_object *item;
 	int64_t n;
@@ -701,8 +701,8 @@ json_check_field(
 	case JF_STRING:
 		if (!json_object_is_type(v, json_type_string))
 			break;
-		return json_check_string(
-		    v, f->min, f->max < 0 ? 0 : (uint64_t)f->max, f->name, st);
+		return json_check_string(v, f->min,
+		    f->max < 0 ? 0 : (uint64_t)f->max, f->name, st);
 	case JF_INT:
 		/* json_type_int only: 7.0 and "7" are not integers here. */
 		if (!json_object_is_type(v, json_type_int))
@@ -739,8 +739,8 @@ json_check_field(
 				    SCHEMA_FAIL ": \"%s\" must be %s", f->name,
 				    json_ftype_name(f->type));
 			/* 'min' bounds each element's length, as for JF_STRING. */
-			if ((rc = json_check_string(
-			         item, f->min, f->max_item, f->name, st)) != 0)
+			if ((rc = json_check_string(item, f->min, f->max_item,
+			         f->name, st)) != 0)
 				return rc;
 		}
 		return 0;
@@ -764,8 +764,8 @@ json_validate(json_object *obj, const struct json_field *fields, size_t nfields,
 	int rc;
 
 	if (!json_object_is_type(obj, json_type_object))
-		return fp_fail(
-		    st, FP_E_SCHEMA, SCHEMA_FAIL ": a JSON object is expected");
+		return fp_fail(st, FP_E_SCHEMA,
+		    SCHEMA_FAIL ": a JSON object is expected");
 
 	/* Every member must be declared; a typo is an error, not ignored. */
 	json_object_object_foreach(obj, key, val)
@@ -831,6 +831,6 @@ json_dump(json_object *obj)
 	 * Pinned: compact, and "/" left alone (json-c escapes it by default,
 	 * which mangles URLs for readers that compare bytes).
 	 */
-	return xstrdup(json_object_to_json_string_ext(
-	    obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	return xstrdup(json_object_to_json_string_ext(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }

@@ -15,8 +15,8 @@
 
 #include "fleetpki/log.h"
 
-static const char	*log_role = "fleetpki";
-static enum log_level	 log_max = LOG_LVL_INFO;
+static const char *log_role = "fleetpki";
+static enum log_level log_max = LOG_LVL_INFO;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -66,19 +66,18 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 		return;
 	n += m;
 	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;	/* truncated: keep the newline */
+		n = sizeof(line) - 2; /* truncated: keep the newline */
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
 }
 
-#define LOG_FN(name, level)			\
-	void					\
-	name(const char *fmt, ...)		\
-	{					\
-		va_list ap;			\
-		va_start(ap, fmt);		\
-		log_emit(level, fmt, ap);	\
-		va_end(ap);			\
+#define LOG_FN(name, level)                                                    \
+	void name(const char *fmt, ...)                                        \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		log_emit(level, fmt, ap);                                      \
+		va_end(ap);                                                    \
 	}
 
 LOG_FN(log_err, LOG_LVL_ERR)
@@ -94,7 +93,8 @@ log_ossl_errors(const char *what)
 	char text[256];
 	int line, flags, any = 0;
 
-	while ((e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
+	while (
+	    (e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
 		ERR_error_string_n(e, text, sizeof(text));
 		log_err("%s: %s (%s:%d %s)%s%s", what, text, file, line,
 		    func != NULL ? func : "",

@@ -173,7 +173,7 @@ empty_dirfd(int dfd, int depth)
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd != -1) {
 			if (depth > 0)
-				n += empty_dirfd(fd, depth - 1);	/* closes fd */
+				n += empty_dirfd(fd, depth - 1); /* closes fd */
 			else
 				close(fd);
 			continue;

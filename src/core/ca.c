@@ -24,33 +24,33 @@
 #include "core_internal.h"
 
 /* Seconds a tenant's default-CA choice is trusted before re-reading. */
-#define DEFAULT_TTL	30
+#define DEFAULT_TTL 30
 /* Bound on cached entries; past it the cache starts over. */
-#define CACHE_MAX	4096
+#define CACHE_MAX 4096
 
 struct core_ca {
-	int64_t		 id;
-	int64_t		 tenant_id;
-	char		 public_id[33];
-	char		 fingerprint[PKI_FPR_LEN];
-	char		*pem;
-	char		*crl_url;
-	char		*ocsp_url;
-	struct pki_ca	 pki;
+	int64_t id;
+	int64_t tenant_id;
+	char public_id[33];
+	char fingerprint[PKI_FPR_LEN];
+	char *pem;
+	char *crl_url;
+	char *ocsp_url;
+	struct pki_ca pki;
 };
 
 struct default_entry {
-	int64_t	tenant_id;
-	int64_t	ca_id;
-	time_t	at;
+	int64_t tenant_id;
+	int64_t ca_id;
+	time_t at;
 };
 
-static struct core_ca		**cas;
-static size_t			  ncas;
-static struct tenant		 *tenants;
-static size_t			  ntenants;
-static struct default_entry	 *defaults;
-static size_t			  ndefaults;
+static struct core_ca **cas;
+static size_t ncas;
+static struct tenant *tenants;
+static size_t ntenants;
+static struct default_entry *defaults;
+static size_t ndefaults;
 
 static void
 core_ca_free(struct core_ca *ca)
@@ -128,13 +128,14 @@ ca_open(struct fp_ctx *ctx, const struct ca_rec *rec, struct core_ca **out)
 	snprintf(ca->fingerprint, sizeof(ca->fingerprint), "%s",
 	    rec->fingerprint);
 	if ((rc = pki_cert_from_der(rec->cert_der.data, rec->cert_der.len,
-	    &ca->pki.cert)) != 0)
+	         &ca->pki.cert)) != 0)
 		goto out;
 	aad = ca_aad(rec->tenant_id, rec->public_id);
 	if ((rc = pki_open(ctx->cfg->master_key, aad, strlen(aad),
-	    rec->key_sealed.data, rec->key_sealed.len, &keyder)) != 0) {
+	         rec->key_sealed.data, rec->key_sealed.len, &keyder)) != 0) {
 		log_err("CA %" PRId64 ": sealed key does not open (wrong "
-		    "master_key?)", rec->id);
+		        "master_key?)",
+		    rec->id);
 		goto out;
 	}
 	if ((rc = pki_key_from_der(keyder.data, keyder.len, &ca->pki.key)) != 0)
@@ -147,8 +148,8 @@ ca_open(struct fp_ctx *ctx, const struct ca_rec *rec, struct core_ca **out)
 	if ((rc = pki_cert_to_pem(ca->pki.cert, &pem)) != 0)
 		goto out;
 	ca->pem = buf_steal(&pem, NULL);
-	ca->crl_url = xasprintf("%s/crl/%s.crl", ctx->cfg->http_url,
-	    ca->public_id);
+	ca->crl_url =
+	    xasprintf("%s/crl/%s.crl", ctx->cfg->http_url, ca->public_id);
 	ca->ocsp_url = xasprintf("%s/ocsp", ctx->cfg->http_url);
 	*out = ca;
 	ca = NULL;
@@ -231,8 +232,8 @@ core_ca_default(struct fp_ctx *ctx, int64_t tenant_id,
 	if (i == ndefaults) {
 		if (ndefaults >= CACHE_MAX)
 			ndefaults = i = 0;
-		defaults = xrealloc(defaults, (ndefaults + 1) *
-		    sizeof(*defaults));
+		defaults =
+		    xrealloc(defaults, (ndefaults + 1) * sizeof(*defaults));
 		ndefaults++;
 	}
 	defaults[i].tenant_id = tenant_id;
@@ -296,7 +297,8 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 	int rc;
 
 	cn = xasprintf("fleetpki %s %s CA", t->name, name);
-	if ((rc = pki_ca_create(alg, cn, "fleetpki", days, &key, &cert, st)) != 0)
+	if ((rc = pki_ca_create(alg, cn, "fleetpki", days, &key, &cert, st)) !=
+	    0)
 		goto out;
 	rec.tenant_id = t->id;
 	snprintf(rec.name, sizeof(rec.name), "%s", name);
@@ -311,7 +313,8 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 		rc = -FP_E_INTERNAL;
 		goto out;
 	}
-	if ((rc = pki_cert_validity(cert, &rec.not_before, &rec.not_after)) != 0)
+	if ((rc = pki_cert_validity(cert, &rec.not_before, &rec.not_after)) !=
+	    0)
 		goto out;
 	if ((skid = X509_get0_subject_key_id(cert)) == NULL ||
 	    ASN1_STRING_length(skid) != 20) {
@@ -325,8 +328,8 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 	if ((rc = pki_key_to_der(key, &keyder)) != 0)
 		goto out;
 	aad = ca_aad(t->id, rec.public_id);
-	if ((rc = pki_seal(ctx->cfg->master_key, aad, strlen(aad),
-	    keyder.data, keyder.len, &rec.key_sealed)) != 0)
+	if ((rc = pki_seal(ctx->cfg->master_key, aad, strlen(aad), keyder.data,
+	         keyder.len, &rec.key_sealed)) != 0)
 		goto out;
 	if ((rc = store_ca_insert(ctx->db, &rec)) != 0) {
 		if (rc == -FP_E_CONFLICT)

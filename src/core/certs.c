@@ -21,7 +21,7 @@
 
 #include "core_internal.h"
 
-#define ISSUE_ATTEMPTS	4
+#define ISSUE_ATTEMPTS 4
 /* RFC 5280 CRLReason superseded: what the identity API's DELETE means. */
 #define REASON_SUPERSEDED 4
 
@@ -51,13 +51,14 @@ core_issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca,
 		cert_rec_clear(out);
 		buf_reset(&der);
 		buf_reset(&pem);
-		if ((rc = pki_issue(core_ca_pki(ca), pub, prof, &cert, st)) != 0)
+		if ((rc = pki_issue(core_ca_pki(ca), pub, prof, &cert, st)) !=
+		    0)
 			goto out;
 		if ((rc = pki_cert_to_der(cert, &der)) != 0 ||
 		    (rc = pki_cert_to_pem(cert, &pem)) != 0 ||
 		    (rc = pki_cert_serial_hex(cert, out->serial)) != 0 ||
 		    (rc = pki_cert_validity(cert, &out->not_before,
-		    &out->not_after)) != 0)
+		         &out->not_after)) != 0)
 			goto out;
 		pki_fingerprint(der.data, der.len, out->fingerprint);
 		if ((out->subject = pki_cert_subject(cert)) == NULL) {
@@ -75,8 +76,8 @@ core_issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca,
 			aad = core_cert_key_aad(tenant_id, out->ca_id,
 			    out->serial);
 			if ((rc = pki_seal(ctx->cfg->master_key, aad,
-			    strlen(aad), keyder.data, keyder.len,
-			    &out->key_sealed)) != 0)
+			         strlen(aad), keyder.data, keyder.len,
+			         &out->key_sealed)) != 0)
 				goto out;
 		}
 		rc = store_cert_insert(ctx->db, out);
@@ -102,8 +103,7 @@ out:
 
 int
 core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
-    const char *csr_pem, size_t len, struct cert_rec *out,
-    struct fp_status *st)
+    const char *csr_pem, size_t len, struct cert_rec *out, struct fp_status *st)
 {
 	const struct core_ca *ca;
 	struct pki_profile prof;
@@ -150,7 +150,7 @@ core_cert_delete(struct fp_ctx *ctx, const struct tenant *t,
 	int rc;
 
 	if ((rc = store_cert_remove(ctx->db, t->id, fingerprint,
-	    REASON_SUPERSEDED, &rec)) != 0)
+	         REASON_SUPERSEDED, &rec)) != 0)
 		goto out;
 	log_info("revoked certificate %s serial %s", fingerprint, rec.serial);
 	core_ocsp_invalidate(ctx);

@@ -15,19 +15,17 @@ const struct pki_ca *core_ca_pki(const struct core_ca *);
  * 'user_id' (0: none), sealing 'priv' with it when the server made the
  * key; a serial collision signs again.  'out' is filled after commit.
  */
-int	core_issue_and_store(struct fp_ctx *, const struct core_ca *ca,
-	    int64_t tenant_id, int64_t user_id, EVP_PKEY *pub, EVP_PKEY *priv,
-	    const struct pki_profile *prof, struct cert_rec *out,
-	    struct fp_status *st);
+int core_issue_and_store(struct fp_ctx *, const struct core_ca *ca,
+    int64_t tenant_id, int64_t user_id, EVP_PKEY *pub, EVP_PKEY *priv,
+    const struct pki_profile *prof, struct cert_rec *out, struct fp_status *st);
 
 /* "cert:<tenant>:<ca>:<serial>": what a certificate's key is sealed to. */
-char	*core_cert_key_aad(int64_t tenant_id, int64_t ca_id,
-	    const char *serial);
+char *core_cert_key_aad(int64_t tenant_id, int64_t ca_id, const char *serial);
 
 /*
  * A revocation was committed by this host: drop cached OCSP answers, ours
  * and those of this host's nginx (config ocsp_cache_dir).
  */
-void	core_ocsp_invalidate(struct fp_ctx *);
+void core_ocsp_invalidate(struct fp_ctx *);
 
 #endif

@@ -20,8 +20,8 @@
 #include "core_internal.h"
 
 struct crl_build_arg {
-	struct fp_ctx		*ctx;
-	const struct core_ca	*ca;
+	struct fp_ctx *ctx;
+	const struct core_ca *ca;
 };
 
 /* store_crl_builder: sign the CRL inside the store's transaction. */
@@ -44,7 +44,7 @@ crl_build(void *varg, int64_t number, const struct revoked_rec *rev,
 	crl->this_update = util_now();
 	crl->next_update = crl->this_update + arg->ctx->cfg->crl_validity;
 	if ((rc = pki_crl_build(core_ca_pki(arg->ca), list, nrev, number,
-	    crl->this_update, crl->next_update, &x)) != 0)
+	         crl->this_update, crl->next_update, &x)) != 0)
 		goto out;
 	buf_reset(&crl->der);
 	rc = pki_crl_to_der(x, &crl->der);
@@ -65,7 +65,7 @@ core_crl_issue(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id,
 		return rc;
 	crl_rec_clear(out);
 	if ((rc = store_crl_issue(ctx->db, tenant_id, ca_id, crl_build, &arg,
-	    out)) != 0) {
+	         out)) != 0) {
 		crl_rec_clear(out);
 		return rc;
 	}
@@ -119,7 +119,7 @@ core_crl_pem(const struct crl_rec *crl, struct buf *out)
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		goto out;
 	if (PEM_write_bio(bio, "X509 CRL", "", crl->der.data,
-	    (long)crl->der.len) <= 0) {
+	        (long)crl->der.len) <= 0) {
 		log_ossl_errors("PEM_write_bio");
 		goto out;
 	}
@@ -140,8 +140,8 @@ core_crl_refresh_due(struct fp_ctx *ctx, int *issued)
 	int rc, failed = 0;
 
 	*issued = 0;
-	if ((rc = store_crl_due(ctx->db, util_now() +
-	    ctx->cfg->crl_refresh_margin, &due, &n)) != 0)
+	if ((rc = store_crl_due(ctx->db,
+	         util_now() + ctx->cfg->crl_refresh_margin, &due, &n)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		if (core_crl_issue(ctx, due[i].tenant_id, due[i].id, &crl) != 0)

@@ -28,12 +28,12 @@ static const char *const server_keys[] = { "ec-p256", "ec-p384", "rsa-2048",
 
 /* A request made ready to sign: its CSR parsed, its names settled. */
 struct prepared {
-	X509_REQ	*csr;
-	struct pki_san	*csr_sans;	/* owned when from the CSR */
-	size_t		 ncsr_sans;
-	const struct pki_san *sans;	/* what goes in the certificate */
-	size_t		 nsans;
-	char		*csr_cn;
+	X509_REQ *csr;
+	struct pki_san *csr_sans; /* owned when from the CSR */
+	size_t ncsr_sans;
+	const struct pki_san *sans; /* what goes in the certificate */
+	size_t nsans;
+	char *csr_cn;
 };
 
 static void
@@ -67,17 +67,17 @@ prepare(struct fp_ctx *ctx, const struct tenant *t,
 
 	memset(p, 0, sizeof(*p));
 	if ((rc = core_setting_int(ctx, t->id, "certmaker.max_days",
-	    &max_days)) != 0)
+	         &max_days)) != 0)
 		return rc;
 	if (req->days < 1 || req->days > max_days)
 		return fp_fail(st, FP_E_BADREQ,
 		    "days must be between 1 and %lld.", max_days);
 	if (req->csr_pem != NULL) {
 		if ((rc = pki_csr_parse_pem(req->csr_pem, req->csr_len, &p->csr,
-		    st)) != 0)
+		         st)) != 0)
 			return rc;
 		if ((rc = pki_csr_sans(p->csr, &p->csr_sans, &p->ncsr_sans,
-		    st)) != 0)
+		         st)) != 0)
 			return rc;
 		p->sans = p->csr_sans;
 		p->nsans = p->ncsr_sans;
@@ -88,9 +88,11 @@ prepare(struct fp_ctx *ctx, const struct tenant *t,
 			    strcmp(req->key_alg, server_keys[i]) == 0)
 				break;
 		if (i == FP_ARRAY_LEN(server_keys))
-			return fp_fail(st, FP_E_BADREQ, "Unknown key type "
+			return fp_fail(st, FP_E_BADREQ,
+			    "Unknown key type "
 			    "'%.32s': use ec-p256, ec-p384, rsa-2048, rsa-3072 "
-			    "or rsa-4096.", req->key_alg);
+			    "or rsa-4096.",
+			    req->key_alg);
 		p->sans = req->sans;
 		p->nsans = req->nsans;
 	}
@@ -107,7 +109,8 @@ prepare(struct fp_ctx *ctx, const struct tenant *t,
 	 */
 	if (req->csr_pem == NULL && req->subject.cn != NULL &&
 	    !cn_is_requested(p->sans, p->nsans, req->subject.cn))
-		return fp_fail(st, FP_E_BADREQ, "subject.common_name must be "
+		return fp_fail(st, FP_E_BADREQ,
+		    "subject.common_name must be "
 		    "one of the requested domains or IP addresses.");
 	return 0;
 }
@@ -167,15 +170,17 @@ core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
 		 * its own requested names: anything else would be a claim
 		 * the challenge never checked.
 		 */
-		if (p.csr_cn != NULL && cn_is_requested(p.sans, p.nsans,
-		    p.csr_cn))
+		if (p.csr_cn != NULL &&
+		    cn_is_requested(p.sans, p.nsans, p.csr_cn))
 			prof.subject.cn = p.csr_cn;
 		rc = core_issue_and_store(ctx, ca, t->id, user_id,
 		    X509_REQ_get0_pubkey(p.csr), NULL, &prof, out, st);
 	} else {
 		prof.subject = req->subject;
-		if ((rc = pki_key_generate(req->key_alg != NULL ? req->key_alg :
-		    server_keys[0], &key, st)) != 0)
+		if ((rc = pki_key_generate(req->key_alg != NULL
+		             ? req->key_alg
+		             : server_keys[0],
+		         &key, st)) != 0)
 			goto out;
 		rc = core_issue_and_store(ctx, ca, t->id, user_id, key, key,
 		    &prof, out, st);
@@ -199,8 +204,9 @@ core_cert_private_key(struct fp_ctx *ctx, const struct cert_rec *rec,
 		return -FP_E_NOTFOUND;
 	aad = core_cert_key_aad(rec->tenant_id, rec->ca_id, rec->serial);
 	if ((rc = pki_open(ctx->cfg->master_key, aad, strlen(aad),
-	    rec->key_sealed.data, rec->key_sealed.len, &der)) != 0) {
-		log_err("certificate %s: sealed key does not open", rec->serial);
+	         rec->key_sealed.data, rec->key_sealed.len, &der)) != 0) {
+		log_err("certificate %s: sealed key does not open",
+		    rec->serial);
 		goto out;
 	}
 	if ((rc = pki_key_from_der(der.data, der.len, &key)) != 0)
@@ -214,15 +220,15 @@ out:
 }
 
 int
-core_cert_revoke(struct fp_ctx *ctx, const struct tenant *t,
-    const char *serial, int reason, int64_t only_user)
+core_cert_revoke(struct fp_ctx *ctx, const struct tenant *t, const char *serial,
+    int reason, int64_t only_user)
 {
 	struct cert_rec rec = { 0 };
 	struct crl_rec crl = { 0 };
 	int rc;
 
 	if ((rc = store_cert_revoke(ctx->db, t->id, serial, reason, only_user,
-	    &rec)) != 0)
+	         &rec)) != 0)
 		goto out;
 	log_info("revoked certificate serial %s (reason %d)", serial, reason);
 	core_ocsp_invalidate(ctx);
@@ -245,9 +251,9 @@ never_validated(const struct pki_san *san)
 	    strcmp(san->value, "::1") == 0;
 }
 
-#define CHALLENGE_PATH		"/.well-known/certmaker-challenge/token.txt"
-#define CHALLENGE_TIMEOUT_MS	5000
-#define CHALLENGE_MAX_BODY	1024
+#define CHALLENGE_PATH "/.well-known/certmaker-challenge/token.txt"
+#define CHALLENGE_TIMEOUT_MS 5000
+#define CHALLENGE_MAX_BODY 1024
 
 int
 core_challenge_verify(struct fp_ctx *ctx, const struct pki_san *sans,
@@ -271,9 +277,10 @@ core_challenge_verify(struct fp_ctx *ctx, const struct pki_san *sans,
 		if (sans[i].type == PKI_SAN_EMAIL || never_validated(&sans[i]))
 			continue;
 		free(url);
-		url = xasprintf(strchr(sans[i].value, ':') != NULL ?
-		    "http://[%s]:%d" CHALLENGE_PATH : "http://%s:%d"
-		    CHALLENGE_PATH, sans[i].value, port);
+		url = xasprintf(strchr(sans[i].value, ':') != NULL
+		        ? "http://[%s]:%d" CHALLENGE_PATH
+		        : "http://%s:%d" CHALLENGE_PATH,
+		    sans[i].value, port);
 		memset(&f, 0, sizeof(f));
 		f.url = url;
 		f.timeout_ms = CHALLENGE_TIMEOUT_MS;
@@ -289,15 +296,15 @@ core_challenge_verify(struct fp_ctx *ctx, const struct pki_san *sans,
 		}
 		/* The token exactly, allowing the newline an editor adds. */
 		len = body.len;
-		while (len > 0 && (body.data[len - 1] == '\n' ||
-		    body.data[len - 1] == '\r'))
+		while (len > 0 &&
+		    (body.data[len - 1] == '\n' || body.data[len - 1] == '\r'))
 			len--;
 		if (status != 200 || len != strlen(token) ||
 		    CRYPTO_memcmp(body.data, token, len) != 0) {
 			rc = fp_fail(st, FP_E_EXPECTATION,
 			    "Challenge for '%s' failed: %s", sans[i].value,
-			    status != 200 ? "the token URL did not answer 200" :
-			    "the token does not match");
+			    status != 200 ? "the token URL did not answer 200"
+			                  : "the token does not match");
 			goto out;
 		}
 	}

@@ -28,31 +28,31 @@
 
 #include "core_internal.h"
 
-#define ISSUER_CACHE	256
-#define ISSUER_TTL	30	/* seconds: tenant settings are re-read */
-#define ANSWER_CACHE	512
+#define ISSUER_CACHE 256
+#define ISSUER_TTL 30 /* seconds: tenant settings are re-read */
+#define ANSWER_CACHE 512
 
 /* A CA as OCSP sees it: found by key id, with its validity setting. */
 struct issuer {
-	char	key_id[41];
-	int64_t	tenant_id;
-	int64_t	ca_id;
-	int64_t	validity;
-	time_t	at;
+	char key_id[41];
+	int64_t tenant_id;
+	int64_t ca_id;
+	int64_t validity;
+	time_t at;
 };
 
 /* A signed answer, keyed by the request bytes and the statuses. */
 struct answer {
-	unsigned char	 req_hash[32];
-	char		*statuses;	/* what the answer says, as text */
-	int64_t		 this_update;
-	int64_t		 next_update;
-	struct buf	 der;
+	unsigned char req_hash[32];
+	char *statuses; /* what the answer says, as text */
+	int64_t this_update;
+	int64_t next_update;
+	struct buf der;
 };
 
-static struct issuer	issuers[ISSUER_CACHE];
-static size_t		issuer_next;
-static struct answer	answers[ANSWER_CACHE];
+static struct issuer issuers[ISSUER_CACHE];
+static size_t issuer_next;
+static struct answer answers[ANSWER_CACHE];
 
 void
 core_ocsp_invalidate(struct fp_ctx *ctx)
@@ -77,7 +77,8 @@ core_ocsp_invalidate(struct fp_ctx *ctx)
 		return;
 	if ((n = util_empty_dir(dir, 2)) < 0)
 		log_err("ocsp_cache_dir %s: %s; nginx may answer from its "
-		    "cache for up to a second", dir, strerror(errno));
+		        "cache for up to a second",
+		    dir, strerror(errno));
 	else
 		log_debug("emptied nginx's OCSP cache (%d answers)", n);
 }
@@ -111,7 +112,7 @@ issuer_find(struct fp_ctx *ctx, const char *key_id, const struct issuer **out)
 	if ((rc = store_ca_by_key_id(ctx->db, key_id, &rec)) != 0)
 		goto out;
 	if ((rc = core_setting_int(ctx, rec.tenant_id, "ocsp.validity",
-	    &validity)) != 0)
+	         &validity)) != 0)
 		goto out;
 	e = &issuers[issuer_next++ % ISSUER_CACHE];
 	snprintf(e->key_id, sizeof(e->key_id), "%s", key_id);
@@ -172,7 +173,8 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	for (i = 0; i < n; i++) {
 		if (pki_ocsp_req_key_id(req, i, key_id) != 0 ||
 		    (i > 0 && strcmp(key_id, first_key) != 0)) {
-			rc = answer_error(OCSP_RESPONSE_STATUS_UNAUTHORIZED, out);
+			rc = answer_error(OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+			    out);
 			goto out;
 		}
 		if (i == 0)
@@ -198,12 +200,14 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (!pki_ocsp_req_issued_by(req, i, core_ca_pki(ca)->cert)) {
-			rc = answer_error(OCSP_RESPONSE_STATUS_UNAUTHORIZED, out);
+			rc = answer_error(OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+			    out);
 			goto out;
 		}
 	}
-	if (nq > 0 && (rc = store_ocsp_status(ctx->db, iss->ca_id, sp, nq, &st,
-	    &nst)) != 0)
+	if (nq > 0 &&
+	    (rc = store_ocsp_status(ctx->db, iss->ca_id, sp, nq, &st, &nst)) !=
+	        0)
 		goto out;
 	/* Never "good" for a serial this CA did not issue. */
 	for (i = 0; i < n; i++) {
@@ -213,8 +217,8 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 		for (j = 0; serials[i][0] != '\0' && j < nst; j++) {
 			if (strcmp(st[j].serial, serials[i]) != 0)
 				continue;
-			ans[i].status = st[j].revoked_at != 0 ? PKI_OCSP_REVOKED :
-			    PKI_OCSP_GOOD;
+			ans[i].status = st[j].revoked_at != 0 ? PKI_OCSP_REVOKED
+			                                      : PKI_OCSP_GOOD;
 			ans[i].revoked_at = st[j].revoked_at;
 			ans[i].reason = st[j].reason;
 		}
@@ -225,12 +229,14 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	nonce = pki_ocsp_req_has_nonce(req);
 	if (!nonce) {
 		/* The slot this request maps to; a hit if it says the same. */
-		if (EVP_Digest(der, len, req_hash, NULL, EVP_sha256(), NULL) != 1) {
+		if (EVP_Digest(der, len, req_hash, NULL, EVP_sha256(), NULL) !=
+		    1) {
 			log_ossl_errors("EVP_Digest");
 			rc = -FP_E_INTERNAL;
 			goto out;
 		}
-		slot = &answers[(req_hash[0] | req_hash[1] << 8) % ANSWER_CACHE];
+		slot =
+		    &answers[(req_hash[0] | req_hash[1] << 8) % ANSWER_CACHE];
 		if (slot->statuses != NULL &&
 		    memcmp(slot->req_hash, req_hash, 32) == 0 &&
 		    strcmp(slot->statuses, (const char *)statuses.data) == 0 &&
@@ -242,7 +248,7 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	}
 	/* Backdate a little for clients whose clocks run slow. */
 	if ((rc = pki_ocsp_respond(core_ca_pki(ca), req, ans, now - 60,
-	    now + iss->validity, &out->der)) != 0)
+	         now + iss->validity, &out->der)) != 0)
 		goto out;
 	out->max_age = nonce ? 0 : iss->validity;
 	if (slot != NULL) {

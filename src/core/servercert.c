@@ -17,18 +17,18 @@
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
-#define SERVERCERT_TTL	1	/* seconds */
+#define SERVERCERT_TTL 1 /* seconds */
 #define SERVERCERT_CACHE 16
 
 struct sc_entry {
-	char		 server[STORE_NAME_MAX + 1];
-	char		 slot[16];
-	time_t		 at;
-	struct buf	 pem;
+	char server[STORE_NAME_MAX + 1];
+	char slot[16];
+	time_t at;
+	struct buf pem;
 };
 
-static struct sc_entry	sc_cache[SERVERCERT_CACHE];
-static size_t		sc_next;
+static struct sc_entry sc_cache[SERVERCERT_CACHE];
+static size_t sc_next;
 
 static int
 slot_valid(const char *slot)
@@ -42,8 +42,9 @@ server_valid(const char *server)
 	size_t len = strlen(server);
 
 	return len >= 1 && len <= STORE_NAME_MAX &&
-	    strspn(server, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_.-") == len;
+	    strspn(server,
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	        "0123456789_.-") == len;
 }
 
 /* The PEM of server/slot, from the cache or the store. */

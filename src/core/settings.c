@@ -15,11 +15,11 @@
 enum setting_type { SET_BOOL, SET_INT };
 
 static const struct setting {
-	const char		*key;
-	enum setting_type	 type;
-	const char		*dflt;
-	long long		 min, max;
-	const char		*help;
+	const char *key;
+	enum setting_type type;
+	const char *dflt;
+	long long min, max;
+	const char *help;
 } settings[] = {
 	{ "certmaker.require_challenge", SET_BOOL, "off", 0, 1,
 	    "prove control of names over HTTP before issuing" },
@@ -76,7 +76,7 @@ setting_value(struct fp_ctx *ctx, int64_t tenant_id, const char *key,
 	if (rc == -FP_E_NOTFOUND)
 		rc = setting_parse(s, s->dflt, out);
 	else if (rc == 0 && setting_parse(s, value, out) != 0)
-		rc = setting_parse(s, s->dflt, out);	/* stored by hand? */
+		rc = setting_parse(s, s->dflt, out); /* stored by hand? */
 	free(value);
 	return rc;
 }
@@ -111,8 +111,8 @@ core_setting_set(struct fp_ctx *ctx, int64_t tenant_id, const char *key,
 		return fp_fail(st, FP_E_BADREQ, "unknown setting '%s'", key);
 	if (setting_parse(s, value, &v) != 0) {
 		if (s->type == SET_BOOL)
-			return fp_fail(st, FP_E_BADREQ,
-			    "%s takes on or off", key);
+			return fp_fail(st, FP_E_BADREQ, "%s takes on or off",
+			    key);
 		return fp_fail(st, FP_E_BADREQ,
 		    "%s takes an integer from %lld to %lld", key, s->min,
 		    s->max);
@@ -124,7 +124,7 @@ core_setting_set(struct fp_ctx *ctx, int64_t tenant_id, const char *key,
 
 /* What the tenant set, gathered in one query. */
 struct each_arg {
-	char	*values[FP_ARRAY_LEN(settings)];
+	char *values[FP_ARRAY_LEN(settings)];
 };
 
 static void
@@ -148,8 +148,9 @@ core_setting_each(struct fp_ctx *ctx, int64_t tenant_id,
 	memset(&e, 0, sizeof(e));
 	rc = store_setting_each(ctx->db, tenant_id, collect, &e);
 	for (i = 0; rc == 0 && i < FP_ARRAY_LEN(settings); i++)
-		fn(arg, settings[i].key, e.values[i] != NULL ? e.values[i] :
-		    settings[i].dflt, e.values[i] == NULL);
+		fn(arg, settings[i].key,
+		    e.values[i] != NULL ? e.values[i] : settings[i].dflt,
+		    e.values[i] == NULL);
 	for (i = 0; i < FP_ARRAY_LEN(settings); i++)
 		free(e.values[i]);
 	return rc;

@@ -24,8 +24,9 @@ http_header(struct http_req *req, const char *name)
 
 	/* CGI names headers HTTP_<UPPER_WITH_UNDERSCORES>. */
 	for (i = 0; name[i] != '\0' && n < sizeof(param) - 1; i++)
-		param[n++] = name[i] == '-' ? '_' :
-		    (char)toupper((unsigned char)name[i]);
+		param[n++] = name[i] == '-'
+		    ? '_'
+		    : (char)toupper((unsigned char)name[i]);
 	param[n] = '\0';
 	return FCGX_GetParam(param, fr->envp);
 }
@@ -129,7 +130,8 @@ http_query(struct http_req *req, const char *name)
 		/* A decoded NUL would end the key early: such keys never match. */
 		if (strlen(key) == namelen && strcmp(key, name) == 0)
 			return eq != NULL ? query_decode(req->arena, eq + 1,
-			    pairlen - keylen - 1) : "";
+			                        pairlen - keylen - 1)
+			                  : "";
 		p = amp != NULL ? amp + 1 : NULL;
 	}
 	return NULL;

@@ -31,25 +31,25 @@
 #include "fleetpki/log.h"
 #include "fleetpki/util.h"
 
-#define MAX_WORKERS	256
-#define LISTEN_BACKLOG	1024
+#define MAX_WORKERS 256
+#define LISTEN_BACKLOG 1024
 /* A worker that dies sooner than this after its start counts as a crash. */
-#define YOUNG_DEATH_MS	5000
-#define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	30000
-#define DRAIN_GRACE_MS	10000
+#define YOUNG_DEATH_MS 5000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+#define DRAIN_GRACE_MS 10000
 
 struct slot {
-	pid_t		pid;		/* 0 when not running */
-	int64_t		started_ms;
-	int64_t		respawn_at_ms;	/* 0 = nothing scheduled */
-	unsigned	crashes;	/* consecutive young deaths */
+	pid_t pid; /* 0 when not running */
+	int64_t started_ms;
+	int64_t respawn_at_ms; /* 0 = nothing scheduled */
+	unsigned crashes; /* consecutive young deaths */
 };
 
-static struct config	cfg;
-static struct slot	slots[MAX_WORKERS];
-static int		listen_fd = -1;
-static char		*pid_path;
+static struct config cfg;
+static struct slot slots[MAX_WORKERS];
+static int listen_fd = -1;
+static char *pid_path;
 
 static int64_t
 now_ms(void)
@@ -63,7 +63,8 @@ now_ms(void)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: fleetpkid [--config FILE] [--pid-file FILE]\n"
+	fprintf(f,
+	    "usage: fleetpkid [--config FILE] [--pid-file FILE]\n"
 	    "\n"
 	    "Serves the fleetpki HTTP APIs as FastCGI workers behind nginx.\n"
 	    "  --config FILE    configuration (default $FLEETPKI_CONFIG or\n"
@@ -143,8 +144,8 @@ reap(int stopping)
 			continue;
 		slots[i].pid = 0;
 		if (WIFSIGNALED(status))
-			log_warn("worker pid %ld killed by signal %d", (long)pid,
-			    WTERMSIG(status));
+			log_warn("worker pid %ld killed by signal %d",
+			    (long)pid, WTERMSIG(status));
 		else if (WEXITSTATUS(status) != 0)
 			log_warn("worker pid %ld exited with status %d",
 			    (long)pid, WEXITSTATUS(status));
@@ -155,15 +156,16 @@ reap(int stopping)
 			int64_t delay = BACKOFF_MIN_MS;
 			unsigned k;
 
-			for (k = 0; k < slots[i].crashes && delay < BACKOFF_MAX_MS;
-			    k++)
+			for (k = 0;
+			     k < slots[i].crashes && delay < BACKOFF_MAX_MS;
+			     k++)
 				delay *= 2;
 			if (delay > BACKOFF_MAX_MS)
 				delay = BACKOFF_MAX_MS;
 			slots[i].crashes++;
 			slots[i].respawn_at_ms = now_ms() + delay;
-			log_warn("worker %d crashing young; respawn in %lld ms", i,
-			    (long long)delay);
+			log_warn("worker %d crashing young; respawn in %lld ms",
+			    i, (long long)delay);
 		} else {
 			slots[i].crashes = 0;
 			slots[i].respawn_at_ms = now_ms();
@@ -291,7 +293,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (log_level_parse(cfg.log_level, &lvl) != 0) {
-		fprintf(stderr, "fleetpkid: bad log_level '%s'\n", cfg.log_level);
+		fprintf(stderr, "fleetpkid: bad log_level '%s'\n",
+		    cfg.log_level);
 		return 1;
 	}
 	log_init("master", lvl);
@@ -345,7 +348,7 @@ main(int argc, char **argv)
 			reload();
 			break;
 		default:
-			break;	/* timeout: a respawn is due */
+			break; /* timeout: a respawn is due */
 		}
 	}
 	drain(&set);

@@ -17,12 +17,12 @@
 #include "fleetpki/util.h"
 
 /* A JSON body holding a 65536-character PEM, escaped, fits in this. */
-#define BODY_CSR_JSON	(128 * 1024)
+#define BODY_CSR_JSON (128 * 1024)
 /* A raw CSR: an RSA-4096 CSR with a hundred names stays well below. */
-#define BODY_CSR_PEM	(16 * 1024)
+#define BODY_CSR_PEM (16 * 1024)
 #define BODY_CERTMAKER_JSON (64 * 1024)
 /* 16 CertIDs with a nonce and a signature are far below this. */
-#define BODY_OCSP	(16 * 1024)
+#define BODY_OCSP (16 * 1024)
 
 static const struct route routes[] = {
 	/* operations */
@@ -46,7 +46,8 @@ static const struct route routes[] = {
 	/* OCSP for every CA (also on the plain-HTTP listener) */
 	{ "POST", "/ocsp", revinfo_ocsp_post, AUTH_NONE, BODY_OCSP, NULL },
 	{ "GET", "/ocsp/{*}", revinfo_ocsp_get, AUTH_NONE, 0, NULL },
-	{ "POST", "/api/v1/ocsp", revinfo_ocsp_post, AUTH_NONE, BODY_OCSP, NULL },
+	{ "POST", "/api/v1/ocsp", revinfo_ocsp_post, AUTH_NONE, BODY_OCSP,
+	    NULL },
 	{ "GET", "/api/v1/ocsp/{*}", revinfo_ocsp_get, AUTH_NONE, 0, NULL },
 
 	/* certificate maker */
@@ -54,8 +55,8 @@ static const struct route routes[] = {
 	    AUTH_API_TOKEN, 0, NULL },
 	{ "POST", "/api/v1/certificate/request", certmaker_request,
 	    AUTH_API_TOKEN, BODY_CERTMAKER_JSON, NULL },
-	{ "POST", "/api/v1/certificate/request-with-csr",
-	    certmaker_request_csr, AUTH_API_TOKEN, BODY_CSR_PEM, NULL },
+	{ "POST", "/api/v1/certificate/request-with-csr", certmaker_request_csr,
+	    AUTH_API_TOKEN, BODY_CSR_PEM, NULL },
 	{ "GET", "/api/v1/certificate/{}/obtain", certmaker_cert_obtain,
 	    AUTH_API_TOKEN, 0, NULL },
 	{ "GET", "/api/v1/privatekey/{}/obtain", certmaker_key_obtain,

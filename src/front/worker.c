@@ -27,8 +27,8 @@
 #include "fleetpki/util.h"
 
 /* Set by SIGTERM; while idle in accept() the worker exits at once. */
-static volatile sig_atomic_t	w_stop;
-static volatile sig_atomic_t	w_idle;
+static volatile sig_atomic_t w_stop;
+static volatile sig_atomic_t w_idle;
 
 static void
 on_term(int sig)
@@ -43,24 +43,42 @@ static const char *
 reason_phrase(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 429: return "Too Many Requests";
-	case 503: return "Service Unavailable";
-	default: return status >= 500 ? "Internal Server Error" : "OK";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 417:
+		return "Expectation Failed";
+	case 429:
+		return "Too Many Requests";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return status >= 500 ? "Internal Server Error" : "OK";
 	}
 }
 
@@ -219,13 +237,13 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 	case AUTH_BEARER:
 		resp_header(resp, "Cache-Control", "no-store");
 		if ((rc = auth_bearer(ctx, http_header(&req, "Authorization"),
-		    &req.tenant, &st)) != 0)
+		         &req.tenant, &st)) != 0)
 			goto out;
 		break;
 	case AUTH_API_TOKEN:
 		resp_header(resp, "Cache-Control", "no-store");
 		if ((rc = auth_api_token(ctx, http_header(&req, "X-Auth-Token"),
-		    &req.tenant, &req.user, &st)) != 0)
+		         &req.tenant, &req.user, &st)) != 0)
 			goto out;
 		break;
 	}
@@ -245,8 +263,7 @@ out:
 			resp_error(resp, rc, &st);
 		if (fp_err_http(rc) >= 500)
 			log_warn("%s %s -> %d", req.method,
-			    req.path != NULL ? req.path : "?",
-			    fp_err_http(rc));
+			    req.path != NULL ? req.path : "?", fp_err_http(rc));
 	}
 	write_response(fr, &req, resp, head);
 }
@@ -265,7 +282,7 @@ front_worker_run(const struct config *cfg, int listen_fd)
 	/* Die with the master: an orphaned worker would hold the socket. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;	/* no SA_RESTART: accept() returns */
+	sa.sa_handler = on_term; /* no SA_RESTART: accept() returns */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;

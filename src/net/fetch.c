@@ -166,8 +166,8 @@ net_denylist_parse(const char *spec, struct net_denylist **out, char **err)
 		for (len = 0; p[len] != '\0' && !is_sep(p[len]); len++)
 			;
 		if (len >= sizeof(tok)) {
-			*err = xasprintf(
-			    "'%.*s...': not a CIDR network", CIDR_TEXT_MAX, p);
+			*err = xasprintf("'%.*s...': not a CIDR network",
+			    CIDR_TEXT_MAX, p);
 			goto out;
 		}
 		memcpy(tok, p, len);
@@ -352,18 +352,18 @@ fetch_fail(struct fp_status *st, CURLcode rc, const struct fetch_ctx *ctx,
 	case CURLE_URL_MALFORMAT:
 		return fp_fail(st, FP_E_EXPECTATION, "malformed URL");
 	case CURLE_COULDNT_RESOLVE_HOST:
-		return fp_fail(
-		    st, FP_E_EXPECTATION, "could not resolve %.255s", host);
+		return fp_fail(st, FP_E_EXPECTATION, "could not resolve %.255s",
+		    host);
 	case CURLE_COULDNT_CONNECT:
-		return fp_fail(
-		    st, FP_E_EXPECTATION, "could not connect to %.255s", host);
+		return fp_fail(st, FP_E_EXPECTATION,
+		    "could not connect to %.255s", host);
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return fp_fail(st, FP_E_EXPECTATION,
 		    "TLS connection to %.255s failed", host);
 	default:
-		return fp_fail(
-		    st, FP_E_EXPECTATION, "request to %.255s failed", host);
+		return fp_fail(st, FP_E_EXPECTATION, "request to %.255s failed",
+		    host);
 	}
 }
 

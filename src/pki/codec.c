@@ -124,8 +124,8 @@ pki_pem_decode(const char *pem, size_t len, const char *label, struct buf *out,
 		goto out;
 	}
 	/* ONLY_B64: a header line is not base64 and fails the decode. */
-	if (!PEM_read_bio_ex(
-	        bio, &name, &header, &data, &dlen, PEM_FLAG_ONLY_B64)) {
+	if (!PEM_read_bio_ex(bio, &name, &header, &data, &dlen,
+	        PEM_FLAG_ONLY_B64)) {
 		ERR_clear_error();
 		goto out;
 	}
@@ -184,8 +184,8 @@ pki_pem_body_der(const char *pem, size_t len, struct buf *out)
 		r = -FP_E_INTERNAL;
 		goto out;
 	}
-	if (!PEM_read_bio_ex(
-	        bio, &name, &header, &data, &dlen, PEM_FLAG_EAY_COMPATIBLE)) {
+	if (!PEM_read_bio_ex(bio, &name, &header, &data, &dlen,
+	        PEM_FLAG_EAY_COMPATIBLE)) {
 		ERR_clear_error();
 		goto out;
 	}

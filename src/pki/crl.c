@@ -138,8 +138,8 @@ crl_add_entry(X509_CRL *crl, const struct pki_revoked *rv)
 	if (rv->reason > 0) {
 		if ((reason = ASN1_ENUMERATED_new()) == NULL ||
 		    !ASN1_ENUMERATED_set(reason, rv->reason) ||
-		    !X509_REVOKED_add1_ext_i2d(
-		        re, NID_crl_reason, reason, 0, X509V3_ADD_DEFAULT)) {
+		    !X509_REVOKED_add1_ext_i2d(re, NID_crl_reason, reason, 0,
+		        X509V3_ADD_DEFAULT)) {
 			log_ossl_errors("pki_crl_build: reasonCode");
 			goto out;
 		}
@@ -200,8 +200,8 @@ pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
 	    !X509_CRL_add_ext(crl, aki, -1) ||
 	    (num = ASN1_INTEGER_new()) == NULL ||
 	    !ASN1_INTEGER_set_int64(num, crl_number) ||
-	    !X509_CRL_add1_ext_i2d(
-	        crl, NID_crl_number, num, 0, X509V3_ADD_DEFAULT)) {
+	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0,
+	        X509V3_ADD_DEFAULT)) {
 		log_ossl_errors("pki_crl_build: extensions");
 		goto out;
 	}

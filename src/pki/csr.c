@@ -126,8 +126,8 @@ out:
 }
 
 int
-pki_csr_parse_der(
-    const unsigned char *der, size_t len, X509_REQ **out, struct fp_status *st)
+pki_csr_parse_der(const unsigned char *der, size_t len, X509_REQ **out,
+    struct fp_status *st)
 {
 	const unsigned char *p = der;
 	X509_REQ *req = NULL;
@@ -144,8 +144,8 @@ pki_csr_parse_der(
 		goto out;
 	}
 	if (X509_REQ_get_version(req) != X509_REQ_VERSION_1) {
-		r = fp_fail(
-		    st, FP_E_BADREQ, "The CSR version is not supported.");
+		r = fp_fail(st, FP_E_BADREQ,
+		    "The CSR version is not supported.");
 		goto out;
 	}
 
@@ -166,8 +166,8 @@ pki_csr_parse_der(
 		goto out;
 	if (X509_REQ_verify_ex(req, pub, NULL, NULL) != 1) {
 		ERR_clear_error();
-		r = fp_fail(
-		    st, FP_E_BADREQ, "The CSR signature does not verify.");
+		r = fp_fail(st, FP_E_BADREQ,
+		    "The CSR signature does not verify.");
 		goto out;
 	}
 	if ((r = csr_check_extensions(req, st)) != 0)
@@ -181,8 +181,8 @@ out:
 }
 
 int
-pki_csr_parse_pem(
-    const char *pem, size_t len, X509_REQ **out, struct fp_status *st)
+pki_csr_parse_pem(const char *pem, size_t len, X509_REQ **out,
+    struct fp_status *st)
 {
 	struct buf der = BUF_INIT;
 	int r;
@@ -249,8 +249,8 @@ pki_csr_subject_cn_only(X509_REQ *req, char **cn, struct fp_status *st)
 			obj = X509_NAME_ENTRY_get_object(
 			    X509_NAME_get_entry(name, i));
 			if ((nid = OBJ_obj2nid(obj)) != NID_undef)
-				snprintf(
-				    oid, sizeof(oid), "%s", OBJ_nid2sn(nid));
+				snprintf(oid, sizeof(oid), "%s",
+				    OBJ_nid2sn(nid));
 			else
 				OBJ_obj2txt(oid, sizeof(oid), obj, 1);
 			buf_printf(&found, "%s%s", i > 0 ? ", " : "", oid);
@@ -320,7 +320,7 @@ san_from_gn(const GENERAL_NAME *gn, struct pki_san *out, struct fp_status *st)
 		/* IA5 text with no NUL: a NUL would truncate the name. */
 		if (ASN1_STRING_length(s) <= 0 ||
 		    memchr(ASN1_STRING_get0_data(s), 0,
-		    (size_t)ASN1_STRING_length(s)) != NULL)
+		        (size_t)ASN1_STRING_length(s)) != NULL)
 			return fp_fail(st, FP_E_BADREQ,
 			    "The CSR requests an empty or malformed name.");
 		out->type = type == GEN_DNS ? PKI_SAN_DNS : PKI_SAN_EMAIL;
@@ -341,7 +341,8 @@ san_from_gn(const GENERAL_NAME *gn, struct pki_san *out, struct fp_status *st)
 		out->value = xstrdup(text);
 		return 0;
 	default:
-		return fp_fail(st, FP_E_BADREQ, "The CSR requests a name that "
+		return fp_fail(st, FP_E_BADREQ,
+		    "The CSR requests a name that "
 		    "is not a DNS name, IP address or email address.");
 	}
 }
@@ -371,7 +372,7 @@ pki_csr_sans(X509_REQ *req, struct pki_san **sans, size_t *n,
 	out = xcalloc((size_t)sk_GENERAL_NAME_num(gens) + 1, sizeof(*out));
 	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
 		if ((rc = san_from_gn(sk_GENERAL_NAME_value(gens, i),
-		    &out[count], st)) != 0)
+		         &out[count], st)) != 0)
 			goto out;
 		count++;
 	}

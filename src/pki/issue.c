@@ -275,10 +275,17 @@ pki_san_check(const struct pki_san *sans, size_t n, struct fp_status *st)
 
 	for (i = 0; i < n; i++) {
 		switch (sans[i].type) {
-		case PKI_SAN_DNS: ok = dns_valid(sans[i].value); break;
-		case PKI_SAN_IP: ok = ip_valid(sans[i].value); break;
-		case PKI_SAN_EMAIL: ok = email_valid(sans[i].value); break;
-		default: return fp_fail(st, FP_E_BADREQ, "Unknown SAN type.");
+		case PKI_SAN_DNS:
+			ok = dns_valid(sans[i].value);
+			break;
+		case PKI_SAN_IP:
+			ok = ip_valid(sans[i].value);
+			break;
+		case PKI_SAN_EMAIL:
+			ok = email_valid(sans[i].value);
+			break;
+		default:
+			return fp_fail(st, FP_E_BADREQ, "Unknown SAN type.");
 		}
 		if (!ok)
 			return fp_fail(st, FP_E_BADREQ,
@@ -354,8 +361,8 @@ gn_ip(const char *value)
  * (RFC 5280 4.2.1.6, and -x509_strict checks it).
  */
 static int
-add_sans(
-    X509 *x, const struct pki_profile *prof, int critical, struct fp_status *st)
+add_sans(X509 *x, const struct pki_profile *prof, int critical,
+    struct fp_status *st)
 {
 	GENERAL_NAMES *gens = NULL;
 	GENERAL_NAME *gn = NULL;
@@ -408,8 +415,8 @@ add_sans(
 			goto out;
 		}
 	}
-	if (!X509_add1_ext_i2d(
-	        x, NID_subject_alt_name, gens, critical, X509V3_ADD_DEFAULT)) {
+	if (!X509_add1_ext_i2d(x, NID_subject_alt_name, gens, critical,
+	        X509V3_ADD_DEFAULT)) {
 		log_ossl_errors("X509_add1_ext_i2d subjectAltName");
 		goto out;
 	}
@@ -429,8 +436,8 @@ add_crldp(X509 *x, const char *url, struct fp_status *st)
 	int r = -FP_E_INTERNAL;
 
 	if (!url_valid(url))
-		return fp_fail(
-		    st, FP_E_BADREQ, "The CRL URL is not a valid http(s) URL.");
+		return fp_fail(st, FP_E_BADREQ,
+		    "The CRL URL is not a valid http(s) URL.");
 	if ((dps = CRL_DIST_POINTS_new()) == NULL ||
 	    (dp = DIST_POINT_new()) == NULL ||
 	    (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
@@ -450,8 +457,8 @@ add_crldp(X509 *x, const char *url, struct fp_status *st)
 		goto out;
 	}
 	dp = NULL;
-	if (!X509_add1_ext_i2d(
-	        x, NID_crl_distribution_points, dps, 0, X509V3_ADD_DEFAULT)) {
+	if (!X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0,
+	        X509V3_ADD_DEFAULT)) {
 		log_ossl_errors("X509_add1_ext_i2d crlDistributionPoints");
 		goto out;
 	}
@@ -492,8 +499,8 @@ add_aia_ocsp(X509 *x, const char *url, struct fp_status *st)
 		goto out;
 	}
 	ad = NULL;
-	if (!X509_add1_ext_i2d(
-	        x, NID_info_access, aia, 0, X509V3_ADD_DEFAULT)) {
+	if (!X509_add1_ext_i2d(x, NID_info_access, aia, 0,
+	        X509V3_ADD_DEFAULT)) {
 		log_ossl_errors("X509_add1_ext_i2d authorityInfoAccess");
 		goto out;
 	}
@@ -524,8 +531,8 @@ add_conf_exts(X509 *x, X509V3_CTX *ctx, const struct conf_ext *exts, size_t n)
 	int ok;
 
 	for (i = 0; i < n; i++) {
-		if ((ext = X509V3_EXT_conf_nid(
-		         NULL, ctx, exts[i].nid, exts[i].value)) == NULL) {
+		if ((ext = X509V3_EXT_conf_nid(NULL, ctx, exts[i].nid,
+		         exts[i].value)) == NULL) {
 			log_ossl_errors(OBJ_nid2sn(exts[i].nid));
 			return -FP_E_INTERNAL;
 		}
@@ -562,14 +569,14 @@ set_spki(X509 *x, EVP_PKEY *pub)
 	if (EVP_PKEY_is_a(pub, "EC")) {
 		if (!EVP_PKEY_get_group_name(pub, group, sizeof(group), NULL) ||
 		    (curve = OBJ_sn2nid(group)) == NID_undef ||
-		    !EVP_PKEY_get_octet_string_param(
-		        pub, OSSL_PKEY_PARAM_PUB_KEY, NULL, 0, &len) ||
+		    !EVP_PKEY_get_octet_string_param(pub,
+		        OSSL_PKEY_PARAM_PUB_KEY, NULL, 0, &len) ||
 		    len == 0 || len > INT_MAX)
 			goto ossl;
 		enc = OPENSSL_malloc(len);
 		if (enc == NULL ||
-		    !EVP_PKEY_get_octet_string_param(
-		        pub, OSSL_PKEY_PARAM_PUB_KEY, enc, len, &len) ||
+		    !EVP_PKEY_get_octet_string_param(pub,
+		        OSSL_PKEY_PARAM_PUB_KEY, enc, len, &len) ||
 		    !X509_PUBKEY_set0_param(xpk,
 		        OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
 		        OBJ_nid2obj(curve), enc, (int)len))
@@ -661,8 +668,8 @@ pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 		goto out;
 	}
 	if (prof->days < 1) {
-		r = fp_fail(
-		    st, FP_E_BADREQ, "The validity must be at least one day.");
+		r = fp_fail(st, FP_E_BADREQ,
+		    "The validity must be at least one day.");
 		goto out;
 	}
 	empty = pn->c == NULL && pn->st == NULL && pn->l == NULL &&
@@ -762,8 +769,8 @@ pki_ca_create(const char *alg, const char *cn, const char *org, int days,
 		goto out;
 	}
 	if (days < 1) {
-		r = fp_fail(
-		    st, FP_E_BADREQ, "The validity must be at least one day.");
+		r = fp_fail(st, FP_E_BADREQ,
+		    "The validity must be at least one day.");
 		goto out;
 	}
 	pn.o = org;
@@ -783,8 +790,8 @@ pki_ca_create(const char *alg, const char *cn, const char *org, int days,
 	now = (int64_t)time(NULL);
 	if ((r = set_random_serial(x)) != 0 ||
 	    (r = set_time(X509_getm_notBefore(x), now - BACKDATE_SECS)) != 0 ||
-	    (r = set_time(
-	         X509_getm_notAfter(x), now + (int64_t)days * 86400)) != 0)
+	    (r = set_time(X509_getm_notAfter(x),
+	         now + (int64_t)days * 86400)) != 0)
 		goto out;
 
 	/*

@@ -66,8 +66,9 @@ pki_key_generate(const char *alg, EVP_PKEY **out, struct fp_status *st)
 	 * provider's default.
 	 */
 	if (ka->group != NULL) {
-		params[0] = OSSL_PARAM_construct_utf8_string(
-		    OSSL_PKEY_PARAM_GROUP_NAME, (char *)ka->group, 0);
+		params[0] =
+		    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+		        (char *)ka->group, 0);
 		params[1] = OSSL_PARAM_construct_utf8_string(
 		    OSSL_PKEY_PARAM_EC_ENCODING,
 		    (char *)OSSL_PKEY_EC_ENCODING_GROUP, 0);
@@ -151,8 +152,8 @@ key_check_ec(EVP_PKEY *key, struct fp_status *st)
 	 * parameters to a built-in curve.  The group name alone therefore
 	 * proves nothing; the encoding says how the key came to us.
 	 */
-	if (!EVP_PKEY_get_utf8_string_param(
-	        key, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc), NULL) ||
+	if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING,
+	        enc, sizeof(enc), NULL) ||
 	    strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0 ||
 	    (EVP_PKEY_get_int_param(key,
 	         OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS, &explicit) &&
@@ -219,8 +220,8 @@ key_encode(EVP_PKEY *key, const char *fmt, struct buf *out)
 	size_t len = 0;
 	int r = -FP_E_INTERNAL;
 
-	ctx = OSSL_ENCODER_CTX_new_for_pkey(
-	    key, EVP_PKEY_KEYPAIR, fmt, "PrivateKeyInfo", NULL);
+	ctx = OSSL_ENCODER_CTX_new_for_pkey(key, EVP_PKEY_KEYPAIR, fmt,
+	    "PrivateKeyInfo", NULL);
 	if (ctx == NULL || OSSL_ENCODER_CTX_get_num_encoders(ctx) == 0 ||
 	    !OSSL_ENCODER_to_data(ctx, &data, &len)) {
 		log_ossl_errors("pki_key_encode");

@@ -52,8 +52,8 @@ hex_upper(const unsigned char *p, size_t len, char *out)
 }
 
 int
-pki_ocsp_req_parse(
-    const unsigned char *der, size_t len, struct pki_ocsp_req **out)
+pki_ocsp_req_parse(const unsigned char *der, size_t len,
+    struct pki_ocsp_req **out)
 {
 	struct pki_ocsp_req *rq = NULL;
 	const unsigned char *p = der;
@@ -193,8 +193,8 @@ certid_md(const ASN1_OBJECT *alg)
 
 /* 1 when 'h' is the 'md' hash of 'data'. */
 static int
-hash_equals(
-    const EVP_MD *md, const ASN1_OCTET_STRING *h, const void *data, size_t len)
+hash_equals(const EVP_MD *md, const ASN1_OCTET_STRING *h, const void *data,
+    size_t len)
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
@@ -228,8 +228,8 @@ pki_ocsp_req_issued_by(const struct pki_ocsp_req *rq, size_t i, X509 *ca)
 	 * is compared first as the one that tells CAs apart.
 	 */
 	if ((key = X509_get0_pubkey_bitstr(ca)) == NULL ||
-	    !X509_NAME_get0_der(
-	        X509_get_subject_name(ca), &name_der, &name_len)) {
+	    !X509_NAME_get0_der(X509_get_subject_name(ca), &name_der,
+	        &name_len)) {
 		log_ossl_errors("pki_ocsp_req_issued_by");
 		return 0;
 	}
@@ -239,8 +239,8 @@ pki_ocsp_req_issued_by(const struct pki_ocsp_req *rq, size_t i, X509 *ca)
 }
 
 int
-pki_ocsp_req_serial_hex(
-    const struct pki_ocsp_req *rq, size_t i, char out[PKI_SERIAL_HEX_LEN])
+pki_ocsp_req_serial_hex(const struct pki_ocsp_req *rq, size_t i,
+    char out[PKI_SERIAL_HEX_LEN])
 {
 	ASN1_INTEGER *sn = NULL;
 	const unsigned char *p;
@@ -317,8 +317,8 @@ add_single(OCSP_BASICRESP *bs, OCSP_CERTID *cid,
 		 */
 		if (a->reason > 0)
 			reason = a->reason;
-		if ((*rt = ASN1_GENERALIZEDTIME_set(
-		         *rt, (time_t)a->revoked_at)) == NULL) {
+		if ((*rt = ASN1_GENERALIZEDTIME_set(*rt,
+		         (time_t)a->revoked_at)) == NULL) {
 			log_ossl_errors("pki_ocsp_respond: revocationTime");
 			return -FP_E_INTERNAL;
 		}
@@ -365,8 +365,8 @@ pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *rq,
 		goto out;
 	}
 	for (i = 0; i < rq->n; i++)
-		if ((r = add_single(
-		         bs, rq->ids[i], &answers[i], tu, nu, &rt)) != 0)
+		if ((r = add_single(bs, rq->ids[i], &answers[i], tu, nu,
+		         &rt)) != 0)
 			goto out;
 	r = -FP_E_INTERNAL;
 	/* 1: copied, 2: the request had none; 0 is a failure. */
@@ -385,8 +385,8 @@ pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *rq,
 		log_ossl_errors("OCSP_basic_sign");
 		goto out;
 	}
-	if ((resp = OCSP_response_create(
-	         OCSP_RESPONSE_STATUS_SUCCESSFUL, bs)) == NULL) {
+	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL,
+	         bs)) == NULL) {
 		log_ossl_errors("OCSP_response_create");
 		goto out;
 	}

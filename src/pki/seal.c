@@ -54,8 +54,9 @@ pki_seal(const unsigned char key[PKI_SEAL_KEY_LEN], const void *aad,
 		log_ossl_errors("pki_seal");
 		goto out;
 	}
-	params[0] = OSSL_PARAM_construct_octet_string(
-	    OSSL_CIPHER_PARAM_AEAD_TAG, tag, sizeof(tag));
+	params[0] =
+	    OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+	        sizeof(tag));
 	params[1] = OSSL_PARAM_construct_end();
 	if (!EVP_CIPHER_CTX_get_params(ctx, params)) {
 		log_ossl_errors("pki_seal: tag");
@@ -86,8 +87,8 @@ pki_open(const unsigned char key[PKI_SEAL_KEY_LEN], const void *aad,
 
 	if (ctlen < PKI_SEAL_OVERHEAD || ctlen - PKI_SEAL_OVERHEAD > INT_MAX ||
 	    aadlen > INT_MAX) {
-		log_err(
-		    "pki_open: sealed data of %zu bytes is malformed", ctlen);
+		log_err("pki_open: sealed data of %zu bytes is malformed",
+		    ctlen);
 		goto out;
 	}
 	len = ctlen - PKI_SEAL_OVERHEAD;

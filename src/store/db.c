@@ -16,12 +16,12 @@
 #include "fleetpki/util.h"
 
 struct db {
-	char	*conninfo;
-	char	 timeout[16];
-	PGconn	*conn;
-	bool	 in_tx;
-	bool	 prepared[STMT__COUNT];
-	bool	 down_logged;	/* log an outage once, not per request */
+	char *conninfo;
+	char timeout[16];
+	PGconn *conn;
+	bool in_tx;
+	bool prepared[STMT__COUNT];
+	bool down_logged; /* log an outage once, not per request */
 };
 
 struct db *
@@ -69,8 +69,9 @@ db_ready(struct db *db)
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		if (!db->down_logged)
-			log_warn("database unavailable: %s", db->conn != NULL ?
-			    PQerrorMessage(db->conn) : "out of memory");
+			log_warn("database unavailable: %s",
+			    db->conn != NULL ? PQerrorMessage(db->conn)
+			                     : "out of memory");
 		db->down_logged = true;
 		db_drop(db);
 		return -FP_E_UNAVAILABLE;
@@ -88,20 +89,19 @@ db_result_error(struct db *db, enum stmt_id id, PGresult *res)
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 	if (state != NULL && strcmp(state, "23505") == 0)
-		return -FP_E_CONFLICT;		/* unique_violation */
+		return -FP_E_CONFLICT; /* unique_violation */
 	if (state != NULL && strncmp(state, "22", 2) == 0)
-		return -FP_E_BADREQ;		/* data exception: bad input */
+		return -FP_E_BADREQ; /* data exception: bad input */
 	if (state != NULL && strcmp(state, "40001") == 0)
-		return -FP_E_UNAVAILABLE;	/* serialization failure */
+		return -FP_E_UNAVAILABLE; /* serialization failure */
 	log_err("statement %s failed: %s", stmt_name(id),
 	    PQresultErrorMessage(res));
 	return -FP_E_INTERNAL;
 }
 
 int
-db_exec_params(struct db *db, enum stmt_id id, int n,
-    const char *const *values, const int *lengths, const int *formats,
-    PGresult **out)
+db_exec_params(struct db *db, enum stmt_id id, int n, const char *const *values,
+    const int *lengths, const int *formats, PGresult **out)
 {
 	PGresult *res = NULL;
 	ExecStatusType st;
@@ -118,8 +118,8 @@ db_exec_params(struct db *db, enum stmt_id id, int n,
 		if ((rc = db_ready(db)) != 0)
 			return rc;
 		if (!db->prepared[id]) {
-			res = PQprepare(db->conn, stmt_name(id), stmt_sql(id), 0,
-			    NULL);
+			res = PQprepare(db->conn, stmt_name(id), stmt_sql(id),
+			    0, NULL);
 			if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 				db->prepared[id] = true;
 				PQclear(res);
@@ -174,9 +174,11 @@ db_command(struct db *db, const char *cmd)
 			const char *state =
 			    PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-			rc = state != NULL && strcmp(state, "40001") == 0 ?
-			    -FP_E_UNAVAILABLE : -FP_E_INTERNAL;
-			log_err("%s failed: %s", cmd, PQresultErrorMessage(res));
+			rc = state != NULL && strcmp(state, "40001") == 0
+			    ? -FP_E_UNAVAILABLE
+			    : -FP_E_INTERNAL;
+			log_err("%s failed: %s", cmd,
+			    PQresultErrorMessage(res));
 		}
 	}
 	PQclear(res);

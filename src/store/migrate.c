@@ -164,12 +164,14 @@ migrate_run(struct db *db, const char *sql_dir, int *applied, char **err)
 	if (simple(conn, "SET client_min_messages = warning", NULL, err) != 0)
 		goto out;
 	if (simple(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", NULL,
-	    err) != 0)
+	        err) != 0)
 		goto out;
 	locked = 1;
-	if (simple(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-	    "version integer PRIMARY KEY, name text NOT NULL, "
-	    "applied_at timestamptz NOT NULL DEFAULT now())", NULL, err) != 0)
+	if (simple(conn,
+	        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	        "version integer PRIMARY KEY, name text NOT NULL, "
+	        "applied_at timestamptz NOT NULL DEFAULT now())",
+	        NULL, err) != 0)
 		goto out;
 	for (i = 0; i < nfiles; i++) {
 		int version = atoi(files[i]);
@@ -204,8 +206,9 @@ out:
 	if (locked) {
 		char *ignored = NULL;
 
-		(void)simple(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")",
-		    NULL, &ignored);
+		(void)simple(conn,
+		    "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")", NULL,
+		    &ignored);
 		free(ignored);
 	}
 	for (i = 0; i < nfiles; i++)

@@ -40,8 +40,9 @@ col_copy(PGresult *res, int row, int col, char *out, size_t outlen)
 static int64_t
 col_i64(PGresult *res, int row, int col)
 {
-	return PQgetisnull(res, row, col) ? 0 :
-	    strtoll(PQgetvalue(res, row, col), NULL, 10);
+	return PQgetisnull(res, row, col)
+	    ? 0
+	    : strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
 static bool
@@ -222,7 +223,8 @@ store_ca_insert(struct db *db, struct ca_rec *ca)
 	p[8] = i64(nb, ca->not_before);
 	p[9] = i64(na, ca->not_after);
 	p[10] = ca->key_id;
-	if ((rc = db_exec_params(db, STMT_CA_INSERT, 11, p, len, fmt, &res)) != 0)
+	if ((rc = db_exec_params(db, STMT_CA_INSERT, 11, p, len, fmt, &res)) !=
+	    0)
 		goto out;
 	if ((rc = one_row(res)) != 0) {
 		rc = -FP_E_INTERNAL;
@@ -261,8 +263,7 @@ store_ca_default(struct db *db, int64_t tenant_id, struct ca_rec *ca)
 }
 
 int
-store_ca_by_id(struct db *db, int64_t tenant_id, int64_t id,
-    struct ca_rec *ca)
+store_ca_by_id(struct db *db, int64_t tenant_id, int64_t id, struct ca_rec *ca)
 {
 	char tid[I64_LEN], cid[I64_LEN];
 	const char *p[] = { i64(tid, tenant_id), i64(cid, id) };
@@ -271,8 +272,7 @@ store_ca_by_id(struct db *db, int64_t tenant_id, int64_t id,
 }
 
 int
-store_ca_by_public_id(struct db *db, const char *public_id,
-    struct ca_rec *ca)
+store_ca_by_public_id(struct db *db, const char *public_id, struct ca_rec *ca)
 {
 	const char *p[] = { public_id };
 
@@ -308,8 +308,7 @@ out:
 }
 
 int
-store_ca_list(struct db *db, int64_t tenant_id, struct ca_rec **out,
-    size_t *n)
+store_ca_list(struct db *db, int64_t tenant_id, struct ca_rec **out, size_t *n)
 {
 	char tid[I64_LEN];
 	const char *p[] = { i64(tid, tenant_id) };
@@ -381,7 +380,8 @@ store_cert_insert(struct db *db, struct cert_rec *c)
 		i64(nb, c->not_before), i64(na, c->not_after),
 		c->issued_by_pki ? "true" : "false",
 		c->user_id > 0 ? i64(uid, c->user_id) : NULL,
-		c->key_sealed.len > 0 ? (const char *)c->key_sealed.data : NULL };
+		c->key_sealed.len > 0 ? (const char *)c->key_sealed.data
+		                      : NULL };
 	int len[11] = { 0 }, fmt[11] = { 0 };
 	PGresult *res = NULL;
 	int rc;
@@ -389,7 +389,7 @@ store_cert_insert(struct db *db, struct cert_rec *c)
 	len[10] = (int)c->key_sealed.len;
 	fmt[10] = 1;
 	if ((rc = db_exec_params(db, STMT_CERT_INSERT, 11, p, len, fmt,
-	    &res)) != 0)
+	         &res)) != 0)
 		goto out;
 	if ((rc = one_row(res)) != 0) {
 		rc = -FP_E_INTERNAL;
@@ -423,8 +423,7 @@ out:
 
 int
 store_cert_page(struct db *db, int64_t tenant_id, const struct cert_filter *f,
-    int64_t offset, int limit, struct cert_rec **out, size_t *n,
-    int64_t *total)
+    int64_t offset, int limit, struct cert_rec **out, size_t *n, int64_t *total)
 {
 	char tid[I64_LEN], off[I64_LEN], lim[I64_LEN];
 	const char *p[15] = { i64(tid, tenant_id), f->fingerprint,
@@ -476,7 +475,8 @@ store_cert_remove(struct db *db, int64_t tenant_id, const char *fingerprint,
     int reason, struct cert_rec *c)
 {
 	char tid[I64_LEN], rsn[I64_LEN];
-	const char *p[] = { i64(tid, tenant_id), fingerprint, i64(rsn, reason) };
+	const char *p[] = { i64(tid, tenant_id), fingerprint,
+		i64(rsn, reason) };
 	PGresult *res = NULL;
 	int rc;
 
@@ -561,7 +561,8 @@ store_ocsp_status(struct db *db, int64_t ca_id, const char *const *serials,
 	/* A text[] literal: only hex serials, so nothing needs quoting. */
 	for (r = 0; r < (int)nserials; r++)
 		if (serials[r][0] == '\0' ||
-		    strspn(serials[r], "0123456789ABCDEF") != strlen(serials[r]))
+		    strspn(serials[r], "0123456789ABCDEF") !=
+		        strlen(serials[r]))
 			return -FP_E_BADREQ;
 	buf_putc_array(&arr, serials, nserials);
 	p[0] = i64(cid, ca_id);
@@ -913,7 +914,8 @@ store_crl_issue(struct db *db, int64_t tenant_id, int64_t ca_id,
 	p[5] = (const char *)crl->der.data;
 	len[5] = (int)crl->der.len;
 	fmt[5] = 1;
-	if ((rc = db_exec_params(db, STMT_CRL_INSERT, 6, p, len, fmt, &res)) != 0)
+	if ((rc = db_exec_params(db, STMT_CRL_INSERT, 6, p, len, fmt, &res)) !=
+	    0)
 		goto out;
 	rc = db_commit(db);
 out:

@@ -38,7 +38,8 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: fleetpki-worker [--config FILE] [--pid-file FILE] "
+	fprintf(f,
+	    "usage: fleetpki-worker [--config FILE] [--pid-file FILE] "
 	    "[--once]\n\n"
 	    "Runs fleetpki's scheduled jobs (CRL refresh) every worker_interval\n"
 	    "seconds.  --once runs them one time and exits (0 when all "
@@ -81,9 +82,15 @@ main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "c:p:oh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': config_arg = optarg; break;
-		case 'p': pid_path = optarg; break;
-		case 'o': once = 1; break;
+		case 'c':
+			config_arg = optarg;
+			break;
+		case 'p':
+			pid_path = optarg;
+			break;
+		case 'o':
+			once = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
