@@ -240,40 +240,70 @@ certmaker_root(struct http_req *req, struct http_resp *resp,
 	return 0;
 }
 
+/*
+ * What a challenge keeps to issue later: the JSON request as sent, or for
+ * a CSR request {"csr": PEM, "days": N} (parse_kept_csr reads it back).
+ */
+static const char *
+kept_request(struct http_req *req, const struct core_names_req *nr)
+{
+	json_object *kept;
+	const char *text;
+
+	if (nr->csr_pem == NULL)
+		return arena_strndup(req->arena, (const char *)req->body,
+		    req->body_len);
+	kept = json_object_new_object();
+	json_object_object_add(kept, "csr",
+	    json_object_new_string_len(nr->csr_pem, (int)nr->csr_len));
+	json_object_object_add(kept, "days", json_object_new_int(nr->days));
+	text = arena_strdup(req->arena,
+	    json_object_to_json_string_ext(kept, JSON_C_TO_STRING_PLAIN));
+	json_object_put(kept);
+	return text;
+}
+
+/* Both requests end here: issue now, or answer 202 with a challenge. */
+static int
+issue_or_challenge(struct http_req *req, struct http_resp *resp,
+    const struct core_names_req *nr, struct fp_status *st)
+{
+	struct cert_rec rec = { 0 };
+	struct pki_san *sans = NULL;
+	size_t nsans = 0;
+	int rc, challenge;
+
+	if ((rc = challenge_required(req, &challenge)) != 0)
+		return rc;
+	if (challenge) {
+		/* Refuse now what would be refused after the proof. */
+		if ((rc = core_names_check(req->ctx, &req->tenant, nr, &sans,
+		         &nsans, st)) == 0)
+			rc = answer_challenge(req, resp,
+			    nr->csr_pem != NULL ? "csr" : "simple",
+			    kept_request(req, nr), st);
+		pki_sans_free(sans, nsans);
+		return rc;
+	}
+	if ((rc = core_names_issue(req->ctx, &req->tenant, req->user.id, nr,
+	         &rec, st)) == 0)
+		answer_issued(req, resp, &rec);
+	cert_rec_clear(&rec);
+	return rc;
+}
+
 int
 certmaker_request(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
 	struct core_names_req nr;
-	struct cert_rec rec = { 0 };
-	struct pki_san *none = NULL;
 	json_object *body = NULL;
-	size_t nnone = 0;
-	int rc, challenge;
+	int rc;
 
 	if ((rc = parse_simple(req, (const char *)req->body, req->body_len,
-	         &body, &nr, st)) != 0 ||
-	    (rc = challenge_required(req, &challenge)) != 0)
-		goto out;
-	if (challenge) {
-		/* Refuse now what would be refused after the proof. */
-		if ((rc = core_names_check(req->ctx, &req->tenant, &nr, &none,
-		         &nnone, st)) != 0)
-			goto out;
-		rc = answer_challenge(req, resp, "simple",
-		    arena_strndup(req->arena, (const char *)req->body,
-		        req->body_len),
-		    st);
-		goto out;
-	}
-	if ((rc = core_names_issue(req->ctx, &req->tenant, req->user.id, &nr,
-	         &rec, st)) != 0)
-		goto out;
-	answer_issued(req, resp, &rec);
-out:
-	pki_sans_free(none, nnone);
+	         &body, &nr, st)) == 0)
+		rc = issue_or_challenge(req, resp, &nr, st);
 	json_object_put(body);
-	cert_rec_clear(&rec);
 	return rc;
 }
 
@@ -282,13 +312,9 @@ certmaker_request_csr(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
 	struct core_names_req nr;
-	struct cert_rec rec = { 0 };
-	struct pki_san *sans = NULL;
-	json_object *kept = NULL;
 	const char *days = http_query(req, "days");
 	long long d;
-	size_t nsans = 0;
-	int rc, challenge;
+	int rc;
 
 	memset(&nr, 0, sizeof(nr));
 	nr.csr_pem = (const char *)req->body;
@@ -302,33 +328,7 @@ certmaker_request_csr(struct http_req *req, struct http_resp *resp,
 		return rc;
 	}
 	nr.days = (int)d;
-	if ((rc = challenge_required(req, &challenge)) != 0)
-		goto out;
-	if (challenge) {
-		if ((rc = core_names_check(req->ctx, &req->tenant, &nr, &sans,
-		         &nsans, st)) != 0)
-			goto out;
-		kept = json_object_new_object();
-		json_object_object_add(kept, "csr",
-		    json_object_new_string_len(nr.csr_pem, (int)nr.csr_len));
-		json_object_object_add(kept, "days",
-		    json_object_new_int(nr.days));
-		rc = answer_challenge(req, resp, "csr",
-		    arena_strdup(req->arena,
-		        json_object_to_json_string_ext(kept,
-		            JSON_C_TO_STRING_PLAIN)),
-		    st);
-		goto out;
-	}
-	if ((rc = core_names_issue(req->ctx, &req->tenant, req->user.id, &nr,
-	         &rec, st)) != 0)
-		goto out;
-	answer_issued(req, resp, &rec);
-out:
-	pki_sans_free(sans, nsans);
-	json_object_put(kept);
-	cert_rec_clear(&rec);
-	return rc;
+	return issue_or_challenge(req, resp, &nr, st);
 }
 
 /*
