@@ -89,6 +89,32 @@ v6_embeds_v4(const uint8_t *a)
 	    !(a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] <= 1);
 }
 
+/*
+ * 64:ff9b::a.b.c.d, the NAT64 well-known prefix (RFC 6052): on a host
+ * behind a NAT64 gateway it reaches the IPv4 address a.b.c.d.
+ */
+static int
+v6_nat64(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = { 0x00, 0x64, 0xff, 0x9b };
+
+	return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+static int
+listed(const struct net_denylist *dl, int family, const uint8_t *addr)
+{
+	size_t i;
+
+	for (i = 0; i < FP_ARRAY_LEN(always_denied); i++)
+		if (cidr_matches(&always_denied[i], family, addr))
+			return 1;
+	for (i = 0; dl != NULL && i < dl->n; i++)
+		if (cidr_matches(&dl->v[i], family, addr))
+			return 1;
+	return 0;
+}
+
 /* Parse one "addr[/prefix]" into 'c'; -1 when it is not one. */
 static int
 cidr_parse(const char *text, struct net_cidr *c)
@@ -206,7 +232,6 @@ net_addr_denied(const struct net_denylist *dl, const struct sockaddr *sa)
 	const struct sockaddr_in6 *sin6 = (const void *)sa;
 	const uint8_t *addr;
 	int family;
-	size_t i;
 
 	if (sa == NULL)
 		return 1;
@@ -223,17 +248,15 @@ net_addr_denied(const struct net_denylist *dl, const struct sockaddr *sa)
 			family = AF_INET;
 			addr += 12;
 		}
+		/* So does a NAT64 gateway: the IPv4 address must pass too. */
+		if (family == AF_INET6 && v6_nat64(addr) &&
+		    listed(dl, AF_INET, addr + 12))
+			return 1;
 		break;
 	default:
 		return 1;
 	}
-	for (i = 0; i < FP_ARRAY_LEN(always_denied); i++)
-		if (cidr_matches(&always_denied[i], family, addr))
-			return 1;
-	for (i = 0; dl != NULL && i < dl->n; i++)
-		if (cidr_matches(&dl->v[i], family, addr))
-			return 1;
-	return 0;
+	return listed(dl, family, addr);
 }
 
 int

@@ -147,6 +147,8 @@ test_always_denied(void **state)
 		"255.255.255.255",
 		"4294967295",
 		"::ffff:0.0.0.0",
+		"64:ff9b::169.254.169.254", /* NAT64 (RFC 6052) */
+		"64:ff9b::a9fe:a9fe",
 		"fe80::1",
 		"febf:ffff::1",
 		"::",
@@ -165,6 +167,8 @@ test_always_denied(void **state)
 		"fe7f::1",
 		"2001:db8::1",
 		"::ffff:192.0.2.1",
+		"64:ff9b::192.0.2.1",
+		"64:ff9b:1::a9fe:a9fe", /* not the well-known prefix */
 	};
 	struct net_denylist *empty = deny("");
 	size_t i;
@@ -203,6 +207,8 @@ test_configured(void **state)
 		"fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
 		"192.168.77.1", /* from the mapped spelling of the network */
 		"::ffff:192.168.0.1",
+		"64:ff9b::10.0.0.1", /* NAT64 */
+		"64:ff9b::a00:1",
 	};
 	static const char *const out[] = {
 		"11.0.0.1",
@@ -214,6 +220,7 @@ test_configured(void **state)
 		"::ffff:127.0.0.2",
 		"192.169.0.1",
 		"2001:db8::1",
+		"64:ff9b::b00:1", /* NAT64 of 11.0.0.1 */
 	};
 	struct net_denylist *dl =
 	    deny("10.0.0.0/8, fd00::/8 ::ffff:192.168.0.0/112");
