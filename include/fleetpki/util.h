@@ -30,6 +30,9 @@ void	 fatal(const char *fmt, ...)
 /* Wipe and free a NUL-terminated secret; NULL is fine. */
 void	 util_free_secret(char *);
 
+/* The value of one hex digit (either case), or -1. */
+int	 util_hexval(int c);
+
 /* Lower-case hex of 'len' bytes into 'out' (2*len+1 bytes). */
 void	 util_hex(const unsigned char *in, size_t len, char *out);
 

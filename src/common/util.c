@@ -147,6 +147,18 @@ util_iso8601_ms(int64_t unix_ms, char out[32])
 	    (int)(unix_ms % 1000));
 }
 
+int
+util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 time_t
 util_now(void)
 {

@@ -82,18 +82,6 @@ reason_phrase(int status)
 	}
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The path of REQUEST_URI, percent-decoded.  An encoded '/' or NUL stays
  * encoded: decoded, it would forge a segment boundary or cut a string.
@@ -110,8 +98,8 @@ decode_path(struct arena *a, const char *uri, const char **query)
 	*query = q != NULL ? q + 1 : "";
 	for (i = 0; i < len; i++) {
 		if (uri[i] == '%' && i + 2 < len &&
-		    (hi = hexval((unsigned char)uri[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)uri[i + 2])) >= 0) {
+		    (hi = util_hexval((unsigned char)uri[i + 1])) >= 0 &&
+		    (lo = util_hexval((unsigned char)uri[i + 2])) >= 0) {
 			int c = hi << 4 | lo;
 
 			if (c == 0 || c == '/') {

@@ -27,18 +27,6 @@ is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 pki_cert_to_der(X509 *cert, struct buf *out)
 {
@@ -235,8 +223,8 @@ pki_fingerprint_normalize(const char *in, char out[PKI_FPR_LEN])
 	else
 		return -FP_E_BADREQ;
 	for (i = 0; i < 32; i++) {
-		hi = hexval(in[i * step]);
-		lo = hexval(in[i * step + 1]);
+		hi = util_hexval(in[i * step]);
+		lo = util_hexval(in[i * step + 1]);
 		if (hi < 0 || lo < 0)
 			return -FP_E_BADREQ;
 		if (step == 3 && i < 31 && in[i * step + 2] != ':')

@@ -16,7 +16,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
-#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -26,6 +25,8 @@
 #include "fleetpki/log.h"
 #include "fleetpki/pki.h"
 #include "fleetpki/util.h"
+
+#include "pki_internal.h"
 
 /* RFC 5280 5.3.1; code 7 is unassigned. */
 static const char *const reason_names[] = {
@@ -61,26 +62,6 @@ pki_reason_name(int code)
 	if (code < 0 || (size_t)code >= FP_ARRAY_LEN(reason_names))
 		return NULL;
 	return reason_names[code];
-}
-
-/* Same rule as certificates: the hash sized to the CA's curve. */
-static const EVP_MD *
-sig_md(EVP_PKEY *key)
-{
-	char group[64];
-
-	if (EVP_PKEY_is_a(key, "EC") &&
-	    EVP_PKEY_get_group_name(key, group, sizeof(group), NULL)) {
-		switch (OBJ_sn2nid(group)) {
-		case NID_secp384r1:
-			return EVP_sha384();
-		case NID_secp521r1:
-			return EVP_sha512();
-		default:
-			break;
-		}
-	}
-	return EVP_sha256();
 }
 
 /* Upper-case hex from the store, as pki_cert_serial_hex() wrote it. */
@@ -207,7 +188,7 @@ pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
 	}
 	/* Entries in serial order: a stable encoding for equal content. */
 	if (!X509_CRL_sort(crl) ||
-	    X509_CRL_sign(crl, ca->key, sig_md(ca->key)) <= 0) {
+	    X509_CRL_sign(crl, ca->key, pki_sig_md(ca->key)) <= 0) {
 		log_ossl_errors("pki_crl_build: X509_CRL_sign");
 		goto out;
 	}
