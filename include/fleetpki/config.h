@@ -40,6 +40,12 @@ struct config {
 	 */
 	char	*outbound_deny;
 	/*
+	 * Networks re-allowed from the default-denied set (loopback,
+	 * private, ULA, shared 100.64/10), CIDR list; never the
+	 * always-denied metadata addresses (see net.h).
+	 */
+	char	*outbound_allow;
+	/*
 	 * nginx's OCSP cache directory (its fastcgi_cache_path), when this
 	 * host's nginx keeps OCSP answers: fleetpkid lets it keep cacheable
 	 * ones and empties it at every revocation.  Empty: nginx is told to

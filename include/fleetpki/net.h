@@ -21,25 +21,40 @@
 struct net_denylist;
 
 /*
- * Parse a comma/space separated list of CIDR networks ("10.0.0.0/8,
- * fd00::/8", may be empty; a bare address is one host; host bits past
- * the prefix, as in "10.0.0.1/8", are an error).  169.254.0.0/16
- * (link-local, cloud metadata), 0.0.0.0/8, 255.255.255.255, fe80::/10
- * and :: are always denied on top, and the IPv4-mapped forms of every
- * IPv4 network with them (see net_addr_denied).  Loopback is NOT always
- * denied: that is the operator's call (list 127.0.0.0/8 and ::1 here);
- * the test suite serves challenges on 127.0.0.2.  -1 with '*err' set to
- * a malloc'd message (the caller frees it).  A NULL list in
- * net_addr_denied/net_fetch means the always-denied set alone.
+ * Parse a comma/space separated list of CIDR networks to deny
+ * (outbound_deny: "10.0.0.0/8, fd00::/8", may be empty; a bare address
+ * is one host; host bits past the prefix, as in "10.0.0.1/8", are an
+ * error).  Two sets are denied on top of it:
+ *   always   169.254.0.0/16 and fe80::/10 (link-local, cloud metadata),
+ *            fd00:ec2::254 (AWS), 100.100.100.200 (Alibaba),
+ *            168.63.129.16 (Azure), 0.0.0.0/8, 255.255.255.255 and ::;
+ *   default  loopback 127.0.0.0/8 and ::1, private 10.0.0.0/8,
+ *            172.16.0.0/12, 192.168.0.0/16 and fc00::/7, shared
+ *            100.64.0.0/10: net_denylist_allow re-allows from these;
+ * and the IPv4-mapped and NAT64 forms of every IPv4 network with them
+ * (see net_addr_denied).  -1 with '*err' set to a malloc'd message (the
+ * caller frees it).  A NULL list in net_addr_denied/net_fetch means the
+ * always- and default-denied sets alone.
  */
 int	net_denylist_parse(const char *spec, struct net_denylist **out,
+	    char **err);
+/*
+ * Re-allow the networks of 'spec' (outbound_allow, same syntax) from the
+ * default-denied set of 'dl'; they never open an always-denied address
+ * nor one the deny list names.  -1 with '*err' set (malloc'd) and 'dl'
+ * unchanged when 'spec' does not parse.
+ */
+int	net_denylist_allow(struct net_denylist *dl, const char *spec,
 	    char **err);
 void	net_denylist_free(struct net_denylist *);
 
 /*
  * 1 when 'sa' (AF_INET or AF_INET6) falls in a denied network.  An
  * IPv4-mapped (::ffff:a.b.c.d) or IPv4-compatible IPv6 address is judged
- * as the IPv4 address it carries.  Any other family is denied.
+ * as the IPv4 address it carries; a NAT64 address (64:ff9b::/96 and the
+ * local-use 64:ff9b:1::/48, the IPv4 address in its last 32 bits) is
+ * denied when either it or that IPv4 address is.  Any other family is
+ * denied.
  */
 int	net_addr_denied(const struct net_denylist *, const struct sockaddr *sa);
 

@@ -51,6 +51,8 @@ static const struct config_key {
 	    offsetof(struct config, db_connect_timeout), 1, 60 },
 	{ "outbound_deny", C_STR, offsetof(struct config, outbound_deny), 0,
 	    0 },
+	{ "outbound_allow", C_STR, offsetof(struct config, outbound_allow), 0,
+	    0 },
 	{ "ocsp_cache_dir", C_STR, offsetof(struct config, ocsp_cache_dir), 0,
 	    0 },
 };
@@ -75,6 +77,7 @@ config_defaults(struct config *cfg)
 	cfg->cert_days = 365;
 	cfg->db_connect_timeout = 3;
 	cfg->outbound_deny = xstrdup("");
+	cfg->outbound_allow = xstrdup("");
 	cfg->ocsp_cache_dir = xstrdup("");
 }
 
@@ -238,6 +241,7 @@ config_free(struct config *cfg)
 	free(cfg->pid_file);
 	free(cfg->log_level);
 	free(cfg->outbound_deny);
+	free(cfg->outbound_allow);
 	free(cfg->ocsp_cache_dir);
 	OPENSSL_cleanse(cfg, sizeof(*cfg));
 }

@@ -254,6 +254,9 @@ never_validated(const struct pki_san *san)
 #define CHALLENGE_PATH "/.well-known/certmaker-challenge/token.txt"
 #define CHALLENGE_TIMEOUT_MS 5000
 #define CHALLENGE_MAX_BODY 1024
+/* Every failed validation, whatever the cause (which goes to the log). */
+#define CHALLENGE_FAILED                                                       \
+	"Challenge failed: the token was not served at the challenge URL."
 
 int
 core_challenge_verify(struct fp_ctx *ctx, const struct pki_san *sans,
@@ -273,6 +276,11 @@ core_challenge_verify(struct fp_ctx *ctx, const struct pki_san *sans,
 		rc = -FP_E_INTERNAL;
 		goto out;
 	}
+	if (net_denylist_allow(deny, ctx->cfg->outbound_allow, &err) != 0) {
+		log_err("outbound_allow: %s", err);
+		rc = -FP_E_INTERNAL;
+		goto out;
+	}
 	for (i = 0; i < nsans; i++) {
 		if (sans[i].type == PKI_SAN_EMAIL || never_validated(&sans[i]))
 			continue;
@@ -289,9 +297,15 @@ core_challenge_verify(struct fp_ctx *ctx, const struct pki_san *sans,
 		f.deny = deny;
 		buf_reset(&body);
 		if ((rc = net_http_get(&f, &status, &body, &why)) != 0) {
-			rc = fp_fail(st, FP_E_EXPECTATION,
-			    "Challenge for '%s' failed: %s", sans[i].value,
+			/*
+			 * The reason goes to the log only: told to the
+			 * client, "could not connect" vs "timed out" vs
+			 * "did not answer 200" maps which ports are open
+			 * on any host the fetch reaches.
+			 */
+			log_info("challenge for '%s' failed: %s", sans[i].value,
 			    fp_status_message(&why, rc));
+			rc = fp_fail(st, FP_E_EXPECTATION, CHALLENGE_FAILED);
 			goto out;
 		}
 		/* The token exactly, allowing the newline an editor adds. */
@@ -301,10 +315,10 @@ core_challenge_verify(struct fp_ctx *ctx, const struct pki_san *sans,
 			len--;
 		if (status != 200 || len != strlen(token) ||
 		    CRYPTO_memcmp(body.data, token, len) != 0) {
-			rc = fp_fail(st, FP_E_EXPECTATION,
-			    "Challenge for '%s' failed: %s", sans[i].value,
+			log_info("challenge for '%s' failed: %s", sans[i].value,
 			    status != 200 ? "the token URL did not answer 200"
 			                  : "the token does not match");
+			rc = fp_fail(st, FP_E_EXPECTATION, CHALLENGE_FAILED);
 			goto out;
 		}
 	}

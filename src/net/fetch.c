@@ -37,26 +37,63 @@ struct net_cidr {
 	uint8_t mask[16];
 };
 
+/*
+ * What the operator configured: 'deny' (outbound_deny) adds to the
+ * denied networks; 'allow' (outbound_allow) takes networks out of the
+ * default-denied set again, never out of the always-denied one.
+ */
 struct net_denylist {
 	struct net_cidr *v;
 	size_t n;
+	struct net_cidr *allow;
+	size_t nallow;
 };
 
 /*
  * Denied whatever the operator writes: link-local (cloud metadata at
- * 169.254.169.254 and fe80::/10), "this network" 0.0.0.0/8 (Linux
- * connects 0.0.0.0 to the local host), the broadcast address and the
- * unspecified ::.  Loopback is left to the operator: a deployment may
- * legitimately serve challenges on it, as the test suite does.
+ * 169.254.169.254 and fe80::/10), the metadata services that live
+ * elsewhere (AWS's IPv6 fd00:ec2::254, Alibaba's 100.100.100.200,
+ * Azure's 168.63.129.16), "this network" 0.0.0.0/8 (Linux connects
+ * 0.0.0.0 to the local host), the broadcast address and the unspecified
+ * ::.  outbound_allow cannot open these: no deployment serves a
+ * challenge on its cloud's metadata address, and one that thinks it
+ * does is being attacked.
  */
 static const struct net_cidr always_denied[] = {
 	{ AF_INET, { 169, 254 }, { 0xff, 0xff } },
 	{ AF_INET, { 0 }, { 0xff } },
 	{ AF_INET, { 255, 255, 255, 255 }, { 0xff, 0xff, 0xff, 0xff } },
+	{ AF_INET, { 100, 100, 100, 200 }, { 0xff, 0xff, 0xff, 0xff } },
+	{ AF_INET, { 168, 63, 129, 16 }, { 0xff, 0xff, 0xff, 0xff } },
 	{ AF_INET6, { 0xfe, 0x80 }, { 0xff, 0xc0 } },
 	{ AF_INET6, { 0 },
 	    { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	        0xff, 0xff, 0xff, 0xff, 0xff } },
+	{ AF_INET6,
+	    { 0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02,
+	        0x54 },
+	    { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	        0xff, 0xff, 0xff, 0xff, 0xff } },
+};
+
+/*
+ * Denied unless outbound_allow re-allows them: the operator's own
+ * networks, which a client-chosen URL must not reach by default (a
+ * challenge fetch is otherwise a port scanner into them).  Loopback
+ * 127.0.0.0/8 and ::1, private RFC 1918 and ULA fc00::/7, shared
+ * address space 100.64.0.0/10 (carrier-grade NAT, and some clouds'
+ * internal services).  Link-local is in always_denied.
+ */
+static const struct net_cidr default_denied[] = {
+	{ AF_INET, { 127 }, { 0xff } },
+	{ AF_INET, { 10 }, { 0xff } },
+	{ AF_INET, { 172, 16 }, { 0xff, 0xf0 } },
+	{ AF_INET, { 192, 168 }, { 0xff, 0xff } },
+	{ AF_INET, { 100, 64 }, { 0xff, 0xc0 } },
+	{ AF_INET6, { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
+	    { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	        0xff, 0xff, 0xff, 0xff, 0xff } },
+	{ AF_INET6, { 0xfc }, { 0xfe } },
 };
 
 /* Longest "xxxx:...:a.b.c.d/128" we take, with room to spare. */
@@ -101,18 +138,47 @@ v6_nat64(const uint8_t *a)
 	return memcmp(a, prefix, sizeof(prefix)) == 0;
 }
 
+/*
+ * 64:ff9b:1::/48, the local-use NAT64 prefix (RFC 8215), taken like the
+ * well-known one: a gateway with a /96 inside it reaches the IPv4
+ * address in the last 32 bits.  (A site whose gateway embeds the
+ * address elsewhere, with a shorter prefix, lists its prefix in
+ * outbound_deny.)
+ */
 static int
-listed(const struct net_denylist *dl, int family, const uint8_t *addr)
+v6_nat64_local(const uint8_t *a)
+{
+	static const uint8_t prefix[6] = { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 };
+
+	return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+static int
+in_set(const struct net_cidr *v, size_t n, int family, const uint8_t *addr)
 {
 	size_t i;
 
-	for (i = 0; i < FP_ARRAY_LEN(always_denied); i++)
-		if (cidr_matches(&always_denied[i], family, addr))
-			return 1;
-	for (i = 0; dl != NULL && i < dl->n; i++)
-		if (cidr_matches(&dl->v[i], family, addr))
+	for (i = 0; i < n; i++)
+		if (cidr_matches(&v[i], family, addr))
 			return 1;
 	return 0;
+}
+
+/*
+ * The verdict for one address as it stands (no embedded IPv4 taken
+ * out): always denied, denied by the operator, or default-denied and
+ * not re-allowed by the operator.
+ */
+static int
+listed(const struct net_denylist *dl, int family, const uint8_t *addr)
+{
+	if (in_set(always_denied, FP_ARRAY_LEN(always_denied), family, addr))
+		return 1;
+	if (dl != NULL && in_set(dl->v, dl->n, family, addr))
+		return 1;
+	return in_set(default_denied, FP_ARRAY_LEN(default_denied), family,
+	           addr) &&
+	    !(dl != NULL && in_set(dl->allow, dl->nallow, family, addr));
 }
 
 /* Parse one "addr[/prefix]" into 'c'; -1 when it is not one. */
@@ -172,47 +238,77 @@ is_sep(char ch)
 	return ch == ',' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
 }
 
-int
-net_denylist_parse(const char *spec, struct net_denylist **out, char **err)
+/* Append the networks of 'spec' to '*v'/'*n'; -1 with '*err' set. */
+static int
+cidr_list_parse(const char *spec, struct net_cidr **v, size_t *n, char **err)
 {
-	struct net_denylist *dl = NULL;
 	char tok[CIDR_TEXT_MAX];
 	const char *p = spec != NULL ? spec : "";
 	size_t len;
-	int r = -1;
 
-	*out = NULL;
-	*err = NULL;
-	dl = xcalloc(1, sizeof(*dl));
 	for (;;) {
 		while (is_sep(*p))
 			p++;
 		if (*p == '\0')
-			break;
+			return 0;
 		for (len = 0; p[len] != '\0' && !is_sep(p[len]); len++)
 			;
 		if (len >= sizeof(tok)) {
 			*err = xasprintf("'%.*s...': not a CIDR network",
 			    CIDR_TEXT_MAX, p);
-			goto out;
+			return -1;
 		}
 		memcpy(tok, p, len);
 		tok[len] = '\0';
-		dl->v = xrealloc(dl->v, (dl->n + 1) * sizeof(*dl->v));
-		if (cidr_parse(tok, &dl->v[dl->n]) != 0) {
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		if (cidr_parse(tok, &(*v)[*n]) != 0) {
 			*err = xasprintf("'%s': not a CIDR network "
 			                 "(address/prefix, no host bits set)",
 			    tok);
-			goto out;
+			return -1;
 		}
-		dl->n++;
+		(*n)++;
 		p += len;
 	}
+}
+
+int
+net_denylist_parse(const char *spec, struct net_denylist **out, char **err)
+{
+	struct net_denylist *dl = NULL;
+	int r = -1;
+
+	*out = NULL;
+	*err = NULL;
+	dl = xcalloc(1, sizeof(*dl));
+	if (cidr_list_parse(spec, &dl->v, &dl->n, err) != 0)
+		goto out;
 	*out = dl;
 	dl = NULL;
 	r = 0;
 out:
 	net_denylist_free(dl);
+	return r;
+}
+
+int
+net_denylist_allow(struct net_denylist *dl, const char *spec, char **err)
+{
+	struct net_cidr *v = NULL;
+	size_t n = 0;
+	int r = -1;
+
+	*err = NULL;
+	/* All or nothing: a bad entry leaves the list as it was. */
+	if (cidr_list_parse(spec, &v, &n, err) != 0)
+		goto out;
+	dl->allow = xrealloc(dl->allow, (dl->nallow + n + 1) * sizeof(*v));
+	if (n > 0)
+		memcpy(dl->allow + dl->nallow, v, n * sizeof(*v));
+	dl->nallow += n;
+	r = 0;
+out:
+	free(v);
 	return r;
 }
 
@@ -222,6 +318,7 @@ net_denylist_free(struct net_denylist *dl)
 	if (dl == NULL)
 		return;
 	free(dl->v);
+	free(dl->allow);
 	free(dl);
 }
 
@@ -249,7 +346,8 @@ net_addr_denied(const struct net_denylist *dl, const struct sockaddr *sa)
 			addr += 12;
 		}
 		/* So does a NAT64 gateway: the IPv4 address must pass too. */
-		if (family == AF_INET6 && v6_nat64(addr) &&
+		if (family == AF_INET6 &&
+		    (v6_nat64(addr) || v6_nat64_local(addr)) &&
 		    listed(dl, AF_INET, addr + 12))
 			return 1;
 		break;

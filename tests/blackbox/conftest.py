@@ -121,7 +121,10 @@ def _run_up(dirpath):
     https, http, pg = free_ports(3)
     cmd = ["bash", str(REPO / "scripts/up"), "--dir", str(dirpath),
            "--port", str(https), "--http-port", str(http), "--pg-port", str(pg),
-           "--workers", "2", "--rate-limit", "on"]
+           "--workers", "2", "--rate-limit", "on",
+           # The challenge tests serve tokens on 127.0.0.2 (and probe
+           # 127.0.0.3): loopback is denied by default, so re-allow it.
+           "--set", "outbound_allow=127.0.0.0/8"]
     if os.environ.get("FLEETPKI_BUILD_DIR"):
         cmd += ["--build-dir", os.environ["FLEETPKI_BUILD_DIR"]]
     if os.environ.get("FLEETPKI_NO_BUILD") == "1":

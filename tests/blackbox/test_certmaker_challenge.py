@@ -5,6 +5,8 @@ http://<name>:<port>/.well-known/certmaker-challenge/token.txt from a real
 HTTP server these tests run on 127.0.0.2 (never 127.0.0.1, which is never
 validated)."""
 
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +19,9 @@ from cm_helpers import (  # noqa: F401  (fixtures)
 from helpers import assert_json_error, subject_entries, x509_text
 
 DAY = 86400
+# Every failed validation answers this, whatever went wrong (issue 6): a
+# reason would tell a closed port from an open one to anyone with a token.
+CHALLENGE_FAILED = "Challenge failed: the token was not served at the challenge URL."
 
 
 @pytest.fixture(scope="module")
@@ -148,15 +153,15 @@ def test_wrong_token_417_then_retry(ct, user, env, srv):
                   token + "\n" + token, ""):
         srv.serve(WELL_KNOWN, wrong)
         r = solve(user, loc, srv.port)
-        assert_json_error(r, 417)
+        assert_json_error(r, 417, CHALLENGE_FAILED)
         assert "x-certificate-location" not in r.headers
     # Nothing at all at the path: 404 there, 417 here.
     srv.clear()
-    assert_json_error(solve(user, loc, srv.port), 417)
+    assert_json_error(solve(user, loc, srv.port), 417, CHALLENGE_FAILED)
     # The right token served with an error status does not count.
     for status in (404, 500, 204):
         srv.serve(WELL_KNOWN, token if status != 204 else "", status=status)
-        assert_json_error(solve(user, loc, srv.port), 417)
+        assert_json_error(solve(user, loc, srv.port), 417, CHALLENGE_FAILED)
     assert ct.x509_total() == before
     # Retry: now right.
     srv.serve_token(token)
@@ -170,20 +175,20 @@ def test_redirects_are_not_followed(user, srv):
     for status in (301, 302, 307, 308):
         srv.serve(WELL_KNOWN, "", status=status,
                   headers={"Location": f"http://127.0.0.2:{srv.port}/real"})
-        assert_json_error(solve(user, loc, srv.port), 417)
+        assert_json_error(solve(user, loc, srv.port), 417, CHALLENGE_FAILED)
     assert all(path != "/real" for _, path, _ in srv.hits), srv.hits
 
 
 def test_oversized_answer_refused(user, srv):
     token, loc, _ = start_challenge(user, {"ips": ["127.0.0.2"]})
     srv.serve(WELL_KNOWN, token + "\n" * (1 << 20))
-    assert_json_error(solve(user, loc, srv.port), 417)
+    assert_json_error(solve(user, loc, srv.port), 417, CHALLENGE_FAILED)
 
 
 def test_unreachable_ip_417(ct, user):
     before = ct.x509_total()
     token, loc, _ = start_challenge(user, {"ips": ["127.0.0.3"]})
-    assert_json_error(solve(user, loc, dead_port("127.0.0.3")), 417)
+    assert_json_error(solve(user, loc, dead_port("127.0.0.3")), 417, CHALLENGE_FAILED)
     assert ct.x509_total() == before
 
 
@@ -191,7 +196,7 @@ def test_unresolvable_name_417(ct, user):
     before = ct.x509_total()
     token, loc, _ = start_challenge(user, {"domains": ["nohost.invalid"]})
     t0 = time.time()
-    assert_json_error(solve(user, loc, 8080), 417)
+    assert_json_error(solve(user, loc, 8080), 417, CHALLENGE_FAILED)
     assert time.time() - t0 < 20
     assert ct.x509_total() == before
 
@@ -201,7 +206,7 @@ def test_every_name_must_answer(ct, user, env, srv):
     token, loc, _ = start_challenge(user, {"ips": ["127.0.0.2", "127.0.0.3"]})
     srv.serve_token(token)
     # 127.0.0.3 has nothing on the port (127.0.0.2 answers): 417.
-    assert_json_error(solve(user, loc, srv.port), 417)
+    assert_json_error(solve(user, loc, srv.port), 417, CHALLENGE_FAILED)
     assert ct.x509_total() == before
     # Both answer: issued.
     with TokenServer("127.0.0.3", port=srv.port) as srv3:
@@ -264,7 +269,7 @@ def test_metadata_address_is_denied(ct, user):
     for ip in ("169.254.169.254", "::ffff:169.254.169.254", "169.254.0.1"):
         token, loc, _ = start_challenge(user, {"ips": [ip]})
         t0 = time.time()
-        assert_json_error(solve(user, loc, 80), 417)
+        assert_json_error(solve(user, loc, 80), 417, CHALLENGE_FAILED)
         # Denied before connecting: no connect timeout to wait out.
         assert time.time() - t0 < 4, ip
     assert ct.x509_total() == before
@@ -282,7 +287,7 @@ def test_metadata_address_spelled_as_a_name_is_denied(ct, user, name):
     else:
         token, loc, _ = start_challenge(user, {"domains": [name]})
         t0 = time.time()
-        assert_json_error(solve(user, loc, 80), 417)
+        assert_json_error(solve(user, loc, 80), 417, CHALLENGE_FAILED)
         assert time.time() - t0 < 4, name
     assert ct.x509_total() == before
 
@@ -360,7 +365,7 @@ def test_csr_challenge_wrong_token(ct, user, work, srv):
     csr = work.csr("p256", subject="/CN=x", addext=["subjectAltName=IP:127.0.0.2"])
     token, loc, _ = start_challenge(user, csr=csr)
     srv.serve_token(token[::-1])
-    assert_json_error(solve(user, loc, srv.port), 417)
+    assert_json_error(solve(user, loc, srv.port), 417, CHALLENGE_FAILED)
     assert ct.x509_total() == before
 
 
@@ -449,3 +454,63 @@ def test_challenge_expires(expiring_challenges, env):
     # A new challenge has a fresh minute.
     _, loc, _ = start_challenge(e.user, {"domains": ["localhost"]})
     assert_issued(solve(e.user, loc), env)
+
+
+class BannerServer:
+    """An open TCP port that is no HTTP server: it sends an SSH-style
+    banner to every connection and closes it."""
+
+    def __init__(self, host):
+        self.sock = socket.socket()
+        self.sock.bind((host, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                try:
+                    c.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+                except OSError:
+                    pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def test_failures_look_alike(ct, user, srv, stack):
+    """A closed port, an open port that speaks no HTTP, an HTTP server
+    without the token and a denied address all answer the same 417 body:
+    the detail is in fleetpkid's log, not in the answer."""
+    before = ct.x509_total()
+    bodies = []
+    with BannerServer("127.0.0.2") as banner:
+        srv.clear()
+        cases = [("127.0.0.3", dead_port("127.0.0.3")),  # closed
+                 ("127.0.0.2", banner.port),  # open, not HTTP
+                 ("127.0.0.2", srv.port),  # HTTP, 404 at the path
+                 ("169.254.169.254", 80)]  # always denied
+        for ip, port in cases:
+            token, loc, _ = start_challenge(user, {"ips": [ip]})
+            r = solve(user, loc, port)
+            assert_json_error(r, 417, CHALLENGE_FAILED)
+            bodies.append(r.text)
+            for detail in ("connect", "timed out", "not allowed", "200",
+                           "match", ip, str(port)):
+                assert detail not in r.text, (detail, r.text)
+    assert len(set(bodies)) == 1, bodies
+    assert ct.x509_total() == before
+    # The operator still learns why, from the log.
+    log = (stack.dir / "log/fleetpkid.log").read_text(errors="replace")
+    assert "challenge for '127.0.0.3' failed: could not connect" in log
+    assert "challenge for '169.254.169.254' failed: address not allowed" in log

@@ -121,8 +121,9 @@ test_denylist_parse(void **state)
 		assert_non_null(strstr(err, "not a CIDR network"));
 		free(err);
 	}
-	assert_int_equal(
-	    net_denylist_parse("10.0.0.0/8, 10.0.0.1/8", &dl, &err), -1);
+	assert_int_equal(net_denylist_parse("10.0.0.0/8, 10.0.0.1/8", &dl,
+	                     &err),
+	    -1);
 	assert_non_null(strstr(err, "'10.0.0.1/8'"));
 	free(err);
 }
@@ -152,13 +153,21 @@ test_always_denied(void **state)
 		"fe80::1",
 		"febf:ffff::1",
 		"::",
+		/* Metadata services off link-local. */
+		"fd00:ec2::254",
+		"100.100.100.200",
+		"::ffff:100.100.100.200",
+		"168.63.129.16",
+		"2822734096", /* 168.63.129.16 */
+		"64:ff9b::a83f:8110",
+		/* The local-use NAT64 prefix (RFC 8215), like 64:ff9b::/96. */
+		"64:ff9b:1::a9fe:a9fe",
+		"64:ff9b:1::169.254.169.254",
+		"64:ff9b:1:ffff:ffff:ffff:a9fe:a9fe",
+		"64:ff9b:1::100.100.100.200",
 	};
 	static const char *const allowed[] = {
-		"127.0.0.1", /* loopback is the operator's call */
-		"127.0.0.2",
-		"::1",
 		"192.0.2.1",
-		"10.0.0.1",
 		"169.253.255.255",
 		"169.255.0.0",
 		"1.0.0.0",
@@ -168,9 +177,13 @@ test_always_denied(void **state)
 		"2001:db8::1",
 		"::ffff:192.0.2.1",
 		"64:ff9b::192.0.2.1",
-		"64:ff9b:1::a9fe:a9fe", /* not the well-known prefix */
+		"64:ff9b:1::192.0.2.1",
+		"64:ff9b:2::a9fe:a9fe", /* outside both NAT64 prefixes */
+		"168.63.129.17",
 	};
 	struct net_denylist *empty = deny("");
+	struct net_denylist *all = deny("");
+	char *err = NULL;
 	size_t i;
 
 	for (i = 0; i < FP_ARRAY_LEN(always); i++) {
@@ -183,7 +196,100 @@ test_always_denied(void **state)
 	}
 	/* ::2 is IPv4-compatible 0.0.0.2: in 0.0.0.0/8. */
 	assert_int_equal(denied(NULL, "::2"), 1);
+
+	/* outbound_allow of everything opens none of the always-denied. */
+	assert_int_equal(net_denylist_allow(all, "0.0.0.0/0, ::/0", &err), 0);
+	assert_null(err);
+	for (i = 0; i < FP_ARRAY_LEN(always); i++)
+		if (!denied(all, always[i]))
+			fail_msg("%s re-allowed", always[i]);
+	for (i = 0; i < FP_ARRAY_LEN(allowed); i++)
+		if (denied(all, allowed[i]))
+			fail_msg("%s denied", allowed[i]);
+	/* Exactly the AWS host, not its ULA neighbours once re-allowed. */
+	assert_int_equal(denied(NULL, "fd00:ec2::253"), 1);
+	assert_int_equal(denied(all, "fd00:ec2::253"), 0);
+	assert_int_equal(denied(NULL, "100.100.100.201"), 1); /* 100.64/10 */
+	assert_int_equal(denied(all, "100.100.100.201"), 0);
 	net_denylist_free(empty);
+	net_denylist_free(all);
+}
+
+/*
+ * The operator's own networks are denied by default; outbound_allow
+ * re-allows exactly the networks it names, and outbound_deny wins.
+ */
+static void
+test_default_denied(void **state)
+{
+	static const char *const dflt[] = {
+		"127.0.0.1",
+		"127.0.0.2",
+		"2130706434", /* 127.0.0.2 */
+		"0x7f.2",
+		"::1",
+		"::ffff:127.0.0.2",
+		"10.0.0.1",
+		"10.255.255.255",
+		"172.16.0.1",
+		"172.31.255.255",
+		"192.168.0.1",
+		"::ffff:192.168.1.1",
+		"100.64.0.1",
+		"100.127.255.255",
+		"fc00::1",
+		"fd12:3456::1",
+		"64:ff9b::10.0.0.1", /* NAT64 reaching a private address */
+		"64:ff9b:1::127.0.0.1",
+	};
+	static const char *const not_dflt[] = {
+		"172.15.255.255",
+		"172.32.0.0",
+		"192.169.0.1",
+		"100.63.255.255",
+		"100.128.0.0",
+		"11.0.0.1",
+		"fe00::1",
+		"fbff::1",
+	};
+	struct net_denylist *empty = deny("");
+	struct net_denylist *lo = deny("");
+	struct net_denylist *both = deny("127.0.0.3");
+	char *err = NULL;
+	size_t i;
+
+	for (i = 0; i < FP_ARRAY_LEN(dflt); i++)
+		if (!denied(NULL, dflt[i]) || !denied(empty, dflt[i]))
+			fail_msg("%s not denied by default", dflt[i]);
+	for (i = 0; i < FP_ARRAY_LEN(not_dflt); i++)
+		if (denied(NULL, not_dflt[i]))
+			fail_msg("%s denied", not_dflt[i]);
+
+	assert_int_equal(net_denylist_allow(lo, "127.0.0.0/8, ::1", &err), 0);
+	assert_int_equal(denied(lo, "127.0.0.2"), 0);
+	assert_int_equal(denied(lo, "2130706434"), 0);
+	assert_int_equal(denied(lo, "::ffff:127.0.0.2"), 0);
+	assert_int_equal(denied(lo, "::1"), 0);
+	/* Only what it names. */
+	assert_int_equal(denied(lo, "10.0.0.1"), 1);
+	assert_int_equal(denied(lo, "fd00::1"), 1);
+	assert_int_equal(denied(lo, "100.64.0.1"), 1);
+
+	/* The deny list wins over the allow list. */
+	assert_int_equal(net_denylist_allow(both, "127.0.0.0/8", &err), 0);
+	assert_int_equal(denied(both, "127.0.0.2"), 0);
+	assert_int_equal(denied(both, "127.0.0.3"), 1);
+
+	/* A bad entry is refused and changes nothing. */
+	assert_int_equal(net_denylist_allow(lo, "10.0.0.0/8, 10.0.0.1/8", &err),
+	    -1);
+	assert_non_null(strstr(err, "'10.0.0.1/8': not a CIDR network"));
+	free(err);
+	assert_int_equal(denied(lo, "10.0.0.1"), 1);
+
+	net_denylist_free(empty);
+	net_denylist_free(lo);
+	net_denylist_free(both);
 }
 
 static void
@@ -211,30 +317,25 @@ test_configured(void **state)
 		"64:ff9b::a00:1",
 	};
 	static const char *const out[] = {
-		"11.0.0.1",
-		"9.255.255.255",
-		"127.0.0.2",
-		"::1",
-		"fc00::1",
-		"fe00::1",
-		"::ffff:127.0.0.2",
-		"192.169.0.1",
-		"2001:db8::1",
+		"11.0.0.1", "9.255.255.255", "127.0.0.2", "::1", "fc00::1",
+		"fe00::1", "::ffff:127.0.0.2", "192.169.0.1", "2001:db8::1",
 		"64:ff9b::b00:1", /* NAT64 of 11.0.0.1 */
 	};
 	struct net_denylist *dl =
 	    deny("10.0.0.0/8, fd00::/8 ::ffff:192.168.0.0/112");
 	struct net_denylist *lo = deny("127.0.0.0/8,::1/128");
 	struct sockaddr_un sun;
+	char *err = NULL;
 	size_t i;
 
-	for (i = 0; i < FP_ARRAY_LEN(in_10); i++) {
+	/* 'out' below holds default-denied addresses: open them all. */
+	assert_int_equal(net_denylist_allow(dl, "0.0.0.0/0, ::/0", &err), 0);
+	assert_int_equal(net_denylist_allow(lo, "0.0.0.0/0, ::/0", &err), 0);
+
+	/* Denied by the list even though outbound_allow opens them all. */
+	for (i = 0; i < FP_ARRAY_LEN(in_10); i++)
 		if (!denied(dl, in_10[i]))
 			fail_msg("%s not denied", in_10[i]);
-		/* Only because it is configured. */
-		if (denied(NULL, in_10[i]))
-			fail_msg("%s denied without a list", in_10[i]);
-	}
 	for (i = 0; i < FP_ARRAY_LEN(out); i++)
 		if (denied(dl, out[i]))
 			fail_msg("%s denied", out[i]);
@@ -315,11 +416,12 @@ test_parse_ip(void **state)
 		assert_string_equal(text, ok[i].norm);
 		/* A clean sockaddr: no port, no stray bytes. */
 		if (ss.ss_family == AF_INET)
-			assert_int_equal(
-			    ((struct sockaddr_in *)&ss)->sin_port, 0);
+			assert_int_equal(((struct sockaddr_in *)&ss)->sin_port,
+			    0);
 		else
-			assert_int_equal(
-			    ((struct sockaddr_in6 *)&ss)->sin6_scope_id, 0);
+			assert_int_equal(((struct sockaddr_in6 *)&ss)
+			                     ->sin6_scope_id,
+			    0);
 	}
 	for (i = 0; i < FP_ARRAY_LEN(bad); i++)
 		if (net_parse_ip(bad[i], &ss) != -1)
@@ -437,13 +539,22 @@ srv_close(struct srv *s)
 	close(s->fd);
 }
 
-/* GET 'url' with test defaults; the reason in 'st'. */
+/*
+ * The fetch tests' server listens on loopback, which is denied by
+ * default: this list re-allows 127.0.0.0/8 (as the black-box stack's
+ * outbound_allow does).
+ */
+static struct net_denylist *lo_allowed;
+
+/* GET 'url' with test defaults (NULL 'dl': lo_allowed); the reason in 'st'. */
 static int
 get(const char *url, const struct net_denylist *dl, size_t max_body,
     long *status, struct buf *body, struct fp_status *st)
 {
 	struct net_fetch f = { 0 };
 
+	if (dl == NULL)
+		dl = lo_allowed;
 	f.url = url;
 	f.timeout_ms = 5000;
 	f.connect_timeout_ms = 2000;
@@ -508,8 +619,8 @@ test_get_ok(void **state)
 	buf_reset(&body);
 	srv_listen(&s);
 	url = url_for(&s, SERVER_ADDR);
-	srv_answer_once(
-	    &s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	srv_answer_once(&s,
+	    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(get(url, NULL, 100, &status, &body, &st), 0);
 	assert_int_equal(status, 404);
 	assert_int_equal(body.len, 0);
@@ -564,8 +675,8 @@ test_get_too_large(void **state)
 		url = url_for(&s, SERVER_ADDR);
 		srv_answer_once(&s, resps[i]);
 		buf_puts(&body, "keep");
-		assert_int_equal(
-		    get(url, NULL, 10, &status, &body, &st), -FP_E_EXPECTATION);
+		assert_int_equal(get(url, NULL, 10, &status, &body, &st),
+		    -FP_E_EXPECTATION);
 		assert_int_equal(st.code, FP_E_EXPECTATION);
 		assert_string_equal(st.msg, "response too large");
 		/* Nothing of a failed body lands in the caller's buffer. */
@@ -608,6 +719,19 @@ test_get_denied(void **state)
 		assert_string_equal(st.msg, "address not allowed");
 		free(url);
 	}
+	/* Loopback without outbound_allow: denied by default. */
+	for (i = 0; i < FP_ARRAY_LEN(hosts); i++) {
+		struct net_fetch f = { 0 };
+
+		url = url_for(&s, hosts[i]);
+		f.url = url;
+		f.timeout_ms = 5000;
+		f.max_body = 100;
+		if (net_http_get(&f, &status, &body, &st) != -FP_E_EXPECTATION)
+			fail_msg("%s: fetched without outbound_allow", url);
+		assert_string_equal(st.msg, "address not allowed");
+		free(url);
+	}
 	/* The check ran before connecting: the server saw nobody. */
 	assert_int_equal(srv_pending(&s), 0);
 	assert_int_equal(body.len, 0);
@@ -618,8 +742,8 @@ test_get_denied(void **state)
 	                     100, &status, &body, &st),
 	    -FP_E_EXPECTATION);
 	assert_string_equal(st.msg, "address not allowed");
-	assert_int_equal(
-	    get("http://[fe80::1]/", NULL, 100, &status, &body, &st),
+	assert_int_equal(get("http://[fe80::1]/", NULL, 100, &status, &body,
+	                     &st),
 	    -FP_E_EXPECTATION);
 	assert_string_equal(st.msg, "address not allowed");
 	net_denylist_free(lo);
@@ -707,10 +831,11 @@ test_get_timeout_and_refused(void **state)
 	f.timeout_ms = 300;
 	f.connect_timeout_ms = 300;
 	f.max_body = 100;
+	f.deny = lo_allowed;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* The kernel completes the handshake; nobody ever reads. */
-	assert_int_equal(
-	    net_http_get(&f, &status, &body, &st), -FP_E_EXPECTATION);
+	assert_int_equal(net_http_get(&f, &status, &body, &st),
+	    -FP_E_EXPECTATION);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_string_equal(st.msg, "timed out");
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
@@ -723,8 +848,8 @@ test_get_timeout_and_refused(void **state)
 	url = xasprintf("https://%s:%d/", SERVER_ADDR, s.port);
 	f.url = url;
 	f.allow_https = 1;
-	assert_int_equal(
-	    net_http_get(&f, &status, &body, &st), -FP_E_EXPECTATION);
+	assert_int_equal(net_http_get(&f, &status, &body, &st),
+	    -FP_E_EXPECTATION);
 	assert_string_equal(st.msg, "timed out");
 	assert_int_equal(srv_pending(&s), 1);
 	srv_close(&s);
@@ -734,8 +859,8 @@ test_get_timeout_and_refused(void **state)
 	url = url_for(&s, SERVER_ADDR);
 	f.url = url;
 	f.allow_https = 0;
-	assert_int_equal(
-	    net_http_get(&f, &status, &body, &st), -FP_E_EXPECTATION);
+	assert_int_equal(net_http_get(&f, &status, &body, &st),
+	    -FP_E_EXPECTATION);
 	assert_string_equal(st.msg, "could not connect to " SERVER_ADDR);
 	assert_int_equal(body.len, 0);
 	free(url);
@@ -745,7 +870,12 @@ test_get_timeout_and_refused(void **state)
 static int
 group_setup(void **state)
 {
+	char *err = NULL;
+
 	log_init("test_net", LOG_LVL_ERR);
+	if (net_denylist_parse("", &lo_allowed, &err) != 0 ||
+	    net_denylist_allow(lo_allowed, "127.0.0.0/8", &err) != 0)
+		fail_msg("lo_allowed: %s", err);
 	/*
 	 * Every proxy variable libcurl reads, pointing at a port nobody
 	 * listens on: a fetch that honoured one would fail.
@@ -761,12 +891,20 @@ group_setup(void **state)
 	return 0;
 }
 
+static int
+group_teardown(void **state)
+{
+	net_denylist_free(lo_allowed);
+	return 0;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_denylist_parse),
 		cmocka_unit_test(test_always_denied),
+		cmocka_unit_test(test_default_denied),
 		cmocka_unit_test(test_configured),
 		cmocka_unit_test(test_parse_ip),
 		cmocka_unit_test(test_get_ok),
@@ -777,5 +915,5 @@ main(void)
 		cmocka_unit_test(test_get_timeout_and_refused),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
