@@ -12,6 +12,7 @@
 #ifndef FLEETPKI_DB_H
 #define FLEETPKI_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libpq-fe.h>
@@ -40,11 +41,28 @@ int		 db_exec_params(struct db *, enum stmt_id id, int n,
 		    const char *const *values, const int *lengths,
 		    const int *formats, PGresult **res);
 
-/* Transactions on this connection. */
+/*
+ * Transactions on this connection (store_tx in store.c is the one
+ * user).  db_begin refuses (-FP_E_INTERNAL) while one is open;
+ * db_commit fails with -FP_E_INTERNAL when a statement of the
+ * transaction failed (PostgreSQL then rolls back), -FP_E_UNAVAILABLE on
+ * a serialization failure or a lost connection.
+ */
 int		 db_begin(struct db *);
 int		 db_commit(struct db *);
 /* Roll back if a transaction is open; safe to call on any path. */
 void		 db_rollback(struct db *);
+/* A transaction is open on this connection. */
+bool		 db_in_tx(const struct db *);
+/* A statement of the open (or last) transaction failed. */
+bool		 db_tx_failed(const struct db *);
+/*
+ * That failure was a serialization failure or a deadlock, so running
+ * the whole transaction again may succeed.
+ */
+bool		 db_tx_retryable(const struct db *);
+/* SQLSTATE 40001 or 40P01. */
+bool		 db_state_retryable(const char *sqlstate);
 
 /*
  * Run a whole SQL script (migrations only: their text comes from the

@@ -6,6 +6,20 @@
  * row of another tenant is simply not found (-FP_E_NOTFOUND).  Records
  * returned are copies owned by the caller (free with the matching
  * *_clear function), never pointers into a PGresult.
+ *
+ * Errors.  Every function returns 0 or a negative code; besides those
+ * named at each function, any may return:
+ *   -FP_E_UNAVAILABLE  the database cannot be reached (the call did not
+ *                      hang: connect_timeout), or a transient conflict
+ *                      (serialization failure, deadlock) outlived the
+ *                      retries of store_tx;
+ *   -FP_E_BADREQ       the database refused a value as malformed (a
+ *                      data exception, SQLSTATE class 22: a bad
+ *                      timestamp filter, say);
+ *   -FP_E_INTERNAL     anything else; logged with the statement's name.
+ * "-FP_E_NOTFOUND" below always includes "exists, but in another
+ * tenant".  A record a read fills must hold nothing to free: reads
+ * may zero it first, also when they then fail.
  */
 #ifndef FLEETPKI_STORE_H
 #define FLEETPKI_STORE_H
@@ -21,14 +35,48 @@ struct db;
 
 #define STORE_NAME_MAX 64
 
+/*
+ * The process's store: one PostgreSQL connection, opaque to callers.
+ * store_open makes no connection yet (a daemon must start while the
+ * database is down); store_ready connects if needed and returns 0 or
+ * -FP_E_UNAVAILABLE.  Every other function connects on demand too.
+ * 'connect_timeout' is in seconds.  store_close accepts NULL.
+ */
+struct db	*store_open(const char *conninfo, int connect_timeout);
+int		 store_ready(struct db *);
+void		 store_close(struct db *);
+
 /* A round trip to the database: 0 or -FP_E_UNAVAILABLE. */
 int	store_ping(struct db *);
+
+/*
+ * Run 'fn'(db, 'arg') in one transaction: BEGIN, fn, COMMIT, or
+ * ROLLBACK when fn returns non-zero (that code is returned).  A
+ * serialization failure or deadlock anywhere in it (SQLSTATE 40001,
+ * 40P01, COMMIT included) rolls back and runs the whole of fn again, up
+ * to a few times with a short random pause, so fn must be safe to
+ * repeat: no effects outside the database, or effects it redoes.
+ *
+ * Called inside another store_tx (or store_crl_issue), fn simply runs
+ * as part of the enclosing transaction: nested work commits or rolls
+ * back with the outermost.  A failed statement aborts the whole
+ * transaction in PostgreSQL, so fn must pass its error up, not recover
+ * from it and carry on; if it does carry on, store_tx reports
+ * -FP_E_INTERNAL and commits nothing.
+ *
+ * Returns 0, fn's error, or -FP_E_UNAVAILABLE (no database, or still
+ * conflicting after the last try), -FP_E_INTERNAL (BEGIN/COMMIT
+ * failed).
+ */
+typedef int (*store_tx_fn)(struct db *, void *arg);
+int	store_tx(struct db *, store_tx_fn fn, void *arg);
 
 struct tenant {
 	int64_t	id;
 	char	name[STORE_NAME_MAX + 1];
 };
 
+/* -FP_E_NOTFOUND when there is no tenant 'name'. */
 int	store_tenant_by_name(struct db *, const char *name, struct tenant *);
 /* -FP_E_CONFLICT when the name is taken. */
 int	store_tenant_create(struct db *, const char *name, struct tenant *);
@@ -58,6 +106,7 @@ void	ca_rec_clear(struct ca_rec *);
  * rec->is_default.  -FP_E_CONFLICT when the name is taken.
  */
 int	store_ca_insert(struct db *, struct ca_rec *rec);
+/* The single-CA reads: -FP_E_NOTFOUND when no CA matches. */
 int	store_ca_default(struct db *, int64_t tenant_id, struct ca_rec *);
 int	store_ca_by_id(struct db *, int64_t tenant_id, int64_t id,
 	    struct ca_rec *);
@@ -66,7 +115,10 @@ int	store_ca_by_public_id(struct db *, const char *public_id,
 	    struct ca_rec *);
 /* Public lookup by the CA's key identifier (OCSP's issuerKeyHash). */
 int	store_ca_by_key_id(struct db *, const char *key_id, struct ca_rec *);
-/* All CAs, or one tenant's when 'tenant_id' > 0; array owned by caller. */
+/*
+ * All CAs, or one tenant's when 'tenant_id' > 0; array owned by caller
+ * (store_ca_list_free), NULL and 0 on failure.
+ */
 int	store_ca_list(struct db *, int64_t tenant_id, struct ca_rec **out,
 	    size_t *n);
 void	store_ca_list_free(struct ca_rec *, size_t n);
@@ -94,9 +146,15 @@ struct cert_rec {
 };
 
 void	cert_rec_clear(struct cert_rec *);
-/* -FP_E_CONFLICT on a serial or fingerprint collision. */
+/*
+ * Sets rec->id, created_ms and modified_ms.  -FP_E_CONFLICT on a serial
+ * or fingerprint collision (the caller signs again with a new serial).
+ */
 int	store_cert_insert(struct db *, struct cert_rec *rec);
-/* Not removed through the identity API. */
+/*
+ * A live certificate (not removed through the identity API) into a
+ * zeroed '*c'; -FP_E_NOTFOUND otherwise.
+ */
 int	store_cert_get(struct db *, int64_t tenant_id, const char *fingerprint,
 	    struct cert_rec *);
 
@@ -118,7 +176,9 @@ struct cert_filter {
 
 /*
  * A page of the tenant's live certificates, oldest first, and the
- * number of all that match.  '*out' is an array of '*n' records.
+ * number of all that match.  '*out' is an array of '*n' records
+ * (store_cert_array_free).  A malformed timestamp filter is
+ * -FP_E_BADREQ.
  */
 int	store_cert_page(struct db *, int64_t tenant_id,
 	    const struct cert_filter *f, int64_t offset, int limit,
@@ -133,7 +193,10 @@ void	store_cert_array_free(struct cert_rec *, size_t n);
 int	store_cert_remove(struct db *, int64_t tenant_id,
 	    const char *fingerprint, int reason, struct cert_rec *rec);
 
-/* Any certificate of the tenant by serial (upper-case hex), with key. */
+/*
+ * Any certificate of the tenant by serial (upper-case hex), removed or
+ * not, with its sealed key when the server made it; -FP_E_NOTFOUND.
+ */
 int	store_cert_by_serial(struct db *, int64_t tenant_id, const char *serial,
 	    struct cert_rec *);
 
@@ -155,7 +218,8 @@ struct ocsp_status_rec {
 };
 /*
  * One record per serial of 'serials' that CA 'ca_id' issued (serials it
- * never issued are absent).  '*out' is an array of '*n'.
+ * never issued are absent).  '*out' is an array of '*n' (free()).
+ * -FP_E_BADREQ when a serial is not upper-case hex.
  */
 int	store_ocsp_status(struct db *, int64_t ca_id,
 	    const char *const *serials, size_t nserials,
@@ -175,11 +239,16 @@ struct user_rec {
 /* -FP_E_CONFLICT when the tenant has a user of that name. */
 int	store_user_create(struct db *, int64_t tenant_id, const char *name,
 	    const char *token_hash, bool is_admin, struct user_rec *);
+/* The user whose token hashes to 'token_hash'; -FP_E_NOTFOUND. */
 int	store_user_by_token(struct db *, const char *token_hash,
 	    struct user_rec *);
-/* Users named 'name' (in one tenant when 'tenant_id' > 0). */
+/*
+ * Users named 'name' (in one tenant when 'tenant_id' > 0), by tenant
+ * name; '*out' (free()) may be empty: not an error.
+ */
 int	store_user_find(struct db *, const char *name, int64_t tenant_id,
 	    struct user_rec **out, size_t *n);
+/* 0 also when no user has that id (the caller looked it up). */
 int	store_user_set_disabled(struct db *, int64_t id, bool disabled);
 /* Every user (of one tenant when 'tenant_id' > 0). */
 int	store_user_each(struct db *, int64_t tenant_id,
@@ -190,8 +259,10 @@ int	store_user_each(struct db *, int64_t tenant_id,
 /* '*value' malloc'd; -FP_E_NOTFOUND when the tenant did not set it. */
 int	store_setting_get(struct db *, int64_t tenant_id, const char *key,
 	    char **value);
+/* Insert or replace; the core has validated 'key' and 'value'. */
 int	store_setting_set(struct db *, int64_t tenant_id, const char *key,
 	    const char *value);
+/* Calls 'fn' for each key the tenant set, in key order. */
 int	store_setting_each(struct db *, int64_t tenant_id,
 	    void (*fn)(void *arg, const char *key, const char *value),
 	    void *arg);
@@ -212,8 +283,9 @@ struct challenge_rec {
 };
 
 void	challenge_rec_clear(struct challenge_rec *);
-/* Sets rec->id. */
+/* Sets rec->id.  -FP_E_CONFLICT if 'public_id' is taken. */
 int	store_challenge_insert(struct db *, struct challenge_rec *rec);
+/* -FP_E_NOTFOUND when the tenant has no such challenge. */
 int	store_challenge_get(struct db *, int64_t tenant_id,
 	    const char *public_id, struct challenge_rec *);
 /* Take the right to issue: 0 once, -FP_E_CONFLICT for everyone after. */
@@ -243,6 +315,10 @@ int	store_crl_latest(struct db *, int64_t ca_id, struct crl_rec *);
  * of CA 'ca_id' (the row lock orders concurrent issuers), read its
  * revocations, call 'build' to sign the CRL, and store it.  'build'
  * fills crl->der from the revocations and the number it is given.
+ * It runs through store_tx: inside an enclosing store_tx it joins that
+ * transaction, and on a serialization failure 'build' is called again.
+ * -FP_E_NOTFOUND when the tenant has no CA 'ca_id'; build's error as
+ * it returned it.
  */
 typedef int (*store_crl_builder)(void *arg, int64_t crl_number,
     const struct revoked_rec *rev, size_t nrev, struct crl_rec *crl);
@@ -264,9 +340,11 @@ struct jwt_key_rec {
 };
 
 void	jwt_key_rec_clear(struct jwt_key_rec *);
+/* -FP_E_NOTFOUND for an unknown 'kid'. */
 int	store_jwt_key_get(struct db *, const char *kid, struct jwt_key_rec *);
 /* The newest active key; -FP_E_NOTFOUND when there is none. */
 int	store_jwt_key_active(struct db *, struct jwt_key_rec *);
+/* -FP_E_CONFLICT when 'kid' exists. */
 int	store_jwt_key_insert(struct db *, const struct jwt_key_rec *);
 
 struct servercert_rec {
@@ -275,8 +353,10 @@ struct servercert_rec {
 };
 
 void	servercert_rec_clear(struct servercert_rec *);
+/* -FP_E_NOTFOUND until the slot is set; 'pem' malloc'd. */
 int	store_servercert_get(struct db *, const char *server, const char *slot,
 	    struct servercert_rec *);
+/* Insert or replace the slot's certificate. */
 int	store_servercert_set(struct db *, const char *server, const char *slot,
 	    const char *pem);
 

@@ -19,7 +19,6 @@
 #include "fleetpki/buf.h"
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
-#include "fleetpki/db.h"
 #include "fleetpki/log.h"
 #include "fleetpki/migrate.h"
 #include "fleetpki/store.h"
@@ -80,8 +79,8 @@ cli_open(struct cli *cli)
 		die("%s", err);
 	cli->ctx.cfg = &cli->cfg;
 	cli->ctx.db =
-	    db_new(cli->cfg.database_url, cli->cfg.db_connect_timeout);
-	if (db_ready(cli->ctx.db) != 0)
+	    store_open(cli->cfg.database_url, cli->cfg.db_connect_timeout);
+	if (store_ready(cli->ctx.db) != 0)
 		die("cannot connect to the database (database_url in %s)",
 		    cli->cfg.path);
 	cli->loaded = 1;
@@ -618,7 +617,7 @@ main(int argc, char **argv)
 	}
 	rc = cmd->run(&cli, &o, argv + optind);
 	if (cli.loaded) {
-		db_free(cli.ctx.db);
+		store_close(cli.ctx.db);
 		config_free(&cli.cfg);
 	}
 	return rc;

@@ -280,10 +280,35 @@ core_ca_pki(const struct core_ca *ca)
 	return &ca->pki;
 }
 
+/* core_ca_create's writes, committed together by store_tx. */
+struct ca_create_arg {
+	struct fp_ctx *ctx;
+	struct ca_rec *rec;
+	struct crl_rec *crl;
+};
+
+static int
+ca_create_tx(struct db *db, void *varg)
+{
+	struct ca_create_arg *a = varg;
+	int rc;
+
+	if ((rc = store_ca_insert(db, a->rec)) != 0)
+		return rc;
+	/*
+	 * Relying parties fetch the CRL URL at once: have one ready, in
+	 * the same transaction, so no CA is ever visible without its CRL
+	 * (a failure here leaves no CA behind to be retried by hand).
+	 */
+	crl_rec_clear(a->crl);
+	return core_crl_issue(a->ctx, a->rec->tenant_id, a->rec->id, a->crl);
+}
+
 int
 core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
     const char *alg, int days, int64_t *id, struct fp_status *st)
 {
+	struct ca_create_arg tx;
 	struct ca_rec rec = { 0 };
 	struct buf keyder = BUF_INIT;
 	struct crl_rec crl = { 0 };
@@ -331,7 +356,10 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 	if ((rc = pki_seal(ctx->cfg->master_key, aad, strlen(aad), keyder.data,
 	         keyder.len, &rec.key_sealed)) != 0)
 		goto out;
-	if ((rc = store_ca_insert(ctx->db, &rec)) != 0) {
+	tx.ctx = ctx;
+	tx.rec = &rec;
+	tx.crl = &crl;
+	if ((rc = store_tx(ctx->db, ca_create_tx, &tx)) != 0) {
 		if (rc == -FP_E_CONFLICT)
 			fp_fail(st, FP_E_CONFLICT,
 			    "tenant '%s' already has a CA named '%s'", t->name,
@@ -339,8 +367,6 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 		goto out;
 	}
 	*id = rec.id;
-	/* Relying parties fetch the CRL URL at once: have one ready. */
-	rc = core_crl_issue(ctx, t->id, rec.id, &crl);
 out:
 	EVP_PKEY_free(key);
 	X509_free(cert);

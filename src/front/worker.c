@@ -19,7 +19,6 @@
 #include "fleetpki/auth.h"
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
-#include "fleetpki/db.h"
 #include "fleetpki/front.h"
 #include "fleetpki/http.h"
 #include "fleetpki/log.h"
@@ -282,9 +281,9 @@ front_worker_run(const struct config *cfg, int listen_fd)
 	if (FCGX_Init() != 0)
 		fatal("FCGX_Init failed");
 	FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
-	ctx.db = db_new(cfg->database_url, cfg->db_connect_timeout);
+	ctx.db = store_open(cfg->database_url, cfg->db_connect_timeout);
 	/* Connect now so the first request does not pay for it. */
-	(void)db_ready(ctx.db);
+	(void)store_ready(ctx.db);
 	arena = arena_new();
 	memset(&resp, 0, sizeof(resp));
 	log_debug("worker ready");
@@ -309,7 +308,7 @@ front_worker_run(const struct config *cfg, int listen_fd)
 		FCGX_Finish_r(&fr);
 		arena_reset(arena);
 	}
-	db_free(ctx.db);
+	store_close(ctx.db);
 	arena_free(arena);
 	buf_free(&resp.headers);
 	buf_free(&resp.body);

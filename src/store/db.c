@@ -20,10 +20,22 @@ struct db {
 	char timeout[16];
 	PGconn *conn;
 	bool in_tx;
+	/*
+	 * Set by a failed statement inside a transaction: PostgreSQL has
+	 * aborted it, so COMMIT would only roll back (and say "ROLLBACK"
+	 * with success status).  store_tx refuses to report success then.
+	 */
+	bool tx_failed;
+	/* The failure was a serialization failure or deadlock: retry. */
+	bool tx_retry;
 	bool prepared[STMT__COUNT];
 	bool down_logged; /* log an outage once, not per request */
 };
 
+/*
+ * Lazy: daemons open their store before the database may be up (boot
+ * order, a restarting cluster) and must still start and answer 503.
+ */
 struct db *
 db_new(const char *conninfo, int connect_timeout)
 {
@@ -34,12 +46,19 @@ db_new(const char *conninfo, int connect_timeout)
 	return db;
 }
 
+/*
+ * Forget the connection and what was prepared on it: prepared
+ * statements live in the server session, so a new connection must
+ * prepare them again.
+ */
 static void
 db_drop(struct db *db)
 {
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	if (db->in_tx)
+		db->tx_failed = true; /* the transaction died with it */
 	db->in_tx = false;
 	memset(db->prepared, 0, sizeof(db->prepared));
 }
@@ -82,18 +101,41 @@ db_ready(struct db *db)
 	return 0;
 }
 
-/* Map a failed result to an error code, logging what is unexpected. */
+bool
+db_state_retryable(const char *state)
+{
+	/* serialization_failure, deadlock_detected */
+	return state != NULL &&
+	    (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
+
+/*
+ * Map a failed result to an error code, logging what is unexpected.
+ * Inside a transaction, remember that it is aborted and whether trying
+ * it again may succeed: the error code alone cannot say, since a
+ * serialization failure and an outage are both -FP_E_UNAVAILABLE to
+ * the caller.
+ */
 static int
 db_result_error(struct db *db, enum stmt_id id, PGresult *res)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
+	if (db->in_tx) {
+		/* The first failure counts; later ones only say "aborted". */
+		if (!db->tx_failed)
+			db->tx_retry = db_state_retryable(state);
+		db->tx_failed = true;
+	}
 	if (state != NULL && strcmp(state, "23505") == 0)
 		return -FP_E_CONFLICT; /* unique_violation */
 	if (state != NULL && strncmp(state, "22", 2) == 0)
 		return -FP_E_BADREQ; /* data exception: bad input */
-	if (state != NULL && strcmp(state, "40001") == 0)
-		return -FP_E_UNAVAILABLE; /* serialization failure */
+	if (db_state_retryable(state)) {
+		log_info("statement %s: %s", stmt_name(id),
+		    PQresultErrorMessage(res));
+		return -FP_E_UNAVAILABLE; /* transient: try again */
+	}
 	log_err("statement %s failed: %s", stmt_name(id),
 	    PQresultErrorMessage(res));
 	return -FP_E_INTERNAL;
@@ -174,24 +216,44 @@ db_command(struct db *db, const char *cmd)
 			const char *state =
 			    PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-			rc = state != NULL && strcmp(state, "40001") == 0
-			    ? -FP_E_UNAVAILABLE
-			    : -FP_E_INTERNAL;
+			/* A serialization failure may surface at COMMIT. */
+			if (db->in_tx && !db->tx_failed)
+				db->tx_retry = db_state_retryable(state);
+			db->tx_failed = db->in_tx;
+			rc = db_state_retryable(state) ? -FP_E_UNAVAILABLE
+			                               : -FP_E_INTERNAL;
 			log_err("%s failed: %s", cmd,
 			    PQresultErrorMessage(res));
 		}
+	} else if (strcmp(cmd, "COMMIT") == 0 &&
+	    strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+		/* COMMIT of an aborted transaction rolls back "successfully". */
+		log_err("COMMIT rolled back an aborted transaction");
+		rc = -FP_E_INTERNAL;
 	}
 	PQclear(res);
 	return rc;
 }
 
+/*
+ * BEGIN connects first (db_ready): a transaction never starts on a
+ * dead connection, so its first statement cannot be "retried once" by
+ * db_exec_params into a session that lacks the BEGIN.
+ */
 int
 db_begin(struct db *db)
 {
 	int rc;
 
+	/* Nesting would silently join the outer transaction: refuse. */
+	if (db->in_tx) {
+		log_err("BEGIN inside a transaction");
+		return -FP_E_INTERNAL;
+	}
 	if ((rc = db_ready(db)) != 0)
 		return rc;
+	db->tx_failed = false;
+	db->tx_retry = false;
 	if ((rc = db_command(db, "BEGIN")) == 0)
 		db->in_tx = true;
 	return rc;
@@ -218,6 +280,7 @@ db_rollback(struct db *db)
 	db->in_tx = false;
 }
 
+/* PQexec: the simple protocol runs a multi-statement script at once. */
 int
 db_exec_script(struct db *db, const char *sql, char **err)
 {
@@ -236,6 +299,24 @@ db_exec_script(struct db *db, const char *sql, char **err)
 	}
 	PQclear(res);
 	return rc;
+}
+
+bool
+db_in_tx(const struct db *db)
+{
+	return db->in_tx;
+}
+
+bool
+db_tx_failed(const struct db *db)
+{
+	return db->tx_failed;
+}
+
+bool
+db_tx_retryable(const struct db *db)
+{
+	return db->tx_retry;
 }
 
 PGconn *

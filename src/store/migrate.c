@@ -18,7 +18,13 @@
 #include "fleetpki/migrate.h"
 #include "fleetpki/util.h"
 
-/* pg_advisory_lock key: "fleetpki" in ASCII, as an int8. */
+/*
+ * pg_advisory_lock key: "fleetpki" in ASCII, as an int8.  A session
+ * lock, not a transaction one, because each file commits on its own
+ * and the lock must span them all: two hosts running `fleetpki migrate`
+ * at once apply every file exactly once, the second waiting and then
+ * finding it recorded.
+ */
 #define MIGRATE_LOCK "7380394069424957801"
 
 static int
@@ -27,7 +33,12 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Files named NNN_*.sql, sorted; the version is the leading number. */
+/*
+ * Files named NNN_*.sql, sorted; the version is the leading number.
+ * Anything else in the directory (editor backups, a README) is skipped
+ * rather than refused, so an operator's stray file cannot block an
+ * upgrade; three digits make the lexical order the numeric one.
+ */
 static int
 list_files(const char *dir, char ***out, size_t *n, char **err)
 {
@@ -57,6 +68,7 @@ list_files(const char *dir, char ***out, size_t *n, char **err)
 	return 0;
 }
 
+/* The whole file into 'out' (NUL-terminated by buf): one script. */
 static int
 read_file(const char *path, struct buf *out, char **err)
 {
@@ -79,7 +91,11 @@ read_file(const char *path, struct buf *out, char **err)
 	return rc;
 }
 
-/* Run fixed SQL text; 0 or -1 with '*err'. */
+/*
+ * Run fixed SQL text; 0 or -1 with '*err'.  PQexec, not a prepared
+ * statement: a migration file holds many statements, which only the
+ * simple query protocol runs in one call.
+ */
 static int
 simple(PGconn *conn, const char *sql, PGresult **keep, char **err)
 {
@@ -98,6 +114,7 @@ simple(PGconn *conn, const char *sql, PGresult **keep, char **err)
 	return 0;
 }
 
+/* Whether schema_migrations records 'version' (bound, not formatted). */
 static int
 is_applied(PGconn *conn, int version, int *applied, char **err)
 {
@@ -119,6 +136,11 @@ is_applied(PGconn *conn, int version, int *applied, char **err)
 	return 0;
 }
 
+/*
+ * Record 'version' as applied, inside the file's own transaction: a
+ * file either ran and is recorded, or neither (PostgreSQL DDL is
+ * transactional), so a failed upgrade is rerun from where it stopped.
+ */
 static int
 record(PGconn *conn, int version, const char *name, char **err)
 {
@@ -153,6 +175,7 @@ migrate_run(struct db *db, const char *sql_dir, int *applied, char **err)
 		*err = xstrdup("cannot connect to the database");
 		return -1;
 	}
+	/* The runner needs the raw connection for multi-statement text. */
 	conn = db_conn(db);
 	if (list_files(sql_dir, &files, &nfiles, err) != 0)
 		goto out;
@@ -173,6 +196,7 @@ migrate_run(struct db *db, const char *sql_dir, int *applied, char **err)
 	        "applied_at timestamptz NOT NULL DEFAULT now())",
 	        NULL, err) != 0)
 		goto out;
+	/* In order; each file in its own transaction with its record. */
 	for (i = 0; i < nfiles; i++) {
 		int version = atoi(files[i]);
 
@@ -203,6 +227,7 @@ migrate_run(struct db *db, const char *sql_dir, int *applied, char **err)
 	}
 	rc = 0;
 out:
+	/* Unlock even after a failure: the session may live on (tests). */
 	if (locked) {
 		char *ignored = NULL;
 

@@ -12,6 +12,11 @@ static const char *const sqls[] = { FOREACH_STMT(STMT_SQL) };
 #undef STMT_NAME
 #undef STMT_SQL
 
+/*
+ * The name is also the server-side prepared statement's name, so the
+ * server's log ("execute CA_BY_ID") and ours ("statement CA_BY_ID
+ * failed") name a statement the same way.
+ */
 const char *
 stmt_name(enum stmt_id id)
 {

@@ -20,7 +20,6 @@
 
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
-#include "fleetpki/db.h"
 #include "fleetpki/log.h"
 #include "fleetpki/util.h"
 
@@ -127,7 +126,7 @@ main(int argc, char **argv)
 		}
 	}
 	ctx.cfg = &cfg;
-	ctx.db = db_new(cfg.database_url, cfg.db_connect_timeout);
+	ctx.db = store_open(cfg.database_url, cfg.db_connect_timeout);
 
 	if (once) {
 		rc = run_jobs(&ctx) == 0 ? 0 : 1;
@@ -149,8 +148,8 @@ main(int argc, char **argv)
 			} else {
 				config_free(&cfg);
 				cfg = fresh;
-				db_free(ctx.db);
-				ctx.db = db_new(cfg.database_url,
+				store_close(ctx.db);
+				ctx.db = store_open(cfg.database_url,
 				    cfg.db_connect_timeout);
 				core_cache_flush();
 				log_info("configuration reloaded");
@@ -164,7 +163,7 @@ main(int argc, char **argv)
 	}
 	log_info("stopped");
 out:
-	db_free(ctx.db);
+	store_close(ctx.db);
 	core_cache_flush();
 	if (pid_path != NULL && !once)
 		(void)unlink(pid_path);

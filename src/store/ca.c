@@ -1,0 +1,162 @@
+/*
+ * store/ca: certificate authorities.  A CA row never changes after its
+ * insert except for crl_number (see revocation.c), so the core caches
+ * what it reads here for the life of the process.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleetpki/store.h"
+#include "store_internal.h"
+
+/* SQL_CA_COLS of statements.h, in its order. */
+static const struct colmap ca_cols[] = {
+	COL_I64(struct ca_rec, id),
+	COL_I64(struct ca_rec, tenant_id),
+	COL_CHARS(struct ca_rec, name),
+	COL_CHARS(struct ca_rec, public_id),
+	COL_BOOL(struct ca_rec, is_default),
+	COL_STR(struct ca_rec, key_alg),
+	COL_BYTEA(struct ca_rec, cert_der),
+	COL_BYTEA(struct ca_rec, key_sealed),
+	COL_STR(struct ca_rec, fingerprint),
+	COL_STR(struct ca_rec, subject),
+	COL_CHARS(struct ca_rec, key_id),
+	COL_I64(struct ca_rec, not_before),
+	COL_I64(struct ca_rec, not_after),
+	COL_I64(struct ca_rec, crl_number),
+};
+const struct rowmap store_ca_rows =
+    ROWMAP(struct ca_rec, ca_cols, ca_rec_clear);
+
+/* CA_INSERT returns "id, is_default". */
+static const struct colmap ca_insert_cols[] = {
+	COL_I64(struct ca_rec, id),
+	COL_BOOL(struct ca_rec, is_default),
+};
+static const struct rowmap ca_insert_rows =
+    ROWMAP(struct ca_rec, ca_insert_cols, NULL);
+
+void
+ca_rec_clear(struct ca_rec *ca)
+{
+	if (ca == NULL)
+		return;
+	free(ca->key_alg);
+	free(ca->fingerprint);
+	free(ca->subject);
+	buf_free(&ca->cert_der);
+	buf_free_secret(&ca->key_sealed); /* sealed, but still key material */
+	memset(ca, 0, sizeof(*ca));
+}
+
+/*
+ * The default flag is decided by the statement itself (NOT EXISTS over
+ * the tenant's CAs), not by a read before the insert: two concurrent
+ * first CAs cannot both become default, the partial unique index
+ * cas_one_default refuses the second (-FP_E_CONFLICT).
+ */
+int
+store_ca_insert(struct db *db, struct ca_rec *ca)
+{
+	struct qparams p;
+	int rc;
+
+	q_init(&p);
+	q_i64(&p, ca->tenant_id);
+	q_text(&p, ca->name);
+	q_text(&p, ca->public_id);
+	q_text(&p, ca->key_alg);
+	/* DER and the sealed key go binary: no hex escaping of secrets. */
+	q_bytea(&p, &ca->cert_der);
+	q_bytea(&p, &ca->key_sealed);
+	q_text(&p, ca->fingerprint);
+	q_text(&p, ca->subject);
+	q_i64(&p, ca->not_before);
+	q_i64(&p, ca->not_after);
+	q_text(&p, ca->key_id);
+	rc = q_one(db, STMT_CA_INSERT, &p, &ca_insert_rows, ca);
+	/* INSERT ... RETURNING without its row is not "not found". */
+	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
+}
+
+/* Every single-CA read replaces the whole record. */
+static int
+ca_one(struct db *db, enum stmt_id id, const struct qparams *p,
+    struct ca_rec *ca)
+{
+	memset(ca, 0, sizeof(*ca));
+	return q_one(db, id, p, &store_ca_rows, ca);
+}
+
+int
+store_ca_default(struct db *db, int64_t tenant_id, struct ca_rec *ca)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	return ca_one(db, STMT_CA_DEFAULT, &p, ca);
+}
+
+int
+store_ca_by_id(struct db *db, int64_t tenant_id, int64_t id, struct ca_rec *ca)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_i64(&p, id);
+	return ca_one(db, STMT_CA_BY_ID, &p, ca);
+}
+
+int
+store_ca_by_public_id(struct db *db, const char *public_id, struct ca_rec *ca)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_text(&p, public_id);
+	return ca_one(db, STMT_CA_BY_PUBLIC_ID, &p, ca);
+}
+
+int
+store_ca_by_key_id(struct db *db, const char *key_id, struct ca_rec *ca)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_text(&p, key_id);
+	return ca_one(db, STMT_CA_BY_KEY_ID, &p, ca);
+}
+
+/*
+ * Two statements rather than one with "$1 IS NULL OR": the planner
+ * picks the tenant index for the scoped one, and "every CA" (the
+ * worker, the CLI) stays visibly separate from a tenant's view.
+ */
+int
+store_ca_list(struct db *db, int64_t tenant_id, struct ca_rec **out, size_t *n)
+{
+	struct qparams p;
+
+	q_init(&p);
+	if (tenant_id <= 0)
+		return q_many(db, STMT_CA_LIST_ALL, NULL, &store_ca_rows,
+		    (void **)out, n);
+	q_i64(&p, tenant_id);
+	return q_many(db, STMT_CA_LIST_TENANT, &p, &store_ca_rows, (void **)out,
+	    n);
+}
+
+void
+store_ca_list_free(struct ca_rec *cas, size_t n)
+{
+	size_t i;
+
+	for (i = 0; cas != NULL && i < n; i++)
+		ca_rec_clear(&cas[i]);
+	free(cas);
+}

@@ -1,0 +1,182 @@
+/*
+ * store/revocation: what the one revocation table feeds, OCSP status
+ * and CRLs.  The revocations themselves are written by cert.c (one
+ * statement each with the certificate's removal).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleetpki/store.h"
+#include "store_internal.h"
+
+/* OCSP_STATUS returns "serial, revoked_at, reason". */
+static const struct colmap ocsp_cols[] = {
+	COL_CHARS(struct ocsp_status_rec, serial),
+	COL_I64(struct ocsp_status_rec, revoked_at),
+	COL_INT(struct ocsp_status_rec, reason),
+};
+static const struct rowmap ocsp_rows =
+    ROWMAP(struct ocsp_status_rec, ocsp_cols, NULL);
+
+/* REVOKED_FOR_CA: the same shape, into the CRL builder's records. */
+static const struct colmap revoked_cols[] = {
+	COL_CHARS(struct revoked_rec, serial),
+	COL_I64(struct revoked_rec, revoked_at),
+	COL_INT(struct revoked_rec, reason),
+};
+static const struct rowmap revoked_rows =
+    ROWMAP(struct revoked_rec, revoked_cols, NULL);
+
+/* CRL_LATEST returns every field of struct crl_rec. */
+static const struct colmap crl_cols[] = {
+	COL_I64(struct crl_rec, ca_id),
+	COL_I64(struct crl_rec, crl_number),
+	COL_I64(struct crl_rec, this_update),
+	COL_I64(struct crl_rec, next_update),
+	COL_BYTEA(struct crl_rec, der),
+};
+static const struct rowmap crl_rows =
+    ROWMAP(struct crl_rec, crl_cols, crl_rec_clear);
+
+/* CA_BUMP_CRL returns the new number. */
+struct number_row {
+	int64_t n;
+};
+static const struct colmap number_cols[] = { COL_I64(struct number_row, n) };
+static const struct rowmap number_rows =
+    ROWMAP(struct number_row, number_cols, NULL);
+
+/* "{A,B,C}": a text[] literal of strings that need no quoting. */
+static void
+buf_putc_array(struct buf *b, const char *const *v, size_t n)
+{
+	size_t i;
+
+	buf_puts(b, "{");
+	for (i = 0; i < n; i++)
+		buf_printf(b, "%s%s", i > 0 ? "," : "", v[i]);
+	buf_puts(b, "}");
+}
+
+int
+store_ocsp_status(struct db *db, int64_t ca_id, const char *const *serials,
+    size_t nserials, struct ocsp_status_rec **out, size_t *n)
+{
+	struct buf arr = BUF_INIT;
+	struct qparams p;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	/*
+	 * The serials travel as one text[] literal (one round trip for a
+	 * multi-request OCSP query); only upper-case hex gets in, so no
+	 * element needs quoting and none can break out of the literal.
+	 */
+	for (i = 0; i < nserials; i++)
+		if (serials[i][0] == '\0' ||
+		    strspn(serials[i], "0123456789ABCDEF") !=
+		        strlen(serials[i]))
+			return -FP_E_BADREQ;
+	buf_putc_array(&arr, serials, nserials);
+	q_init(&p);
+	q_i64(&p, ca_id);
+	q_text(&p, (const char *)arr.data);
+	rc = q_many(db, STMT_OCSP_STATUS, &p, &ocsp_rows, (void **)out, n);
+	buf_free(&arr);
+	return rc;
+}
+
+void
+crl_rec_clear(struct crl_rec *crl)
+{
+	if (crl == NULL)
+		return;
+	buf_free(&crl->der);
+	memset(crl, 0, sizeof(*crl));
+}
+
+int
+store_crl_latest(struct db *db, int64_t ca_id, struct crl_rec *crl)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, ca_id);
+	return q_one(db, STMT_CRL_LATEST, &p, &crl_rows, crl);
+}
+
+/* store_crl_issue's work, run by store_tx. */
+struct crl_issue_arg {
+	int64_t tenant_id, ca_id;
+	store_crl_builder build;
+	void *arg;
+	struct crl_rec *crl;
+};
+
+static int
+crl_issue_tx(struct db *db, void *varg)
+{
+	struct crl_issue_arg *a = varg;
+	struct revoked_rec *rev = NULL;
+	struct number_row number = { 0 };
+	struct qparams p;
+	size_t nrev = 0;
+	int rc;
+
+	/*
+	 * Bumping the number first takes the CA row's lock, which orders
+	 * concurrent issuers of this CA: the second waits, then reads
+	 * every revocation the first saw and a higher number.
+	 */
+	q_init(&p);
+	q_i64(&p, a->tenant_id);
+	q_i64(&p, a->ca_id);
+	if ((rc = q_one(db, STMT_CA_BUMP_CRL, &p, &number_rows, &number)) != 0)
+		goto out;
+
+	q_init(&p);
+	q_i64(&p, a->ca_id);
+	if ((rc = q_many(db, STMT_REVOKED_FOR_CA, &p, &revoked_rows,
+	         (void **)&rev, &nrev)) != 0)
+		goto out;
+
+	a->crl->ca_id = a->ca_id;
+	a->crl->crl_number = number.n;
+	if ((rc = a->build(a->arg, number.n, rev, nrev, a->crl)) != 0)
+		goto out;
+
+	q_init(&p);
+	q_i64(&p, a->ca_id);
+	q_i64(&p, a->tenant_id);
+	q_i64(&p, number.n);
+	q_i64(&p, a->crl->this_update);
+	q_i64(&p, a->crl->next_update);
+	q_bytea(&p, &a->crl->der);
+	rc = q_command(db, STMT_CRL_INSERT, &p);
+out:
+	free(rev);
+	return rc;
+}
+
+int
+store_crl_issue(struct db *db, int64_t tenant_id, int64_t ca_id,
+    store_crl_builder build, void *arg, struct crl_rec *crl)
+{
+	struct crl_issue_arg a = { tenant_id, ca_id, build, arg, crl };
+
+	return store_tx(db, crl_issue_tx, &a);
+}
+
+int
+store_crl_due(struct db *db, int64_t before, struct ca_rec **out, size_t *n)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, before);
+	return q_many(db, STMT_CRL_DUE, &p, &store_ca_rows, (void **)out, n);
+}
