@@ -15,9 +15,11 @@
 
 #include "fleetpki/buf.h"
 #include "fleetpki/error.h"
+#include "fleetpki/json.h"
 #include "fleetpki/pki.h"
 #include "fleetpki/store.h"
 
+struct arena;
 struct config;
 struct db;
 
@@ -37,9 +39,13 @@ int	core_tenant(struct fp_ctx *, const char *name, struct tenant *out);
 
 /* ---- CAs --------------------------------------------------------- */
 
-/* The tenant's default CA.  -FP_E_NOTFOUND when it has none. */
+/*
+ * The tenant's default CA.  -FP_E_NOTFOUND ("This tenant has no CA." in
+ * 'st', which may be NULL) when it has none, -FP_E_UNAVAILABLE when the
+ * store is down.
+ */
 int	core_ca_default(struct fp_ctx *, int64_t tenant_id,
-	    const struct core_ca **out);
+	    const struct core_ca **out, struct fp_status *st);
 /* Any CA of the tenant by id. */
 int	core_ca_get(struct fp_ctx *, int64_t tenant_id, int64_t ca_id,
 	    const struct core_ca **out);
@@ -201,7 +207,12 @@ int	core_names_issue(struct fp_ctx *, const struct tenant *t,
 	    int64_t user_id, const struct core_names_req *req,
 	    struct cert_rec *out, struct fp_status *st);
 
-/* The private key the server made for a certificate, PEM, into 'out'. */
+/*
+ * The private key the server made for a certificate, PEM, into 'out'
+ * (secret: the caller frees it with buf_free_secret).  -FP_E_NOTFOUND
+ * when the server holds none for it, -FP_E_INTERNAL when the sealed key
+ * does not open (logged).
+ */
 int	core_cert_private_key(struct fp_ctx *, const struct cert_rec *rec,
 	    struct buf *out);
 
@@ -212,6 +223,67 @@ int	core_cert_private_key(struct fp_ctx *, const struct cert_rec *rec,
  */
 int	core_cert_revoke(struct fp_ctx *, const struct tenant *t,
 	    const char *serial, int reason, int64_t only_user);
+
+/*
+ * The names request as JSON carries it: the certificate maker's request
+ * body, and what a challenge keeps.  'core_names_schema' decodes it
+ * ({"domains", "ips", "email_addresses", "subject": {"organization",
+ * "country", "province", "locality", "street_address", "postal_code",
+ * "common_name"}, "days", "key"}, all optional, nothing else).
+ */
+struct core_names_json {
+	struct json_strs	 domains, ips, emails;
+	const struct pki_name	*subject;	/* NULL when absent */
+	struct json_int		 days;
+	const char		*key;
+};
+extern const struct json_schema core_names_schema;
+
+/*
+ * The core request for 'in': its SANs copied into 'a', days defaulting
+ * to the tenant's certmaker.default_days.
+ */
+int	core_names_from_json(struct fp_ctx *, const struct tenant *t,
+	    struct arena *a, const struct core_names_json *in,
+	    struct core_names_req *out);
+
+/* ---- challenges (proof of control before issuance) ---------------- */
+
+/* Whether tenant 't' asks for proof first (certmaker.require_challenge). */
+int	core_challenge_required(struct fp_ctx *, const struct tenant *t,
+	    int *on);
+
+/* An open challenge: what the caller is told.  Wipe 'token' after use. */
+struct core_challenge {
+	char	public_id[33];
+	char	token[81];
+	int64_t	expires_at;
+};
+
+/* Wipe the token. */
+void	core_challenge_clear(struct core_challenge *);
+
+/*
+ * Check 'req' completely (as core_names_check: what would be refused
+ * after the proof is refused now), keep it, and open a challenge for
+ * user 'user_id' with a fresh token valid certmaker.challenge_ttl.
+ */
+int	core_challenge_open(struct fp_ctx *, const struct tenant *t,
+	    int64_t user_id, const struct core_names_req *req,
+	    struct core_challenge *out, struct fp_status *st);
+
+/*
+ * Solve user 'user_id''s challenge 'public_id': fetch the token from
+ * every name on 'port' (core_challenge_verify), then issue the kept
+ * request exactly once and fill 'out'.  A challenge solved before
+ * answers with its certificate again.  -FP_E_NOTFOUND (no such challenge
+ * of this user), -FP_E_GONE (expired), -FP_E_EXPECTATION (not proven),
+ * -FP_E_CONFLICT (another solver is issuing), or the issuance's errors;
+ * reasons in 'st'.  'a' holds the decoded request while it runs.
+ */
+int	core_challenge_solve(struct fp_ctx *, const struct tenant *t,
+	    int64_t user_id, const char *public_id, int port, struct arena *a,
+	    struct cert_rec *out, struct fp_status *st);
 
 /*
  * Prove control of every name of 'sans' by fetching

@@ -36,6 +36,12 @@ struct http_req {
 	const char		*params[HTTP_MAX_PARAMS];
 	size_t			 nparams;
 	const struct route	*route;
+	/*
+	 * The route's input struct, decoded and validated by the front from
+	 * its parameter table and JSON body schema (router.h); NULL when
+	 * the route declares none.
+	 */
+	const void		*in;
 	/* Set by the front from the route's auth column. */
 	struct tenant		 tenant;
 	struct user_rec		 user;		/* AUTH_API_TOKEN only */

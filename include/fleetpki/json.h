@@ -30,26 +30,77 @@ enum json_ftype {
 	JF_INT,		/* integer (not a double, not a numeric string), in [min, max] */
 	JF_BOOL,
 	JF_STRINGS,	/* array of strings; 'max' = most elements, each <= 'max_item' */
-	JF_OBJECT,	/* object, validated by the caller with its own table */
+	JF_OBJECT,	/* object; its members are 'sub' (or, without 'sub', the caller's) */
 };
 
+struct json_schema;
+
+/*
+ * One member of a JSON object, and where json_decode puts its value in
+ * the caller's struct ('off', from offsetof): by type,
+ *   JF_STRING   const char *          (NULL when absent)
+ *   JF_INT      struct json_int
+ *   JF_BOOL     struct json_bool
+ *   JF_STRINGS  struct json_strs
+ *   JF_OBJECT   const void *          (a decoded 'sub' struct, NULL when absent)
+ * Strings are borrowed from the parsed object: it must outlive the struct.
+ */
 struct json_field {
-	const char	*name;
-	enum json_ftype	 type;
-	int		 required;
-	int64_t		 min;		/* JF_INT, and minimum string length */
-	int64_t		 max;
-	size_t		 max_item;	/* JF_STRINGS: longest element */
+	const char		 *name;
+	enum json_ftype		  type;
+	int			  required;
+	int64_t			  min;		/* JF_INT, and minimum string length */
+	int64_t			  max;
+	size_t			  max_item;	/* JF_STRINGS: longest element */
+	size_t			  off;
+	const struct json_schema *sub;		/* JF_OBJECT */
+};
+
+/* An object's members and the size of the struct they decode into. */
+struct json_schema {
+	const struct json_field	*fields;
+	size_t			 nfields;
+	size_t			 size;
+};
+
+#define JSON_SCHEMA(type, fields) \
+	{ (fields), sizeof(fields) / sizeof((fields)[0]), sizeof(type) }
+
+struct json_int {
+	int	set;
+	int64_t	v;
+};
+
+struct json_bool {
+	int	set;
+	int	v;
+};
+
+struct json_strs {
+	const char *const *v;
+	size_t		   n;
 };
 
 /*
  * Check that 'obj' is an object whose members are all in 'fields' (none
  * unknown), each of the declared type and bounds, and that required
- * ones are present.  Strings with an embedded NUL are refused.
+ * ones are present.  Strings with an embedded NUL are refused.  Members
+ * of a JF_OBJECT with a 'sub' schema are checked the same way.
  * -FP_E_SCHEMA with a reason naming the field.
  */
 int	json_validate(json_object *obj, const struct json_field *fields,
 	    size_t nfields, struct fp_status *st);
+
+struct arena;
+
+/*
+ * json_validate, then write every member's value into 'out' (a zeroed
+ * struct of 'schema->size' bytes) at its field's offset; arrays and
+ * sub-objects are allocated from 'a'.  Nothing is written on failure
+ * that the caller could mistake for input.
+ */
+int	json_decode(json_object *obj, const struct json_schema *schema,
+	    struct arena *a, void *out, struct fp_status *st);
 
 /*
  * Borrowed accessors for validated objects: NULL / 'dflt' when absent.

@@ -46,6 +46,13 @@ int	jwt_sign_es256(EVP_PKEY *key, const char *kid, const char *tenant,
 	    const char *sub, int64_t iat, int64_t ttl, char **out);
 
 /*
+ * 1 while claims expiring at 'exp' are still good at 'now': now < exp +
+ * leeway (RFC 7519 4.1.4; a negative leeway counts as none).  jwt_verify
+ * and every cache of verified claims decide by this one rule.
+ */
+int	jwt_exp_ok(int64_t exp, time_t now, int leeway);
+
+/*
  * Verify 'token' ('len' bytes, no NUL inside) at time 'now'; fill '*out'.
  * Any failure is -FP_E_UNAUTH with a short reason in 'st' (never the
  * token itself).  'tenant' must be 1..JWT_TENANT_MAX of [A-Za-z0-9_-].

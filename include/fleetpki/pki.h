@@ -162,6 +162,13 @@ int	pki_ca_create(const char *alg, const char *cn, const char *org,
 
 /* Encodings.  DER/PEM are malloc'd into 'out' (PEM NUL-terminated). */
 int	pki_cert_to_der(X509 *cert, struct buf *out);
+/*
+ * PEM armour ("-----BEGIN <label>-----", base64 in 64-column lines) of
+ * 'len' DER bytes, appended to 'out'.
+ */
+int	pki_pem_encode(const char *label, const unsigned char *der, size_t len,
+	    struct buf *out);
+#define PKI_PEM_CRL	"X509 CRL"
 int	pki_cert_to_pem(X509 *cert, struct buf *out);
 int	pki_cert_from_der(const unsigned char *der, size_t len, X509 **out);
 /* Exactly one PEM certificate, trailing white space only. */

@@ -1,7 +1,8 @@
 /*
- * router: the one static table of routes (kcgi disps[], Redis's command
- * table).  Each row says who may call it (auth) and how large a body it
- * takes; the front enforces both before the handler runs.
+ * router: the routes of every dialect (kcgi disps[], Redis's command
+ * table).  Each row says who may call it (auth), what body it takes and
+ * which parameters; the front enforces all of it before the handler
+ * runs.
  */
 #ifndef FLEETPKI_ROUTER_H
 #define FLEETPKI_ROUTER_H
@@ -9,6 +10,8 @@
 #include <stddef.h>
 
 #include "fleetpki/error.h"
+#include "fleetpki/input.h"
+#include "fleetpki/json.h"
 
 struct http_req;
 struct http_resp;
@@ -21,28 +24,60 @@ enum route_auth {
 
 /*
  * A handler fills 'resp' and returns 0, or returns a negative fp_err
- * (with a reason in 'st') for the front to answer in the route's error
- * shape.
+ * (with a reason in 'st') for the front to answer in the dialect's error
+ * shape.  Its input (query, headers, path, JSON body) was decoded by the
+ * front into the route's input struct, req->in; a raw body is in
+ * req->body.
  */
 typedef int (*route_handler)(struct http_req *, struct http_resp *,
     struct fp_status *);
 
-/* How a dialect shapes its error bodies. */
+/* How a dialect shapes its error bodies (NULL: resp_error). */
 typedef void (*route_error_fn)(struct http_resp *, int code,
     const struct fp_status *);
 
+/*
+ * The body a route takes.  'types' lists the media types accepted
+ * (compared without parameters; NULL accepts any), 'untyped' whether a
+ * request without Content-Type is accepted too (some dialects' clients
+ * send none).  With 'json' the body is parsed strictly and decoded into
+ * the route's input struct; without it the handler gets the bytes.
+ */
+struct route_body {
+	size_t				 max;	/* bytes */
+	const char *const		*types;
+	int				 untyped;
+	const struct json_schema	*json;
+};
+
 struct route {
-	const char	*method;
+	const char		*method;
 	/*
 	 * Literal segments; "{}" matches one non-empty segment, a final
 	 * "{*}" the non-empty rest of the path, slashes included.
 	 */
-	const char	*pattern;
-	route_handler	 handler;
-	enum route_auth	 auth;
-	size_t		 body_max;	/* bytes; 0 = no body accepted */
-	route_error_fn	 error;		/* NULL = resp_error */
+	const char		*pattern;
+	route_handler		 handler;
+	enum route_auth		 auth;
+	const struct route_body	*body;		/* NULL: no body accepted */
+	const struct in_schema	*params;	/* query, headers, path; or NULL */
+	size_t			 in_size;	/* sizeof the input struct */
 };
+
+/*
+ * A dialect: its routes and its error shape.  Each dialect module
+ * defines one (its table is the one list of its handlers) and the
+ * router lists the dialects.
+ */
+struct route_group {
+	const char		*name;
+	const struct route	*routes;
+	size_t			 nroutes;
+	route_error_fn		 error;
+};
+
+#define ROUTE_GROUP(name, routes, error) \
+	{ (name), (routes), sizeof(routes) / sizeof((routes)[0]), (error) }
 
 enum route_match { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
 
@@ -51,7 +86,8 @@ enum route_match { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
  * req->params.  ROUTE_NO_METHOD when the path exists under another
  * method (405), ROUTE_NO_PATH otherwise (404).
  */
-enum route_match router_match(struct http_req *req, const struct route **out);
+enum route_match router_match(struct http_req *req, const struct route **out,
+    const struct route_group **group);
 
 /* The Allow header value for a path that exists (for 405). */
 void	router_allow(struct http_req *req, char *out, size_t outlen);

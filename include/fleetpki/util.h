@@ -35,6 +35,12 @@ int	 util_hexval(int c);
 
 /* Lower-case hex of 'len' bytes into 'out' (2*len+1 bytes). */
 void	 util_hex(const unsigned char *in, size_t len, char *out);
+/*
+ * Upper-case hex of 'len' bytes into 'out', with 'sep' between bytes
+ * when it is not NUL ("AA:BB"): 2*len+1 bytes, or 3*len with a 'sep'.
+ */
+void	 util_hex_upper(const unsigned char *in, size_t len, char sep,
+	    char *out);
 
 /*
  * Parse a decimal integer that must fill the whole string and lie in

@@ -12,7 +12,7 @@
 #include "fleetpki/http.h"
 #include "fleetpki/store.h"
 
-int
+static int
 health_get(struct http_req *req, struct http_resp *resp, struct fp_status *st)
 {
 	json_object *obj = json_object_new_object();
@@ -26,3 +26,9 @@ health_get(struct http_req *req, struct http_resp *resp, struct fp_status *st)
 	resp_json(resp, up ? 200 : 503, obj);
 	return 0;
 }
+
+static const struct route routes[] = {
+	{ "GET", "/api/health", health_get, AUTH_NONE, NULL, NULL, 0 },
+};
+
+const struct route_group health_routes = ROUTE_GROUP("health", routes, NULL);

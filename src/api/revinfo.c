@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,21 +24,65 @@
 /* Never let a cache hold a CRL longer than this, whatever nextUpdate. */
 #define CRL_MAX_AGE 300
 
-int
+/* 16 CertIDs with a nonce and a signature are far below this. */
+#define BODY_OCSP (16 * 1024)
+
+struct crl_in {
+	const char *public_id; /* the path's "<id>.crl", without ".crl" */
+};
+
+struct ocsp_get_in {
+	const char *b64; /* the path, url-decoded */
+};
+
+/* "<public id>.crl" -> "<public id>"; any other name is no CRL. */
+static int
+crl_name(struct arena *a, const char *in, const char **out,
+    struct fp_status *st)
+{
+	size_t len = strlen(in);
+
+	if (len < 5 || strcmp(in + len - 4, ".crl") != 0)
+		return fp_fail(st, FP_E_NOTFOUND, "No such CRL.");
+	*out = arena_strndup(a, in, len - 4);
+	return 0;
+}
+
+/* RFC 6960 A.1: the GET path is the url-encoding of base64. */
+static int
+ocsp_path(struct arena *a, const char *in, const char **out,
+    struct fp_status *st)
+{
+	if ((*out = http_percent_decode(a, in)) == NULL)
+		return fp_fail(st, FP_E_BADREQ,
+		    "The OCSP request is not url-encoded base64.");
+	return 0;
+}
+
+static const struct in_field crl_params[] = {
+	IN_STR_FIELD(PATH, "crl", struct crl_in, public_id, 0, 0, crl_name),
+};
+static const struct in_schema crl_schema = IN_SCHEMA(crl_params);
+
+static const struct in_field ocsp_get_params[] = {
+	IN_STR_FIELD(PATH, "request", struct ocsp_get_in, b64, 0, 0, ocsp_path),
+};
+static const struct in_schema ocsp_get_schema = IN_SCHEMA(ocsp_get_params);
+
+static const char *const ocsp_types[] = { "application/ocsp-request", NULL };
+static const struct route_body ocsp_body = { BODY_OCSP, ocsp_types, 1, NULL };
+
+static int
 revinfo_crl_der(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
+	const struct crl_in *in = req->in;
 	struct crl_rec crl = { 0 };
-	const char *name = req->params[0];
-	size_t len = strlen(name);
-	char *id, etag[48];
+	char etag[48];
 	int64_t age;
 	int rc;
 
-	if (len < 5 || strcmp(name + len - 4, ".crl") != 0)
-		return fp_fail(st, FP_E_NOTFOUND, "No such CRL.");
-	id = arena_strndup(req->arena, name, len - 4);
-	if ((rc = core_crl_by_public_id(req->ctx, id, &crl)) != 0) {
+	if ((rc = core_crl_by_public_id(req->ctx, in->public_id, &crl)) != 0) {
 		if (rc == -FP_E_NOTFOUND)
 			fp_fail(st, FP_E_NOTFOUND, "No such CRL.");
 		goto out;
@@ -98,28 +143,22 @@ ocsp_answer(struct http_req *req, struct http_resp *resp,
 	return 0;
 }
 
-int
+static int
 revinfo_ocsp_post(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
-	if (req->content_type != NULL &&
-	    strcmp(req->content_type, "application/ocsp-request") != 0)
-		return fp_fail(st, FP_E_MEDIATYPE,
-		    "Content-Type must be application/ocsp-request.");
 	return ocsp_answer(req, resp, req->body, req->body_len, st);
 }
 
-int
+static int
 revinfo_ocsp_get(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
+	const struct ocsp_get_in *in = req->in;
 	struct buf der = BUF_INIT;
-	const char *b64;
 	int rc;
 
-	/* RFC 6960 A.1: url-encoding of base64 of the DER request. */
-	if ((b64 = http_percent_decode(req->arena, req->params[0])) == NULL ||
-	    b64_decode(b64, strlen(b64), &der) != 0) {
+	if (b64_decode(in->b64, strlen(in->b64), &der) != 0) {
 		rc = fp_fail(st, FP_E_BADREQ,
 		    "The OCSP request is not url-encoded base64.");
 		goto out;
@@ -129,3 +168,18 @@ out:
 	buf_free(&der);
 	return rc;
 }
+
+/* Also on the plain-HTTP listener (nginx.conf.in). */
+static const struct route routes[] = {
+	{ "GET", "/crl/{}", revinfo_crl_der, AUTH_NONE, NULL, &crl_schema,
+	    sizeof(struct crl_in) },
+	{ "POST", "/ocsp", revinfo_ocsp_post, AUTH_NONE, &ocsp_body, NULL, 0 },
+	{ "GET", "/ocsp/{*}", revinfo_ocsp_get, AUTH_NONE, NULL,
+	    &ocsp_get_schema, sizeof(struct ocsp_get_in) },
+	{ "POST", "/api/v1/ocsp", revinfo_ocsp_post, AUTH_NONE, &ocsp_body,
+	    NULL, 0 },
+	{ "GET", "/api/v1/ocsp/{*}", revinfo_ocsp_get, AUTH_NONE, NULL,
+	    &ocsp_get_schema, sizeof(struct ocsp_get_in) },
+};
+
+const struct route_group revinfo_routes = ROUTE_GROUP("revinfo", routes, NULL);

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,43 +21,51 @@
 #include "fleetpki/core.h"
 #include "fleetpki/http.h"
 
-/* The query parameters both endpoints share, parsed and checked. */
-struct srvcert_query {
-	enum servercert_encoding enc;
-	const char *ext; /* "pem" / "der" */
+/* What both endpoints take; 'alg' only the hash. */
+struct srvcert_in {
+	const char *server, *slot;
+	int enc; /* enum servercert_encoding, as listed in 'encodings' */
+	int alg; /* index into 'algorithms' */
 };
 
-static int
-parse_encoding(struct http_req *req, struct srvcert_query *q,
-    struct fp_status *st)
-{
-	const char *enc = http_query(req, "encoding");
+/* In the order of enum servercert_encoding; the first is the default. */
+static const char *const encodings[] = { "pem", "der", NULL };
+static const char *const algorithms[] = { "sha256", "md5", NULL };
 
-	if (enc == NULL || strcmp(enc, "pem") == 0) {
-		q->enc = SRVCERT_PEM;
-		q->ext = "pem";
-	} else if (strcmp(enc, "der") == 0) {
-		q->enc = SRVCERT_DER;
-		q->ext = "der";
-	} else {
-		return fp_fail(st, FP_E_BADREQ,
-		    "Invalid encoding: use pem or der.");
-	}
-	return 0;
-}
+#define SRVCERT_PATH                                                           \
+	IN_STR_FIELD(PATH, "server", struct srvcert_in, server, 0, 0, NULL),   \
+	    IN_STR_FIELD(PATH, "certificateName", struct srvcert_in, slot, 1,  \
+	        0, NULL)
+#define SRVCERT_ENCODING                                                       \
+	IN_ENUM_FIELD(QUERY, "encoding", struct srvcert_in, enc, encodings,    \
+	    "Invalid encoding: use pem or der.")
+
+static const struct in_field file_params[] = {
+	SRVCERT_PATH,
+	SRVCERT_ENCODING,
+};
+static const struct in_schema file_schema = IN_SCHEMA(file_params);
+
+static const struct in_field hash_params[] = {
+	SRVCERT_PATH,
+	IN_ENUM_FIELD(QUERY, "algorithm", struct srvcert_in, alg, algorithms,
+	    "Invalid algorithm: use sha256 or md5."),
+	SRVCERT_ENCODING,
+};
+static const struct in_schema hash_schema = IN_SCHEMA(hash_params);
 
 static int
-fetch(struct http_req *req, const struct srvcert_query *q, struct buf *out,
+fetch(struct http_req *req, const struct srvcert_in *in, struct buf *out,
     struct fp_status *st)
 {
 	int rc;
 
-	rc = core_servercert_get(req->ctx, req->params[0], req->params[1],
-	    q->enc, out);
+	rc = core_servercert_get(req->ctx, in->server, in->slot,
+	    (enum servercert_encoding)in->enc, out);
 	if (rc == -FP_E_NOTFOUND)
 		fp_fail(st, FP_E_NOTFOUND,
-		    "No certificate '%s' for server '%s'.", req->params[1],
-		    req->params[0]);
+		    "No certificate '%s' for server '%s'.", in->slot,
+		    in->server);
 	return rc;
 }
 
@@ -80,17 +89,17 @@ tag(struct http_req *req, struct http_resp *resp, const struct buf *bytes,
 	return http_etag_match(req, etag);
 }
 
-int
+static int
 srvcert_file(struct http_req *req, struct http_resp *resp, struct fp_status *st)
 {
-	struct srvcert_query q;
+	const struct srvcert_in *in = req->in;
+	const char *ext = encodings[in->enc];
 	struct buf bytes = BUF_INIT;
 	int rc;
 
-	if ((rc = parse_encoding(req, &q, st)) != 0 ||
-	    (rc = fetch(req, &q, &bytes, st)) != 0)
+	if ((rc = fetch(req, in, &bytes, st)) != 0)
 		goto out;
-	if ((rc = tag(req, resp, &bytes, q.ext, st)) < 0)
+	if ((rc = tag(req, resp, &bytes, ext, st)) < 0)
 		goto out;
 	if (rc == 1) {
 		resp_empty(resp, 304);
@@ -98,38 +107,29 @@ srvcert_file(struct http_req *req, struct http_resp *resp, struct fp_status *st)
 		goto out;
 	}
 	resp_header(resp, "Content-Disposition",
-	    "attachment; filename=\"%s-%s.%s\"", req->params[0], req->params[1],
-	    q.ext);
+	    "attachment; filename=\"%s-%s.%s\"", in->server, in->slot, ext);
 	resp_bytes(resp, 200,
-	    q.enc == SRVCERT_PEM ? "application/x-pem-file"
-	                         : "application/pkix-cert",
+	    in->enc == SRVCERT_PEM ? "application/x-pem-file"
+	                           : "application/pkix-cert",
 	    bytes.data, bytes.len);
 out:
 	buf_free(&bytes);
 	return rc;
 }
 
-int
+static int
 srvcert_hash(struct http_req *req, struct http_resp *resp, struct fp_status *st)
 {
-	struct srvcert_query q;
+	const struct srvcert_in *in = req->in;
+	const char *alg = algorithms[in->alg];
 	struct buf bytes = BUF_INIT;
-	const char *alg = http_query(req, "algorithm");
 	char hex[129], variant[16];
 	json_object *obj;
 	int rc;
 
-	if (alg == NULL)
-		alg = "sha256";
-	if (strcmp(alg, "sha256") != 0 && strcmp(alg, "md5") != 0) {
-		rc = fp_fail(st, FP_E_BADREQ,
-		    "Invalid algorithm: use sha256 or md5.");
+	if ((rc = fetch(req, in, &bytes, st)) != 0)
 		goto out;
-	}
-	if ((rc = parse_encoding(req, &q, st)) != 0 ||
-	    (rc = fetch(req, &q, &bytes, st)) != 0)
-		goto out;
-	snprintf(variant, sizeof(variant), "%s-%s", q.ext, alg);
+	snprintf(variant, sizeof(variant), "%s-%s", encodings[in->enc], alg);
 	if ((rc = tag(req, resp, &bytes, variant, st)) < 0)
 		goto out;
 	if (rc == 1) {
@@ -146,3 +146,12 @@ out:
 	buf_free(&bytes);
 	return rc;
 }
+
+static const struct route routes[] = {
+	{ "GET", "/api/v2/certificates/{}/{}/file", srvcert_file, AUTH_NONE,
+	    NULL, &file_schema, sizeof(struct srvcert_in) },
+	{ "GET", "/api/v2/certificates/{}/{}/hash", srvcert_hash, AUTH_NONE,
+	    NULL, &hash_schema, sizeof(struct srvcert_in) },
+};
+
+const struct route_group srvcert_routes = ROUTE_GROUP("srvcert", routes, NULL);

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,31 @@
 #define PAGE_MAX 250
 #define CSR_MAX_LEN 65536
 
+/* A JSON body holding a 65536-character PEM, escaped, fits in this. */
+#define BODY_CSR_JSON (128 * 1024)
+
 /* POST /certificates takes exactly {"csr": "<PEM>"}. */
+struct create_in {
+	const char *csr;
+};
+
 static const struct json_field create_fields[] = {
-	{ "csr", JF_STRING, 1, 1, CSR_MAX_LEN, 0 },
+	{ "csr", JF_STRING, 1, 1, CSR_MAX_LEN, 0,
+	    offsetof(struct create_in, csr), NULL },
+};
+static const struct json_schema create_schema =
+    JSON_SCHEMA(struct create_in, create_fields);
+
+static const char *const json_types[] = { "application/json", NULL };
+static const struct route_body create_body = { BODY_CSR_JSON, json_types, 1,
+	&create_schema };
+
+/* GET /certificates?page&limit&fields&keyVal, GET/DELETE .../{fp}. */
+struct cert_in {
+	struct json_int page, limit;
+	const char *fields; /* "a,b.c", or NULL */
+	const char *keyval; /* "k=v,k2=v2", or NULL */
+	const char *fpr; /* the path's fingerprint, normalised */
 };
 
 /*
@@ -63,22 +86,46 @@ enum xkey {
 	XK__COUNT
 };
 
-static const char *const xkey_names[XK__COUNT] = {
-	"fingerprint",
-	"caFingerprint",
-	"pem",
-	"subjectDN",
-	"validity",
-	"validity.notBefore",
-	"validity.notAfter",
-	"createdAt",
-	"modifiedAt",
-	"issuedByDojotPki",
-	"autoRegistered",
-	"belongsTo",
-	"belongsTo.device",
-	"belongsTo.application",
-	"tenant",
+/* How a keyVal value of a key is read into the store's filter. */
+enum xkind {
+	XF_NONE, /* projection only: not a filter */
+	XF_TEXT, /* compared as given */
+	XF_FPR, /* a fingerprint, normalised like the path's */
+	XF_BOOL, /* "true" or "false" */
+	XF_TENANT, /* always the caller's own: matches or not */
+};
+
+static const struct xkey_def {
+	const char *name;
+	enum xkind kind;
+	size_t slot; /* offsetof in struct cert_filter */
+} xkeys[XK__COUNT] = {
+	[XK_FINGERPRINT] = { "fingerprint", XF_FPR,
+	    offsetof(struct cert_filter, fingerprint) },
+	[XK_CA_FINGERPRINT] = { "caFingerprint", XF_FPR,
+	    offsetof(struct cert_filter, ca_fingerprint) },
+	[XK_PEM] = { "pem", XF_TEXT, offsetof(struct cert_filter, pem) },
+	[XK_SUBJECT] = { "subjectDN", XF_TEXT,
+	    offsetof(struct cert_filter, subject) },
+	[XK_VALIDITY] = { "validity", XF_NONE, 0 },
+	[XK_NOT_BEFORE] = { "validity.notBefore", XF_TEXT,
+	    offsetof(struct cert_filter, not_before) },
+	[XK_NOT_AFTER] = { "validity.notAfter", XF_TEXT,
+	    offsetof(struct cert_filter, not_after) },
+	[XK_CREATED] = { "createdAt", XF_TEXT,
+	    offsetof(struct cert_filter, created_at) },
+	[XK_MODIFIED] = { "modifiedAt", XF_TEXT,
+	    offsetof(struct cert_filter, modified_at) },
+	[XK_ISSUED] = { "issuedByDojotPki", XF_BOOL,
+	    offsetof(struct cert_filter, issued_by_pki) },
+	[XK_AUTOREG] = { "autoRegistered", XF_BOOL,
+	    offsetof(struct cert_filter, auto_registered) },
+	[XK_BELONGS] = { "belongsTo", XF_NONE, 0 },
+	[XK_BELONGS_DEVICE] = { "belongsTo.device", XF_TEXT,
+	    offsetof(struct cert_filter, belongs_device) },
+	[XK_BELONGS_APP] = { "belongsTo.application", XF_TEXT,
+	    offsetof(struct cert_filter, belongs_application) },
+	[XK_TENANT] = { "tenant", XF_TENANT, 0 },
 };
 
 static int
@@ -87,8 +134,8 @@ xkey_find(const char *name, size_t len)
 	int i;
 
 	for (i = 0; i < XK__COUNT; i++)
-		if (strlen(xkey_names[i]) == len &&
-		    memcmp(xkey_names[i], name, len) == 0)
+		if (strlen(xkeys[i].name) == len &&
+		    memcmp(xkeys[i].name, name, len) == 0)
 			return i;
 	return -1;
 }
@@ -169,10 +216,10 @@ cert_json(const struct cert_rec *c, const unsigned char *want)
  * provided are not valid: [...]", listing the offenders.
  */
 static int
-parse_fields(struct http_req *req, unsigned char want[XK__COUNT], int *given,
+parse_fields(const char *fields, unsigned char want[XK__COUNT], int *given,
     struct fp_status *st)
 {
-	const char *fields = http_query(req, "fields"), *p, *comma;
+	const char *p, *comma;
 	struct buf bad = BUF_INIT;
 	size_t len;
 	int k, rc = 0;
@@ -201,19 +248,23 @@ parse_fields(struct http_req *req, unsigned char want[XK__COUNT], int *given,
 
 /*
  * Parse "keyVal=k=v,k2=v2" into the store's filter.  The fingerprint
- * values are normalised like path parameters.
+ * values are normalised like path parameters.  '*none' is set when a
+ * pair can match no certificate at all (another tenant's name): that
+ * holds whatever the other pairs say, in whatever order they come.
  */
 static int
-parse_keyval(struct http_req *req, struct cert_filter *f, struct fp_status *st)
+parse_keyval(struct http_req *req, const char *kv, struct cert_filter *f,
+    int *none, struct fp_status *st)
 {
-	const char *kv = http_query(req, "keyVal"), *p, *comma, *eq;
-	const char **slot, *val;
+	const struct xkey_def *d;
+	const char *p, *comma, *eq, *val;
 	size_t len;
 	char *fpr;
 	int k;
 
 	memset(f, 0, sizeof(*f));
-	if (kv == NULL || *kv == '\0')
+	*none = 0;
+	if (kv == NULL)
 		return 0;
 	for (p = kv; p != NULL; p = comma != NULL ? comma + 1 : NULL) {
 		comma = strchr(p, ',');
@@ -222,65 +273,36 @@ parse_keyval(struct http_req *req, struct cert_filter *f, struct fp_status *st)
 			return fp_fail(st, FP_E_BADREQ,
 			    "keyVal must be key=value pairs separated by commas.");
 		k = xkey_find(p, (size_t)(eq - p));
-		val = arena_strndup(req->arena, eq + 1, len - (eq - p) - 1);
-		switch (k) {
-		case XK_FINGERPRINT:
-			slot = &f->fingerprint;
-			break;
-		case XK_CA_FINGERPRINT:
-			slot = &f->ca_fingerprint;
-			break;
-		case XK_PEM:
-			slot = &f->pem;
-			break;
-		case XK_SUBJECT:
-			slot = &f->subject;
-			break;
-		case XK_NOT_BEFORE:
-			slot = &f->not_before;
-			break;
-		case XK_NOT_AFTER:
-			slot = &f->not_after;
-			break;
-		case XK_CREATED:
-			slot = &f->created_at;
-			break;
-		case XK_MODIFIED:
-			slot = &f->modified_at;
-			break;
-		case XK_ISSUED:
-			slot = &f->issued_by_pki;
-			break;
-		case XK_AUTOREG:
-			slot = &f->auto_registered;
-			break;
-		case XK_BELONGS_DEVICE:
-			slot = &f->belongs_device;
-			break;
-		case XK_BELONGS_APP:
-			slot = &f->belongs_application;
-			break;
-		case XK_TENANT:
-			/* Always the caller's own tenant: nothing to narrow. */
-			if (strcmp(val, req->tenant.name) != 0)
-				f->fingerprint = ""; /* matches nothing */
-			continue;
-		default:
+		if (k < 0 || xkeys[k].kind == XF_NONE)
 			return fp_fail(st, FP_E_BADREQ,
 			    "The keyVal key is not valid: %.*s",
 			    (int)((eq - p) > 64 ? 64 : (eq - p)), p);
-		}
-		if ((k == XK_ISSUED || k == XK_AUTOREG) &&
-		    strcmp(val, "true") != 0 && strcmp(val, "false") != 0)
-			return fp_fail(st, FP_E_BADREQ,
-			    "%s must be true or false.", xkey_names[k]);
-		if (k == XK_FINGERPRINT || k == XK_CA_FINGERPRINT) {
+		d = &xkeys[k];
+		val = arena_strndup(req->arena, eq + 1, len - (eq - p) - 1);
+		switch (d->kind) {
+		case XF_TENANT:
+			/* Only the caller's own tenant has rows to see. */
+			if (strcmp(val, req->tenant.name) != 0)
+				*none = 1;
+			continue;
+		case XF_BOOL:
+			if (strcmp(val, "true") != 0 &&
+			    strcmp(val, "false") != 0)
+				return fp_fail(st, FP_E_BADREQ,
+				    "%s must be true or false.", d->name);
+			break;
+		case XF_FPR:
 			fpr = arena_alloc(req->arena, PKI_FPR_LEN);
 			/* A malformed fingerprint matches no certificate. */
-			val =
-			    pki_fingerprint_normalize(val, fpr) == 0 ? fpr : "";
+			if (pki_fingerprint_normalize(val, fpr) != 0)
+				*none = 1;
+			val = fpr;
+			break;
+		case XF_TEXT:
+		case XF_NONE:
+			break;
 		}
-		*slot = val;
+		*(const char **)(void *)((char *)f + d->slot) = val;
 	}
 	return 0;
 }
@@ -289,17 +311,17 @@ parse_keyval(struct http_req *req, struct cert_filter *f, struct fp_status *st)
 static json_object *
 page_link(struct http_req *req, int64_t page, int limit)
 {
+	const struct cert_in *in = req->in;
 	json_object *o = json_object_new_object();
-	const char *fields = http_query(req, "fields");
-	const char *kv = http_query(req, "keyVal");
+	const char *fields = in->fields, *kv = in->keyval;
 	char *url;
 
 	url = arena_printf(req->arena,
 	    "/x509/v1/certificates?page=%" PRId64 "&limit=%d", page, limit);
 	/* Re-encode what was decoded; values are short and URL-safe mostly. */
-	if (fields != NULL && *fields != '\0')
+	if (fields != NULL)
 		url = arena_printf(req->arena, "%s&fields=%s", url, fields);
-	if (kv != NULL && *kv != '\0') {
+	if (kv != NULL) {
 		struct buf enc = BUF_INIT;
 		const char *c;
 
@@ -321,45 +343,16 @@ page_link(struct http_req *req, int64_t page, int limit)
 }
 
 static int
-query_int(struct http_req *req, const char *name, long long dflt, long long max,
-    long long *out, struct fp_status *st)
-{
-	const char *v = http_query(req, name);
-
-	*out = dflt;
-	if (v == NULL || *v == '\0')
-		return 0;
-	if (util_parse_int(v, 1, 1LL << 40, out) != 0)
-		return fp_fail(st, FP_E_BADREQ,
-		    "%s must be a positive integer.", name);
-	if (*out > max)
-		*out = max;
-	return 0;
-}
-
-int
 x509api_cert_create(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
+	const struct create_in *in = req->in;
 	struct cert_rec rec = { 0 };
-	json_object *body = NULL, *obj;
-	const char *csr;
-	size_t csr_len;
+	json_object *obj;
 	int rc;
 
-	if (req->content_type != NULL &&
-	    strncmp(req->content_type, "application/json", 16) != 0)
-		return fp_fail(st, FP_E_MEDIATYPE,
-		    "Content-Type must be application/json.");
-	if ((rc = json_parse_strict((const char *)req->body, req->body_len,
-	         &body, st)) != 0)
-		goto out;
-	if ((rc = json_validate(body, create_fields,
-	         FP_ARRAY_LEN(create_fields), st)) != 0)
-		goto out;
-	csr = json_get_str(body, "csr", &csr_len);
-	if ((rc = core_issue_device_csr(req->ctx, &req->tenant, csr, csr_len,
-	         &rec, st)) != 0)
+	if ((rc = core_issue_device_csr(req->ctx, &req->tenant, in->csr,
+	         strlen(in->csr), &rec, st)) != 0)
 		goto out;
 	obj = json_object_new_object();
 	json_object_object_add(obj, "certificateFingerprint",
@@ -368,32 +361,31 @@ x509api_cert_create(struct http_req *req, struct http_resp *resp,
 	    json_object_new_string(rec.pem));
 	resp_json(resp, 201, obj);
 out:
-	json_object_put(body);
 	cert_rec_clear(&rec);
 	return rc;
 }
 
-int
+static int
 x509api_cert_list(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
+	const struct cert_in *in = req->in;
+	int64_t page = in->page.set ? in->page.v : 1;
+	int64_t limit = in->limit.set ? in->limit.v : PAGE_DEFAULT;
 	unsigned char want[XK__COUNT];
 	struct cert_filter filter;
 	struct cert_rec *recs = NULL;
 	json_object *obj, *paging, *list;
-	long long page, limit;
 	int64_t total = 0, pages;
 	size_t n = 0, i;
-	int rc, given;
+	int rc, given, none;
 
-	if ((rc = query_int(req, "page", 1, 1LL << 40, &page, st)) != 0 ||
-	    (rc = query_int(req, "limit", PAGE_DEFAULT, PAGE_MAX, &limit,
-	         st)) != 0 ||
-	    (rc = parse_fields(req, want, &given, st)) != 0 ||
-	    (rc = parse_keyval(req, &filter, st)) != 0)
+	if ((rc = parse_fields(in->fields, want, &given, st)) != 0 ||
+	    (rc = parse_keyval(req, in->keyval, &filter, &none, st)) != 0)
 		goto out;
-	rc = store_cert_page(req->ctx->db, req->tenant.id, &filter,
-	    (page - 1) * limit, (int)limit, &recs, &n, &total);
+	if (!none)
+		rc = store_cert_page(req->ctx->db, req->tenant.id, &filter,
+		    (page - 1) * limit, (int)limit, &recs, &n, &total);
 	/* The store refuses only a value of the wrong form (a date). */
 	if (rc == -FP_E_BADREQ)
 		rc = fp_fail(st, FP_E_BADREQ,
@@ -429,43 +421,42 @@ out:
 	return rc;
 }
 
-/* The fingerprint path parameter, normalised; 404 text when malformed. */
-static int
-path_fingerprint(struct http_req *req, char out[PKI_FPR_LEN],
-    struct fp_status *st)
-{
-	if (pki_fingerprint_normalize(req->params[0], out) != 0)
-		return fp_fail(st, FP_E_NOTFOUND,
-		    "No records found for the following parameters: "
-		    "{\"fingerprint\":\"%.100s\"}",
-		    req->params[0]);
-	return 0;
-}
-
 static int
 not_found(const char *fpr, struct fp_status *st)
 {
 	return fp_fail(st, FP_E_NOTFOUND,
 	    "No records found for the following parameters: "
-	    "{\"fingerprint\":\"%s\"}",
+	    "{\"fingerprint\":\"%.100s\"}",
 	    fpr);
 }
 
-int
+/* The fingerprint path parameter, normalised; 404 when malformed. */
+static int
+path_fingerprint(struct arena *a, const char *in, const char **out,
+    struct fp_status *st)
+{
+	char *fpr = arena_alloc(a, PKI_FPR_LEN);
+
+	if (pki_fingerprint_normalize(in, fpr) != 0)
+		return not_found(in, st);
+	*out = fpr;
+	return 0;
+}
+
+static int
 x509api_cert_get(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
+	const struct cert_in *in = req->in;
 	unsigned char want[XK__COUNT];
 	struct cert_rec rec = { 0 };
-	char fpr[PKI_FPR_LEN];
 	int rc, given;
 
-	if ((rc = parse_fields(req, want, &given, st)) != 0 ||
-	    (rc = path_fingerprint(req, fpr, st)) != 0)
+	if ((rc = parse_fields(in->fields, want, &given, st)) != 0)
 		goto out;
-	rc = store_cert_get(req->ctx->db, req->tenant.id, fpr, &rec);
+	rc = store_cert_get(req->ctx->db, req->tenant.id, in->fpr, &rec);
 	if (rc == -FP_E_NOTFOUND)
-		rc = not_found(fpr, st);
+		rc = not_found(in->fpr, st);
 	if (rc != 0)
 		goto out;
 	resp_json(resp, 200, cert_json(&rec, given ? want : NULL));
@@ -474,25 +465,23 @@ out:
 	return rc;
 }
 
-int
+static int
 x509api_cert_delete(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
-	char fpr[PKI_FPR_LEN];
+	const struct cert_in *in = req->in;
 	int rc;
 
-	if ((rc = path_fingerprint(req, fpr, st)) != 0)
-		return rc;
-	rc = core_cert_delete(req->ctx, &req->tenant, fpr);
+	rc = core_cert_delete(req->ctx, &req->tenant, in->fpr);
 	if (rc == -FP_E_NOTFOUND)
-		return not_found(fpr, st);
+		return not_found(in->fpr, st);
 	if (rc != 0)
 		return rc;
 	resp_empty(resp, 204);
 	return 0;
 }
 
-int
+static int
 x509api_ca_get(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
@@ -500,10 +489,8 @@ x509api_ca_get(struct http_req *req, struct http_resp *resp,
 	json_object *obj;
 	int rc;
 
-	if ((rc = core_ca_default(req->ctx, req->tenant.id, &ca)) != 0)
-		return rc == -FP_E_NOTFOUND
-		    ? fp_fail(st, FP_E_NOTFOUND, "This tenant has no CA.")
-		    : rc;
+	if ((rc = core_ca_default(req->ctx, req->tenant.id, &ca, st)) != 0)
+		return rc;
 	obj = json_object_new_object();
 	json_object_object_add(obj, "certificateFingerprint",
 	    json_object_new_string(core_ca_fingerprint(ca)));
@@ -513,7 +500,7 @@ x509api_ca_get(struct http_req *req, struct http_resp *resp,
 	return 0;
 }
 
-int
+static int
 x509api_crl_get(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
@@ -523,13 +510,8 @@ x509api_crl_get(struct http_req *req, struct http_resp *resp,
 	json_object *obj;
 	int rc;
 
-	if ((rc = core_ca_default(req->ctx, req->tenant.id, &ca)) != 0) {
-		if (rc == -FP_E_NOTFOUND)
-			rc = fp_fail(st, FP_E_NOTFOUND,
-			    "This tenant has no CA.");
-		goto out;
-	}
-	if ((rc = core_crl_current(req->ctx, req->tenant.id, core_ca_id(ca),
+	if ((rc = core_ca_default(req->ctx, req->tenant.id, &ca, st)) != 0 ||
+	    (rc = core_crl_current(req->ctx, req->tenant.id, core_ca_id(ca),
 	         &crl)) != 0 ||
 	    (rc = core_crl_pem(&crl, &pem)) != 0)
 		goto out;
@@ -542,3 +524,45 @@ out:
 	buf_free(&pem);
 	return rc;
 }
+
+/* ---- the routes --------------------------------------------------- */
+
+#define CERT_FIELDS                                                            \
+	IN_STR_FIELD(QUERY, "fields", struct cert_in, fields, 0,               \
+	    IN_EMPTY_ABSENT, NULL)
+#define CERT_FPR                                                               \
+	IN_STR_FIELD(PATH, "fingerprint", struct cert_in, fpr, 0, 0,           \
+	    path_fingerprint)
+
+static const struct in_field list_params[] = {
+	IN_INT_FIELD(QUERY, "page", struct cert_in, page, 1, 1LL << 40,
+	    IN_EMPTY_ABSENT, "page must be a positive integer."),
+	IN_INT_FIELD(QUERY, "limit", struct cert_in, limit, 1, PAGE_MAX,
+	    IN_EMPTY_ABSENT | IN_CLAMP, "limit must be a positive integer."),
+	CERT_FIELDS,
+	IN_STR_FIELD(QUERY, "keyVal", struct cert_in, keyval, 0,
+	    IN_EMPTY_ABSENT, NULL),
+};
+static const struct in_schema list_schema = IN_SCHEMA(list_params);
+
+static const struct in_field get_params[] = { CERT_FIELDS, CERT_FPR };
+static const struct in_schema get_schema = IN_SCHEMA(get_params);
+
+static const struct in_field delete_params[] = { CERT_FPR };
+static const struct in_schema delete_schema = IN_SCHEMA(delete_params);
+
+static const struct route routes[] = {
+	{ "POST", "/x509/v1/certificates", x509api_cert_create, AUTH_BEARER,
+	    &create_body, NULL, sizeof(struct create_in) },
+	{ "GET", "/x509/v1/certificates", x509api_cert_list, AUTH_BEARER, NULL,
+	    &list_schema, sizeof(struct cert_in) },
+	{ "GET", "/x509/v1/certificates/{}", x509api_cert_get, AUTH_BEARER,
+	    NULL, &get_schema, sizeof(struct cert_in) },
+	{ "DELETE", "/x509/v1/certificates/{}", x509api_cert_delete,
+	    AUTH_BEARER, NULL, &delete_schema, sizeof(struct cert_in) },
+	{ "GET", "/x509/v1/ca", x509api_ca_get, AUTH_BEARER, NULL, NULL, 0 },
+	{ "GET", "/x509/v1/ca/crl", x509api_crl_get, AUTH_BEARER, NULL, NULL,
+	    0 },
+};
+
+const struct route_group x509api_routes = ROUTE_GROUP("x509", routes, NULL);

@@ -139,7 +139,7 @@ auth_bearer(struct fp_ctx *ctx, const char *authz, struct tenant *out,
 	e = &token_cache[hash[0] % TOKEN_CACHE];
 	if (e->at != 0 && now - e->at < TOKEN_TTL &&
 	    CRYPTO_memcmp(e->hash, hash, sizeof(hash)) == 0 &&
-	    now <= e->claims.exp + ctx->cfg->jwt_leeway) {
+	    jwt_exp_ok(e->claims.exp, now, ctx->cfg->jwt_leeway)) {
 		claims = e->claims;
 	} else {
 		rc = jwt_verify(token, len, key_lookup, &arg, now,

@@ -194,6 +194,13 @@ jwt_sat_add(int64_t a, int64_t b)
 	return r;
 }
 
+int
+jwt_exp_ok(int64_t exp, time_t now, int leeway)
+{
+	/* Expired once now >= exp (RFC 7519 4.1.4), give or take leeway. */
+	return (int64_t)now < jwt_sat_add(exp, leeway > 0 ? leeway : 0);
+}
+
 /* One of the three dot-separated parts of a compact JWS. */
 struct jwt_seg {
 	const char *p;
@@ -405,8 +412,7 @@ jwt_verify(const char *token, size_t len, jwt_key_lookup lookup, void *arg,
 		rc = fp_fail(st, FP_E_UNAUTH, "missing or invalid exp");
 		goto out;
 	}
-	/* Expired once now >= exp (RFC 7519 4.1.4), give or take leeway. */
-	if (n >= jwt_sat_add(c.exp, lw)) {
+	if (!jwt_exp_ok(c.exp, now, leeway)) {
 		rc = fp_fail(st, FP_E_UNAUTH, "token expired");
 		goto out;
 	}

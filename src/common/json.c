@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "fleetpki/arena.h"
 #include "fleetpki/buf.h"
 #include "fleetpki/error.h"
 #include "fleetpki/json.h"
@@ -688,11 +689,21 @@ json_check_string(json_object *v, int64_t min, uint64_t max, const char *name,
 	return 0;
 }
 
+static int json_walk(json_object *obj, const struct json_field *fields,
+    size_t nfields, struct arena *a, void *out, struct fp_status *st);
+
+/*
+ * Check one member against its field and, when 'out' is set, store its
+ * decoded value there (see json.h for the types).
+ */
 static int
-json_check_field(json_object *v, const struct json_field *f,
-    struct fp_status *st)
+json_check_field(json_object *v, const struct json_field *f, struct arena *a,
+    void *out, struct fp_status *st)
 {
+	char *dst = out != NULL ? (char *)out + f->off : NULL;
 	json_object *item;
+	const char **strs;
+	void *sub;
 	int64_t n;
 	size_t i, count;
 	int rc;
@@ -701,8 +712,12 @@ json_check_field(json_object *v, const struct json_field *f,
 	case JF_STRING:
 		if (!json_object_is_type(v, json_type_string))
 			break;
-		return json_check_string(v, f->min,
-		    f->max < 0 ? 0 : (uint64_t)f->max, f->name, st);
+		if ((rc = json_check_string(v, f->min,
+		         f->max < 0 ? 0 : (uint64_t)f->max, f->name, st)) != 0)
+			return rc;
+		if (dst != NULL)
+			*(const char **)(void *)dst = json_object_get_string(v);
+		return 0;
 	case JF_INT:
 		/* json_type_int only: 7.0 and "7" are not integers here. */
 		if (!json_object_is_type(v, json_type_int))
@@ -719,10 +734,19 @@ json_check_field(json_object *v, const struct json_field *f,
 			    SCHEMA_FAIL
 			    ": \"%s\" must be between %lld and %lld",
 			    f->name, (long long)f->min, (long long)f->max);
+		if (dst != NULL) {
+			((struct json_int *)(void *)dst)->set = 1;
+			((struct json_int *)(void *)dst)->v = n;
+		}
 		return 0;
 	case JF_BOOL:
 		if (!json_object_is_type(v, json_type_boolean))
 			break;
+		if (dst != NULL) {
+			((struct json_bool *)(void *)dst)->set = 1;
+			((struct json_bool *)(void *)dst)->v =
+			    json_object_get_boolean(v) ? 1 : 0;
+		}
 		return 0;
 	case JF_STRINGS:
 		if (!json_object_is_type(v, json_type_array))
@@ -732,6 +756,9 @@ json_check_field(json_object *v, const struct json_field *f,
 			return fp_fail(st, FP_E_SCHEMA,
 			    SCHEMA_FAIL ": \"%s\" has more than %lld elements",
 			    f->name, (long long)(f->max < 0 ? 0 : f->max));
+		strs = dst != NULL && count > 0
+		    ? arena_alloc(a, count * sizeof(*strs))
+		    : NULL;
 		for (i = 0; i < count; i++) {
 			item = json_object_array_get_idx(v, i);
 			if (!json_object_is_type(item, json_type_string))
@@ -742,21 +769,38 @@ json_check_field(json_object *v, const struct json_field *f,
 			if ((rc = json_check_string(item, f->min, f->max_item,
 			         f->name, st)) != 0)
 				return rc;
+			if (strs != NULL)
+				strs[i] = json_object_get_string(item);
+		}
+		if (dst != NULL) {
+			((struct json_strs *)(void *)dst)->v = strs;
+			((struct json_strs *)(void *)dst)->n = count;
 		}
 		return 0;
 	case JF_OBJECT:
-		/* Its members are the caller's, checked with its own table. */
 		if (!json_object_is_type(v, json_type_object))
 			break;
+		/* Without a schema its members are the caller's business. */
+		if (f->sub == NULL)
+			return 0;
+		sub = dst != NULL ? arena_alloc(a, f->sub->size) : NULL;
+		if (sub != NULL)
+			memset(sub, 0, f->sub->size);
+		if ((rc = json_walk(v, f->sub->fields, f->sub->nfields, a, sub,
+		         st)) != 0)
+			return rc;
+		if (dst != NULL)
+			*(const void **)(void *)dst = sub;
 		return 0;
 	}
 	return fp_fail(st, FP_E_SCHEMA, SCHEMA_FAIL ": \"%s\" must be %s",
 	    f->name, json_ftype_name(f->type));
 }
 
-int
-json_validate(json_object *obj, const struct json_field *fields, size_t nfields,
-    struct fp_status *st)
+/* Validate (and with 'out', decode) one object against its fields. */
+static int
+json_walk(json_object *obj, const struct json_field *fields, size_t nfields,
+    struct arena *a, void *out, struct fp_status *st)
 {
 	char show[JSON_NAME_SHOW + 4];
 	const struct json_field *f;
@@ -782,7 +826,7 @@ json_validate(json_object *obj, const struct json_field *fields, size_t nfields,
 			return fp_fail(st, FP_E_SCHEMA,
 			    SCHEMA_FAIL ": unknown field \"%s\"", show);
 		}
-		if ((rc = json_check_field(val, f, st)) != 0)
+		if ((rc = json_check_field(val, f, a, out, st)) != 0)
 			return rc;
 	}
 
@@ -794,6 +838,26 @@ json_validate(json_object *obj, const struct json_field *fields, size_t nfields,
 			    fields[i].name);
 	}
 	return 0;
+}
+
+int
+json_validate(json_object *obj, const struct json_field *fields, size_t nfields,
+    struct fp_status *st)
+{
+	return json_walk(obj, fields, nfields, NULL, NULL, st);
+}
+
+int
+json_decode(json_object *obj, const struct json_schema *schema, struct arena *a,
+    void *out, struct fp_status *st)
+{
+	int rc;
+
+	memset(out, 0, schema->size);
+	if ((rc = json_walk(obj, schema->fields, schema->nfields, a, out,
+	         st)) != 0)
+		memset(out, 0, schema->size);
+	return rc;
 }
 
 /* ---- accessors --------------------------------------------------- */

@@ -104,17 +104,32 @@ util_free_secret(char *s)
 	free(s);
 }
 
-void
-util_hex(const unsigned char *in, size_t len, char *out)
+/* Two digits from 'digits' a byte, then 'sep' between bytes when set. */
+static void
+hex_encode(const unsigned char *in, size_t len, const char *digits, char sep,
+    char *out)
 {
-	static const char digits[] = "0123456789abcdef";
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0xf];
+		if (sep != '\0' && i > 0)
+			*out++ = sep;
+		*out++ = digits[in[i] >> 4];
+		*out++ = digits[in[i] & 0xf];
 	}
-	out[2 * len] = '\0';
+	*out = '\0';
+}
+
+void
+util_hex(const unsigned char *in, size_t len, char *out)
+{
+	hex_encode(in, len, "0123456789abcdef", '\0', out);
+}
+
+void
+util_hex_upper(const unsigned char *in, size_t len, char sep, char *out)
+{
+	hex_encode(in, len, "0123456789ABCDEF", sep, out);
 }
 
 int

@@ -204,7 +204,7 @@ out:
 
 int
 core_ca_default(struct fp_ctx *ctx, int64_t tenant_id,
-    const struct core_ca **out)
+    const struct core_ca **out, struct fp_status *st)
 {
 	struct ca_rec rec = { 0 };
 	struct core_ca *ca = NULL;
@@ -240,7 +240,23 @@ core_ca_default(struct fp_ctx *ctx, int64_t tenant_id,
 	defaults[i].ca_id = rec.id;
 	defaults[i].at = now;
 out:
+	if (rc == -FP_E_NOTFOUND)
+		fp_fail(st, FP_E_NOTFOUND, "This tenant has no CA.");
 	ca_rec_clear(&rec);
+	return rc;
+}
+
+int
+core_ca_signer(struct fp_ctx *ctx, const struct tenant *t,
+    const struct core_ca **out)
+{
+	int rc;
+
+	/* Setting a tenant up makes its CA: a missing one is the operator's. */
+	if ((rc = core_ca_default(ctx, t->id, out, NULL)) == -FP_E_NOTFOUND) {
+		log_err("tenant %s has no CA", t->name);
+		rc = -FP_E_INTERNAL;
+	}
 	return rc;
 }
 

@@ -116,13 +116,8 @@ core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
 		goto out;
 	if ((rc = pki_csr_subject_cn_only(req, &cn, st)) != 0)
 		goto out;
-	if ((rc = core_ca_default(ctx, t->id, &ca)) != 0) {
-		if (rc == -FP_E_NOTFOUND) {
-			log_err("tenant %s has no CA", t->name);
-			rc = -FP_E_INTERNAL;
-		}
+	if ((rc = core_ca_signer(ctx, t, &ca)) != 0)
 		goto out;
-	}
 	/* The subject is rebuilt, never copied: CN=<tenant>:<CN>. */
 	subject_cn = xasprintf("%s:%s", t->name, cn);
 	memset(&prof, 0, sizeof(prof));

@@ -7,6 +7,13 @@
 #include "fleetpki/core.h"
 #include "fleetpki/pki.h"
 
+/*
+ * The tenant's default CA to issue under: a tenant without one is an
+ * internal error (logged), never the caller's.
+ */
+int core_ca_signer(struct fp_ctx *, const struct tenant *t,
+    const struct core_ca **out);
+
 /* The signing material of a cached CA (borrowed). */
 const struct pki_ca *core_ca_pki(const struct core_ca *);
 

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pem.h>
-
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
@@ -111,24 +109,7 @@ out:
 int
 core_crl_pem(const struct crl_rec *crl, struct buf *out)
 {
-	BIO *bio = NULL;
-	char *data;
-	long n;
-	int rc = -FP_E_INTERNAL;
-
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
-		goto out;
-	if (PEM_write_bio(bio, "X509 CRL", "", crl->der.data,
-	        (long)crl->der.len) <= 0) {
-		log_ossl_errors("PEM_write_bio");
-		goto out;
-	}
-	n = BIO_get_mem_data(bio, &data);
-	buf_append(out, data, (size_t)n);
-	rc = 0;
-out:
-	BIO_free(bio);
-	return rc;
+	return pki_pem_encode(PKI_PEM_CRL, crl->der.data, crl->der.len, out);
 }
 
 int

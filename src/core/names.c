@@ -150,13 +150,8 @@ core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
 	memset(out, 0, sizeof(*out));
 	if ((rc = prepare(ctx, t, req, &p, st)) != 0)
 		goto out;
-	if ((rc = core_ca_default(ctx, t->id, &ca)) != 0) {
-		if (rc == -FP_E_NOTFOUND) {
-			log_err("tenant %s has no CA", t->name);
-			rc = -FP_E_INTERNAL;
-		}
+	if ((rc = core_ca_signer(ctx, t, &ca)) != 0)
 		goto out;
-	}
 	memset(&prof, 0, sizeof(prof));
 	prof.sans = p.sans;
 	prof.nsans = p.nsans;
@@ -324,7 +319,7 @@ core_challenge_verify(struct fp_ctx *ctx, const struct pki_san *sans,
 	}
 out:
 	net_denylist_free(deny);
-	buf_free(&body);
+	buf_free_secret(&body); /* what was served: the token */
 	free(url);
 	free(err);
 	return rc;

@@ -21,6 +21,8 @@
 #include "fleetpki/core.h"
 #include "fleetpki/front.h"
 #include "fleetpki/http.h"
+#include "fleetpki/input.h"
+#include "fleetpki/json.h"
 #include "fleetpki/log.h"
 #include "fleetpki/router.h"
 #include "fleetpki/util.h"
@@ -120,6 +122,7 @@ static int
 read_body(struct http_req *req, FCGX_Request *fr, struct fp_status *st)
 {
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+	const struct route_body *rb = req->route->body;
 	long long len = 0;
 	unsigned char *body;
 	int got;
@@ -132,13 +135,12 @@ read_body(struct http_req *req, FCGX_Request *fr, struct fp_status *st)
 		req->body_len = 0;
 		return 0;
 	}
-	if (req->route->body_max == 0)
+	if (rb == NULL)
 		return fp_fail(st, FP_E_BADREQ,
 		    "This endpoint takes no request body.");
-	if ((unsigned long long)len > req->route->body_max)
+	if ((unsigned long long)len > rb->max)
 		return fp_fail(st, FP_E_TOOLARGE,
-		    "Request body too large (limit %zu bytes).",
-		    req->route->body_max);
+		    "Request body too large (limit %zu bytes).", rb->max);
 	body = arena_alloc(req->arena, (size_t)len + 1);
 	got = FCGX_GetStr((char *)body, (int)len, fr->in);
 	if (got != (int)len)
@@ -146,6 +148,84 @@ read_body(struct http_req *req, FCGX_Request *fr, struct fp_status *st)
 	body[len] = '\0';
 	req->body = body;
 	req->body_len = (size_t)len;
+	return 0;
+}
+
+/* The media types a body may be sent as, for the 415 reason. */
+static void
+media_types(const struct route_body *rb, char *out, size_t outlen)
+{
+	size_t i, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; rb->types[i] != NULL && len < outlen; i++)
+		len += snprintf(out + len, outlen - len, "%s%s",
+		    i == 0 ? "" : " or ", rb->types[i]);
+}
+
+/* in_get_fn over the FastCGI request. */
+static const char *
+param_get(void *arg, enum in_src src, const char *name, int index)
+{
+	struct http_req *req = arg;
+
+	switch (src) {
+	case IN_QUERY:
+		return http_query(req, name);
+	case IN_HEADER:
+		return http_header(req, name);
+	case IN_PATH:
+		return index >= 0 && (size_t)index < req->nparams
+		    ? req->params[index]
+		    : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * What the route declares its input to be, checked and decoded before
+ * the handler runs: the body's media type (415), its JSON (400), then
+ * the query, header and path parameters (400, or a converter's 404).
+ * A parsed JSON body is kept in '*json' until the handler returns: the
+ * decoded strings point into it.
+ */
+static int
+decode_input(struct http_req *req, json_object **json, struct fp_status *st)
+{
+	const struct route *r = req->route;
+	const struct route_body *rb = r->body;
+	int typed = req->content_type != NULL && *req->content_type != '\0';
+	char types[160];
+	void *in = NULL;
+	size_t i;
+	int rc, ok;
+
+	if (r->in_size > 0) {
+		in = arena_alloc(req->arena, r->in_size);
+		memset(in, 0, r->in_size);
+	}
+	if (rb != NULL && rb->types != NULL && (req->body_len > 0 || typed)) {
+		ok = typed ? 0 : rb->untyped;
+		for (i = 0; typed && !ok && rb->types[i] != NULL; i++)
+			ok = in_media_type_is(req->content_type, rb->types[i]);
+		if (!ok) {
+			media_types(rb, types, sizeof(types));
+			return fp_fail(st, FP_E_MEDIATYPE,
+			    "Content-Type must be %s.", types);
+		}
+	}
+	if (rb != NULL && rb->json != NULL) {
+		if ((rc = json_parse_strict((const char *)req->body,
+		         req->body_len, json, st)) != 0 ||
+		    (rc = json_decode(*json, rb->json, req->arena, in, st)) !=
+		        0)
+			return rc;
+	}
+	if (r->params != NULL &&
+	    (rc = in_decode(r->params, param_get, req, req->arena, in, st)) !=
+	        0)
+		return rc;
+	req->in = in;
 	return 0;
 }
 
@@ -182,6 +262,8 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 	struct http_req req;
 	struct fp_status st = { FP_E_OK, "" };
 	const struct route *route = NULL;
+	const struct route_group *group = NULL;
+	json_object *json = NULL;
 	const char *uri;
 	char allow[128];
 	int rc = 0;
@@ -201,7 +283,7 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 		rc = fp_fail(&st, FP_E_NOTFOUND, "No such resource.");
 		goto out;
 	}
-	switch (router_match(&req, &route)) {
+	switch (router_match(&req, &route, &group)) {
 	case ROUTE_NO_PATH:
 		rc = fp_fail(&st, FP_E_NOTFOUND, "No such resource.");
 		goto out;
@@ -234,6 +316,9 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 			goto out;
 		break;
 	}
+	/* So is the input: handlers read typed values only. */
+	if ((rc = decode_input(&req, &json, &st)) != 0)
+		goto out;
 	rc = route->handler(&req, resp, &st);
 	if (rc == 0 && resp->status == 0) {
 		log_err("%s %s: handler set no response", req.method, req.path);
@@ -244,8 +329,8 @@ out:
 		if (fp_err_http(rc) == 401 && route != NULL &&
 		    route->auth == AUTH_BEARER)
 			resp_header(resp, "WWW-Authenticate", "Bearer");
-		if (route != NULL && route->error != NULL)
-			route->error(resp, rc, &st);
+		if (group != NULL && group->error != NULL)
+			group->error(resp, rc, &st);
 		else
 			resp_error(resp, rc, &st);
 		if (fp_err_http(rc) >= 500)
@@ -253,6 +338,7 @@ out:
 			    req.path != NULL ? req.path : "?", fp_err_http(rc));
 	}
 	write_response(fr, &req, resp, head);
+	json_object_put(json);
 }
 
 void

@@ -19,22 +19,22 @@
 #include "fleetpki/pki.h"
 #include "fleetpki/util.h"
 
-static const char hexup[] = "0123456789ABCDEF";
-
 static int
 is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-int
-pki_cert_to_der(X509 *cert, struct buf *out)
+/* The DER of any ASN.1 object (certificate, CRL), appended to 'out'. */
+static int
+der_encode(const void *obj, const ASN1_ITEM *it, struct buf *out,
+    const char *what)
 {
 	unsigned char *der = NULL;
 	int n;
 
-	if ((n = i2d_X509(cert, &der)) <= 0) {
-		log_ossl_errors("pki_cert_to_der");
+	if ((n = ASN1_item_i2d((const ASN1_VALUE *)obj, &der, it)) <= 0) {
+		log_ossl_errors(what);
 		return -FP_E_INTERNAL;
 	}
 	buf_append(out, der, (size_t)n);
@@ -43,17 +43,19 @@ pki_cert_to_der(X509 *cert, struct buf *out)
 }
 
 int
-pki_cert_to_pem(X509 *cert, struct buf *out)
+pki_pem_encode(const char *label, const unsigned char *der, size_t len,
+    struct buf *out)
 {
 	BIO *bio = NULL;
 	char *p;
 	long n;
 	int r = -FP_E_INTERNAL;
 
+	/* PEM_write_bio is what PEM_write_bio_X509 and its kin end in. */
 	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
-	    !PEM_write_bio_X509(bio, cert) ||
+	    PEM_write_bio(bio, label, "", der, (long)len) <= 0 ||
 	    (n = BIO_get_mem_data(bio, &p)) <= 0) {
-		log_ossl_errors("pki_cert_to_pem");
+		log_ossl_errors("pki_pem_encode");
 		goto out;
 	}
 	buf_append(out, p, (size_t)n);
@@ -61,6 +63,46 @@ pki_cert_to_pem(X509 *cert, struct buf *out)
 out:
 	BIO_free(bio);
 	return r;
+}
+
+/* DER first, then armour: one path for every PEM object we write. */
+static int
+pem_encode(const void *obj, const ASN1_ITEM *it, const char *label,
+    struct buf *out, const char *what)
+{
+	struct buf der = BUF_INIT;
+	int rc;
+
+	if ((rc = der_encode(obj, it, &der, what)) == 0)
+		rc = pki_pem_encode(label, der.data, der.len, out);
+	buf_free(&der);
+	return rc;
+}
+
+int
+pki_cert_to_der(X509 *cert, struct buf *out)
+{
+	return der_encode(cert, ASN1_ITEM_rptr(X509), out, "pki_cert_to_der");
+}
+
+int
+pki_cert_to_pem(X509 *cert, struct buf *out)
+{
+	return pem_encode(cert, ASN1_ITEM_rptr(X509), PEM_STRING_X509, out,
+	    "pki_cert_to_pem");
+}
+
+int
+pki_crl_to_der(X509_CRL *crl, struct buf *out)
+{
+	return der_encode(crl, ASN1_ITEM_rptr(X509_CRL), out, "pki_crl_to_der");
+}
+
+int
+pki_crl_to_pem(X509_CRL *crl, struct buf *out)
+{
+	return pem_encode(crl, ASN1_ITEM_rptr(X509_CRL), PEM_STRING_X509_CRL,
+	    out, "pki_crl_to_pem");
 }
 
 int
@@ -192,7 +234,6 @@ pki_fingerprint(const unsigned char *der, size_t len, char out[PKI_FPR_LEN])
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	size_t i;
 
 	/* SHA-256 fails only when memory runs out: fatal, like xmalloc. */
 	if (!EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) ||
@@ -200,17 +241,13 @@ pki_fingerprint(const unsigned char *der, size_t len, char out[PKI_FPR_LEN])
 		log_ossl_errors("pki_fingerprint");
 		fatal("SHA-256 failed");
 	}
-	for (i = 0; i < sizeof(md); i++) {
-		out[3 * i] = hexup[md[i] >> 4];
-		out[3 * i + 1] = hexup[md[i] & 0xf];
-		out[3 * i + 2] = ':';
-	}
-	out[PKI_FPR_LEN - 1] = '\0'; /* the last ':' becomes the NUL */
+	util_hex_upper(md, sizeof(md), ':', out);
 }
 
 int
 pki_fingerprint_normalize(const char *in, char out[PKI_FPR_LEN])
 {
+	unsigned char md[32];
 	size_t len, i, step;
 	int hi, lo;
 
@@ -222,17 +259,15 @@ pki_fingerprint_normalize(const char *in, char out[PKI_FPR_LEN])
 		step = 3;
 	else
 		return -FP_E_BADREQ;
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < sizeof(md); i++) {
 		hi = util_hexval(in[i * step]);
 		lo = util_hexval(in[i * step + 1]);
 		if (hi < 0 || lo < 0)
 			return -FP_E_BADREQ;
 		if (step == 3 && i < 31 && in[i * step + 2] != ':')
 			return -FP_E_BADREQ;
-		out[3 * i] = hexup[hi];
-		out[3 * i + 1] = hexup[lo];
-		out[3 * i + 2] = ':';
+		md[i] = (unsigned char)(hi << 4 | lo);
 	}
-	out[PKI_FPR_LEN - 1] = '\0';
+	util_hex_upper(md, sizeof(md), ':', out);
 	return 0;
 }

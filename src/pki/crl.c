@@ -203,39 +203,3 @@ out:
 	X509_CRL_free(crl);
 	return r;
 }
-
-int
-pki_crl_to_der(X509_CRL *crl, struct buf *out)
-{
-	unsigned char *der = NULL;
-	int n;
-
-	if ((n = i2d_X509_CRL(crl, &der)) <= 0) {
-		log_ossl_errors("pki_crl_to_der");
-		return -FP_E_INTERNAL;
-	}
-	buf_append(out, der, (size_t)n);
-	OPENSSL_free(der);
-	return 0;
-}
-
-int
-pki_crl_to_pem(X509_CRL *crl, struct buf *out)
-{
-	BIO *bio = NULL;
-	char *p;
-	long n;
-	int r = -FP_E_INTERNAL;
-
-	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
-	    !PEM_write_bio_X509_CRL(bio, crl) ||
-	    (n = BIO_get_mem_data(bio, &p)) <= 0) {
-		log_ossl_errors("pki_crl_to_pem");
-		goto out;
-	}
-	buf_append(out, p, (size_t)n);
-	r = 0;
-out:
-	BIO_free(bio);
-	return r;
-}

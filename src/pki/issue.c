@@ -820,18 +820,11 @@ out:
 }
 
 int
-pki_cert_serial_hex(X509 *cert, char out[PKI_SERIAL_HEX_LEN])
+pki_serial_to_hex(const ASN1_INTEGER *sn, char *out)
 {
-	static const char hexup[] = "0123456789ABCDEF";
-	const ASN1_INTEGER *sn = X509_get0_serialNumber(cert);
 	const unsigned char *p = ASN1_STRING_get0_data(sn);
-	int i, len = ASN1_STRING_length(sn);
+	int len = ASN1_STRING_length(sn);
 
-	/*
-	 * The magnitude, big-endian, without leading zero bytes; a foreign
-	 * certificate may carry a negative or oversized serial that our
-	 * columns cannot hold.
-	 */
 	while (len > 1 && p[0] == 0) {
 		p++;
 		len--;
@@ -839,12 +832,14 @@ pki_cert_serial_hex(X509 *cert, char out[PKI_SERIAL_HEX_LEN])
 	if (ASN1_STRING_type(sn) != V_ASN1_INTEGER || len < 1 ||
 	    len > PKI_SERIAL_BYTES)
 		return -FP_E_BADREQ;
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hexup[p[i] >> 4];
-		out[2 * i + 1] = hexup[p[i] & 0xf];
-	}
-	out[2 * len] = '\0';
+	util_hex_upper(p, (size_t)len, '\0', out);
 	return 0;
+}
+
+int
+pki_cert_serial_hex(X509 *cert, char out[PKI_SERIAL_HEX_LEN])
+{
+	return pki_serial_to_hex(X509_get0_serialNumber(cert), out);
 }
 
 char *

@@ -37,20 +37,6 @@ struct pki_ocsp_req {
 	int has_nonce;
 };
 
-static const char hexup[] = "0123456789ABCDEF";
-
-static void
-hex_upper(const unsigned char *p, size_t len, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hexup[p[i] >> 4];
-		out[2 * i + 1] = hexup[p[i] & 0xf];
-	}
-	out[2 * len] = '\0';
-}
-
 int
 pki_ocsp_req_parse(const unsigned char *der, size_t len,
     struct pki_ocsp_req **out)
@@ -152,7 +138,7 @@ pki_ocsp_req_key_id(const struct pki_ocsp_req *rq, size_t i, char out[41])
 	 */
 	if (OBJ_obj2nid(alg) != NID_sha1 || ASN1_STRING_length(kh) != 20)
 		return -FP_E_NOTFOUND;
-	hex_upper(ASN1_STRING_get0_data(kh), 20, out);
+	util_hex_upper(ASN1_STRING_get0_data(kh), 20, '\0', out);
 	return 0;
 }
 
@@ -243,27 +229,15 @@ pki_ocsp_req_serial_hex(const struct pki_ocsp_req *rq, size_t i,
     char out[PKI_SERIAL_HEX_LEN])
 {
 	ASN1_INTEGER *sn = NULL;
-	const unsigned char *p;
-	int len, r;
+	int r;
 
 	if ((r = certid_info(rq, i, NULL, NULL, NULL, &sn)) != 0)
 		return r;
 	/*
-	 * As pki_cert_serial_hex(): the magnitude without leading zero
-	 * bytes.  A negative serial (V_ASN1_NEG_INTEGER) or one longer than
-	 * ours was never issued here; the caller answers "unknown".
+	 * A serial we could not have issued (negative, too long) has no
+	 * row: the caller answers "unknown".
 	 */
-	p = ASN1_STRING_get0_data(sn);
-	len = ASN1_STRING_length(sn);
-	while (len > 1 && p[0] == 0) {
-		p++;
-		len--;
-	}
-	if (ASN1_STRING_type(sn) != V_ASN1_INTEGER || len < 1 ||
-	    len > PKI_SERIAL_BYTES)
-		return -FP_E_BADREQ;
-	hex_upper(p, (size_t)len, out);
-	return 0;
+	return pki_serial_to_hex(sn, out);
 }
 
 /* DER of 'resp' appended to 'out', encoded straight into its storage. */

@@ -4,6 +4,7 @@
 #ifndef FLEETPKI_PKI_INTERNAL_H
 #define FLEETPKI_PKI_INTERNAL_H
 
+#include <openssl/asn1.h>
 #include <openssl/evp.h>
 
 /*
@@ -12,5 +13,14 @@
  * (issue.c), CRLs (crl.c) and OCSP responses (ocsp.c) use this one choice.
  */
 const EVP_MD *pki_sig_md(EVP_PKEY *key);
+
+/*
+ * A serial number as we store it: the magnitude, big-endian, without
+ * leading zero bytes, in upper-case hex (PKI_SERIAL_HEX_LEN bytes).
+ * -FP_E_BADREQ for a negative serial or one longer than we issue: a
+ * foreign certificate or an OCSP CertID may carry one, and our columns
+ * could not hold it (it was never issued here).
+ */
+int pki_serial_to_hex(const ASN1_INTEGER *sn, char *out);
 
 #endif

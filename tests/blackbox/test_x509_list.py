@@ -148,6 +148,26 @@ def test_keyval_cannot_reach_another_tenant(seven, default_tenant):
     assert body["certificates"] == []
 
 
+@pytest.mark.parametrize("order", ["tenant first", "tenant last"])
+def test_keyval_pairs_combine_in_any_order(seven, default_tenant, order):
+    """Another tenant's name matches nothing, whatever pairs follow it."""
+    fp = sorted(seven.certs)[2]
+    pairs = [f"tenant={default_tenant.name}", f"fingerprint={fp}"]
+    if order == "tenant last":
+        pairs.reverse()
+    q = urllib.parse.quote(",".join(pairs), safe="=,")
+    body = seven.get(f"{CERTS}?keyVal={q}").json()
+    assert body["paging"]["totalItems"] == 0, (order, body["paging"])
+    assert body["certificates"] == []
+    # The caller's own tenant narrows nothing, in either order.
+    pairs = [f"tenant={seven.name}", f"fingerprint={fp}"]
+    if order == "tenant last":
+        pairs.reverse()
+    q = urllib.parse.quote(",".join(pairs), safe="=,")
+    body = seven.get(f"{CERTS}?keyVal={q}").json()
+    assert [c["fingerprint"] for c in body["certificates"]] == [fp]
+
+
 def test_get_one(seven):
     fp = sorted(seven.certs)[1]
     for form in (fp, fp.replace(":", ""), fp.lower(), fp.replace(":", "").lower()):

@@ -34,7 +34,8 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
 	-I$OUT -Iinclude $(pkg-config --cflags libcrypto json-c)"
 LIBS="$(pkg-config --libs libcrypto json-c)"
 COMMON="src/common/util.c src/common/log.c src/common/buf.c \
-	src/common/error.c src/common/json.c src/common/b64.c"
+	src/common/error.c src/common/json.c src/common/b64.c \
+	src/common/arena.c"
 
 # Seeds.  JSON: a request-shaped body and the edge cases it must handle.
 mkdir -p "$OUT/seeds_json" "$OUT/seeds_jwt" "$OUT/seeds_csr"

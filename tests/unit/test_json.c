@@ -339,11 +339,11 @@ test_parse_utf8(void **state)
 /* ---- json_validate ----------------------------------------------- */
 
 static const struct json_field fields[] = {
-	{ "name", JF_STRING, 1, 1, 8, 0 },
-	{ "count", JF_INT, 0, -5, 100, 0 },
-	{ "flag", JF_BOOL, 0, 0, 0, 0 },
-	{ "tags", JF_STRINGS, 0, 1, 3, 4 },
-	{ "opts", JF_OBJECT, 0, 0, 0, 0 },
+	{ "name", JF_STRING, 1, 1, 8, 0, 0, NULL },
+	{ "count", JF_INT, 0, -5, 100, 0, 0, NULL },
+	{ "flag", JF_BOOL, 0, 0, 0, 0, 0, NULL },
+	{ "tags", JF_STRINGS, 0, 1, 3, 4, 0, NULL },
+	{ "opts", JF_OBJECT, 0, 0, 0, 0, 0, NULL },
 };
 
 static int
@@ -444,7 +444,7 @@ static void
 test_validate_uint64(void **state)
 {
 	static const struct json_field big[] = {
-		{ "n", JF_INT, 1, 0, INT64_MAX, 0 },
+		{ "n", JF_INT, 1, 0, INT64_MAX, 0, 0, NULL },
 	};
 	struct fp_status st;
 	json_object *obj;

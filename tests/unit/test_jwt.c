@@ -482,6 +482,18 @@ test_exp(void **state)
 	/* Without iat/nbf they read as 0. */
 	assert_int_equal(c.iat, 0);
 	assert_int_equal(c.nbf, 0);
+
+	/*
+	 * The rule caches use agrees with jwt_verify to the second: good
+	 * one second before exp + leeway, refused at exactly exp + leeway.
+	 */
+	assert_int_equal(jwt_exp_ok(1700000000, 1700000000 + LEEWAY - 1, LEEWAY),
+	    1);
+	assert_int_equal(jwt_exp_ok(1700000000, 1700000000 + LEEWAY, LEEWAY), 0);
+	assert_int_equal(verify_at(tok, 1700000000 + LEEWAY - 1, LEEWAY, &c, &st),
+	    0);
+	assert_int_equal(verify_at(tok, 1700000000 + LEEWAY, LEEWAY, &c, &st),
+	    -FP_E_UNAUTH);
 	free(tok);
 
 	/* Extremes do not wrap around. */
