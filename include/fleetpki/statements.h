@@ -51,12 +51,19 @@
 	"u.id, u.tenant_id, t.name, u.name, u.is_admin, u.disabled " \
 	"FROM users u JOIN tenants t ON t.id = u.tenant_id"
 
+/*
+ * Grouped by the src/store file that runs them; the name is the
+ * prepared statement's name on the server too.
+ */
 #define FOREACH_STMT(X) \
+	/* store.c */ \
 	X(PING, "SELECT 1") \
+	/* tenant.c */ \
 	X(TENANT_BY_NAME, "SELECT id, name FROM tenants WHERE name = $1") \
 	X(TENANT_CREATE, \
 	    "INSERT INTO tenants (name) VALUES ($1) RETURNING id, name") \
 	X(TENANT_ALL, "SELECT id, name FROM tenants ORDER BY name") \
+	/* ca.c (CA_BUMP_CRL: revocation.c) */ \
 	X(CA_INSERT, \
 	    "INSERT INTO cas (tenant_id, name, public_id, is_default, key_alg, " \
 	    "cert_der, key_sealed, fingerprint, subject, not_before, not_after, " \
@@ -76,6 +83,7 @@
 	    "WHERE ca.tenant_id = $1 ORDER BY ca.id") \
 	X(CA_BUMP_CRL, "UPDATE cas SET crl_number = crl_number + 1 " \
 	    "WHERE tenant_id = $1 AND id = $2 RETURNING crl_number") \
+	/* cert.c */ \
 	X(CERT_INSERT, \
 	    "INSERT INTO certificates (tenant_id, ca_id, serial, fingerprint, " \
 	    "subject, pem, not_before, not_after, issued_by_pki, user_id, " \
@@ -115,10 +123,12 @@
 	    "AND removed_at IS NULL) " \
 	    "SELECT c.id, c.ca_id, coalesce(c.user_id, 0), " \
 	    "(SELECT count(*) FROM r) FROM c") \
+	/* revocation.c: OCSP */ \
 	X(OCSP_STATUS, "SELECT c.serial, coalesce(" SQL_EPOCH("r.revoked_at") \
 	    ", 0), coalesce(r.reason, -1) FROM certificates c LEFT JOIN " \
 	    "revocations r ON r.certificate_id = c.id WHERE c.ca_id = $1 AND " \
 	    "c.serial = ANY ($2::text[])") \
+	/* user.c */ \
 	X(USER_CREATE, "INSERT INTO users (tenant_id, name, token_hash, " \
 	    "is_admin) VALUES ($1, $2, $3, $4) RETURNING id") \
 	X(USER_BY_TOKEN, "SELECT " SQL_USER_COLS " WHERE u.token_hash = $1") \
@@ -127,6 +137,7 @@
 	X(USER_ALL, "SELECT " SQL_USER_COLS " WHERE $1::bigint IS NULL OR " \
 	    "u.tenant_id = $1 ORDER BY t.name, u.name") \
 	X(USER_SET_DISABLED, "UPDATE users SET disabled = $2 WHERE id = $1") \
+	/* setting.c */ \
 	X(SETTING_GET, "SELECT value FROM settings WHERE tenant_id = $1 AND " \
 	    "key = $2") \
 	X(SETTING_SET, "INSERT INTO settings (tenant_id, key, value) VALUES " \
@@ -134,6 +145,7 @@
 	    "value = EXCLUDED.value, updated_at = now()") \
 	X(SETTING_ALL, "SELECT key, value FROM settings WHERE tenant_id = $1 " \
 	    "ORDER BY key") \
+	/* challenge.c */ \
 	X(CHALLENGE_INSERT, "INSERT INTO challenges (tenant_id, user_id, " \
 	    "public_id, token, request_kind, request, expires_at) VALUES ($1, " \
 	    "$2, $3, $4, $5, $6, to_timestamp($7)) RETURNING id") \
@@ -146,6 +158,7 @@
 	X(CHALLENGE_FINISH, "UPDATE challenges SET serial = $2, " \
 	    "claimed_at = CASE WHEN $2::text IS NULL THEN NULL ELSE " \
 	    "claimed_at END WHERE id = $1") \
+	/* revocation.c: CRLs */ \
 	X(REVOKED_FOR_CA, "SELECT serial, " SQL_EPOCH("revoked_at") ", reason " \
 	    "FROM revocations WHERE ca_id = $1 ORDER BY revoked_at, serial") \
 	X(CRL_LATEST, "SELECT ca_id, crl_number, " SQL_EPOCH("this_update") \
@@ -160,12 +173,14 @@
 	    "revocations r WHERE r.ca_id = ca.id AND r.revoked_at > " \
 	    "(SELECT max(l.created_at) FROM crls l WHERE l.ca_id = ca.id)) " \
 	    "ORDER BY ca.id") \
+	/* jwt_key.c */ \
 	X(JWT_KEY_GET, "SELECT kid, public_pem, private_sealed, active " \
 	    "FROM jwt_keys WHERE kid = $1") \
 	X(JWT_KEY_ACTIVE, "SELECT kid, public_pem, private_sealed, active " \
 	    "FROM jwt_keys WHERE active ORDER BY created_at DESC LIMIT 1") \
 	X(JWT_KEY_INSERT, "INSERT INTO jwt_keys (kid, alg, public_pem, " \
 	    "private_sealed) VALUES ($1, 'ES256', $2, $3)") \
+	/* servercert.c */ \
 	X(SERVERCERT_GET, "SELECT pem, " SQL_EPOCH("updated_at") \
 	    " FROM server_certs WHERE server = $1 AND slot = $2") \
 	X(SERVERCERT_SET, "INSERT INTO server_certs (server, slot, pem) " \

@@ -211,6 +211,11 @@ store_cert_remove(struct db *db, int64_t tenant_id, const char *fingerprint,
 	return rc;
 }
 
+/*
+ * Removed certificates included: the certificate maker addresses its
+ * certificates by serial whatever the identity API shows (a solved
+ * challenge answers with its certificate again, revoked or not).
+ */
 int
 store_cert_by_serial(struct db *db, int64_t tenant_id, const char *serial,
     struct cert_rec *c)

@@ -47,6 +47,11 @@ challenge_rec_clear(struct challenge_rec *ch)
 	memset(ch, 0, sizeof(*ch));
 }
 
+/*
+ * The expiry is stored as an absolute time the caller computed from
+ * the tenant's challenge_ttl, so changing the setting later does not
+ * stretch or cut short challenges already handed out.
+ */
 int
 store_challenge_insert(struct db *db, struct challenge_rec *ch)
 {
@@ -85,6 +90,11 @@ store_challenge_get(struct db *db, int64_t tenant_id, const char *public_id,
 	return rc;
 }
 
+/*
+ * The claim is an UPDATE with "claimed_at IS NULL": the row lock makes
+ * exactly one concurrent caller see its row come back, without a
+ * transaction held across the HTTP fetch that precedes issuing.
+ */
 int
 store_challenge_claim(struct db *db, int64_t id)
 {
@@ -99,6 +109,10 @@ store_challenge_claim(struct db *db, int64_t id)
 	return rc == -FP_E_NOTFOUND ? -FP_E_CONFLICT : rc;
 }
 
+/*
+ * A NULL serial also clears the claim (see CHALLENGE_FINISH), so a
+ * failed issuance can be tried again instead of wedging the challenge.
+ */
 int
 store_challenge_finish(struct db *db, int64_t id, const char *serial)
 {

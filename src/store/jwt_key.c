@@ -49,6 +49,10 @@ store_jwt_key_get(struct db *db, const char *kid, struct jwt_key_rec *k)
 	return rc;
 }
 
+/*
+ * The newest active key signs; older active ones still verify (looked
+ * up by kid), so a rotation never invalidates tokens already issued.
+ */
 int
 store_jwt_key_active(struct db *db, struct jwt_key_rec *k)
 {
@@ -64,6 +68,7 @@ store_jwt_key_active(struct db *db, struct jwt_key_rec *k)
 	return rc;
 }
 
+/* The algorithm is not a parameter: the statement pins ES256. */
 int
 store_jwt_key_insert(struct db *db, const struct jwt_key_rec *k)
 {

@@ -99,6 +99,10 @@ crl_rec_clear(struct crl_rec *crl)
 	memset(crl, 0, sizeof(*crl));
 }
 
+/*
+ * By CA id alone: CA ids are global, and the public CRL endpoint knows
+ * the CA (by its public id) but has no tenant in the request.
+ */
 int
 store_crl_latest(struct db *db, int64_t ca_id, struct crl_rec *crl)
 {
@@ -171,6 +175,10 @@ store_crl_issue(struct db *db, int64_t tenant_id, int64_t ca_id,
 	return store_tx(db, crl_issue_tx, &a);
 }
 
+/*
+ * One query over every tenant: the worker's refresh pass is the only
+ * caller, and it must see all CAs, not one tenant's.
+ */
 int
 store_crl_due(struct db *db, int64_t before, struct ca_rec **out, size_t *n)
 {

@@ -39,6 +39,11 @@ store_servercert_get(struct db *db, const char *server, const char *slot,
 	return q_one(db, STMT_SERVERCERT_GET, &p, &servercert_rows, s);
 }
 
+/*
+ * An upsert that also moves updated_at, so psql shows when a slot was
+ * last replaced; setting a slot twice is not an error an operator
+ * running a deploy script twice should have to handle.
+ */
 int
 store_servercert_set(struct db *db, const char *server, const char *slot,
     const char *pem)

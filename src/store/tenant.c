@@ -14,6 +14,10 @@ static const struct colmap tenant_cols[] = {
 static const struct rowmap tenant_rows =
     ROWMAP(struct tenant, tenant_cols, NULL);
 
+/*
+ * Names are what operators and tokens use; ids are what every other
+ * table stores, so this is the one lookup by name.
+ */
 int
 store_tenant_by_name(struct db *db, const char *name, struct tenant *t)
 {

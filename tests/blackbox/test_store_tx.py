@@ -68,6 +68,46 @@ def test_ca_create_is_one_transaction(cli, env, fresh_tenant):
                      f"WHERE tenant_id = {tid}") == "1"
 
 
+@pytest.mark.parametrize("failures,ok", [(1, True), (100, False)])
+def test_ca_create_retries_serialization_failures(cli, env, fresh_tenant,
+                                                  failures, ok):
+    """A serialization failure reruns the whole transaction, a few times."""
+    name, tid = fresh_tenant
+    fn = f"conflict_crl_{tid}"
+    # A sequence counts tries: nextval is not rolled back with them.
+    _psql(env, f"""
+        CREATE SEQUENCE {fn}_tries;
+        CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            -- Nested: only this tenant's inserts count as tries.
+            IF NEW.tenant_id = {tid} THEN
+                IF nextval('{fn}_tries') <= {failures} THEN
+                    RAISE EXCEPTION 'conflict for the test'
+                        USING ERRCODE = 'serialization_failure';
+                END IF;
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER {fn} BEFORE INSERT ON crls
+            FOR EACH ROW EXECUTE FUNCTION {fn}();""")
+    try:
+        r = cli.run("ca", "create", "--tenant", name, "--name", "busy",
+                    check=False)
+        tries = int(_one(env, f"SELECT last_value FROM {fn}_tries"))
+    finally:
+        _psql(env, f"DROP TRIGGER {fn} ON crls; DROP FUNCTION {fn}(); "
+                   f"DROP SEQUENCE {fn}_tries;")
+    cas = _one(env, f"SELECT count(*) FROM cas WHERE tenant_id = {tid}")
+    crls = _one(env, f"SELECT count(*) FROM crls WHERE tenant_id = {tid}")
+    if ok:
+        assert r.returncode == 0, r.stderr
+        assert tries == 2 and cas == "1" and crls == "1"
+    else:
+        # Bounded: STORE_TX_ATTEMPTS tries, then the error, nothing kept.
+        assert r.returncode != 0
+        assert tries == 4 and cas == "0" and crls == "0"
+
+
 def test_crl_belongs_to_its_tenants_ca(cli, env, fresh_tenant):
     """sql/003: crls references cas by (tenant_id, ca_id), like the others."""
     name, tid = fresh_tenant
