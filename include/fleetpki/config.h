@@ -17,6 +17,11 @@ struct config {
 	char	*database_url;		/* libpq conninfo or URI */
 	char	*listen;		/* FastCGI socket: path or host:port */
 	int	 socket_mode;		/* for a unix socket, e.g. 0660 */
+	/*
+	 * Group of a unix socket (nginx's, with socket_mode 0660), so that
+	 * only fleetpkid's user and nginx reach it; empty: the creator's.
+	 */
+	char	*socket_group;
 	int	 workers;		/* pre-forked FastCGI workers */
 	char	*public_url;		/* https base, e.g. https://pki.example:8443 */
 	char	*http_url;		/* plain http base for CRL and OCSP */

@@ -29,6 +29,7 @@ static const struct config_key {
 	{ "listen", C_STR, offsetof(struct config, listen), 0, 0 },
 	{ "socket_mode", C_MODE, offsetof(struct config, socket_mode), 0,
 	    0777 },
+	{ "socket_group", C_STR, offsetof(struct config, socket_group), 0, 0 },
 	{ "workers", C_INT, offsetof(struct config, workers), 1, 256 },
 	{ "public_url", C_STR, offsetof(struct config, public_url), 0, 0 },
 	{ "http_url", C_STR, offsetof(struct config, http_url), 0, 0 },
@@ -78,6 +79,7 @@ config_defaults(struct config *cfg)
 	cfg->db_connect_timeout = 3;
 	cfg->outbound_deny = xstrdup("");
 	cfg->outbound_allow = xstrdup("");
+	cfg->socket_group = xstrdup("");
 	cfg->ocsp_cache_dir = xstrdup("");
 }
 
@@ -242,6 +244,7 @@ config_free(struct config *cfg)
 	free(cfg->log_level);
 	free(cfg->outbound_deny);
 	free(cfg->outbound_allow);
+	free(cfg->socket_group);
 	free(cfg->ocsp_cache_dir);
 	OPENSSL_cleanse(cfg, sizeof(*cfg));
 }

@@ -15,11 +15,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +41,14 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 #define DRAIN_GRACE_MS 10000
+/*
+ * How long one read or write on a FastCGI connection may block.  nginx
+ * buffers the request body before it connects and reads the answer as
+ * it comes, so a healthy peer never comes near this; a silent or
+ * trickling client that reached the socket must not hold a worker for
+ * longer.
+ */
+#define FCGI_IO_TIMEOUT_S 10
 
 struct slot {
 	pid_t pid; /* 0 when not running */
@@ -73,9 +84,40 @@ usage(FILE *f)
 	    "Signals: TERM drains and exits, HUP reloads the configuration.\n");
 }
 
-static int
-open_listener(const char *where, int mode)
+/*
+ * A read and write deadline for every connection the workers accept.
+ * libfcgi reads the first records of a connection with blocking read()s
+ * inside FCGX_Accept_r, where no code of ours runs, so the deadline has
+ * to be on the socket before that.  Linux copies SO_RCVTIMEO/SO_SNDTIMEO
+ * from a TCP listener to the sockets accept() returns (sk_clone); a read
+ * that times out fails with EAGAIN, which libfcgi takes as a broken
+ * connection: it closes it and accepts the next.  An AF_UNIX server
+ * socket is created fresh by connect() and inherits nothing: there
+ * libfcgi's own 2 s wait for the first byte (OS_Accept) is the bound
+ * for a silent client, and the worker sets the deadline on the accepted
+ * socket.
+ */
+static void
+set_io_timeouts(int fd)
 {
+	struct timeval tv = { FCGI_IO_TIMEOUT_S, 0 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		fatal("setsockopt SO_RCVTIMEO/SO_SNDTIMEO: %s",
+		    strerror(errno));
+}
+
+/*
+ * Only nginx may talk FastCGI to us: whoever reaches the socket bypasses
+ * its TLS, rate limits and caching.  The socket gets 'mode' and, when
+ * 'group' is set, that group (nginx's, with mode 0660), so that the
+ * socket is reachable by its owner and nginx only.
+ */
+static int
+open_listener(const char *where, int mode, const char *group)
+{
+	struct group *gr;
 	int fd;
 
 	/* A unix socket left by a killed master would make bind() fail. */
@@ -85,8 +127,17 @@ open_listener(const char *where, int mode)
 		fatal("FCGX_Init failed");
 	if ((fd = FCGX_OpenSocket(where, LISTEN_BACKLOG)) < 0)
 		fatal("cannot listen on %s: %s", where, strerror(errno));
+	if (where[0] == '/' && group != NULL && group[0] != '\0') {
+		if ((gr = getgrnam(group)) == NULL)
+			fatal("socket_group '%s': no such group", group);
+		/* Allowed to root and to members of the group. */
+		if (chown(where, (uid_t)-1, gr->gr_gid) != 0)
+			fatal("chown %s to group %s: %s", where, group,
+			    strerror(errno));
+	}
 	if (where[0] == '/' && chmod(where, (mode_t)mode) != 0)
 		fatal("chmod %s: %s", where, strerror(errno));
+	set_io_timeouts(fd);
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	return fd;
 }
@@ -310,7 +361,8 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	listen_fd = open_listener(cfg.listen, cfg.socket_mode);
+	listen_fd =
+	    open_listener(cfg.listen, cfg.socket_mode, cfg.socket_group);
 	if (pid_path != NULL)
 		write_pid_file(pid_path);
 	log_info("listening on %s with %d workers", cfg.listen, cfg.workers);
