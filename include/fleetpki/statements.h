@@ -185,7 +185,90 @@
 	    " FROM server_certs WHERE server = $1 AND slot = $2") \
 	X(SERVERCERT_SET, "INSERT INTO server_certs (server, slot, pem) " \
 	    "VALUES ($1, $2, $3) ON CONFLICT (server, slot) DO UPDATE SET " \
-	    "pem = EXCLUDED.pem, updated_at = now()")
+	    "pem = EXCLUDED.pem, updated_at = now()") \
+	/* ---- job queue (job.c; sql/004_jobs.sql; src/worker) ---- */ \
+	/* \
+	 * Enqueue ($1 kind, $2 key, $3 tenant or NULL, $4 args, run in $5 \
+	 * seconds, $6 attempts): no row when one is queued already. \
+	 */ \
+	X(JOB_ENQUEUE, "INSERT INTO jobs (kind, key, tenant_id, args, run_at, " \
+	    "max_attempts) VALUES ($1, $2, $3, $4, now() + make_interval(secs " \
+	    "=> $5), $6) ON CONFLICT (kind, key) WHERE state IN ('pending', " \
+	    "'running') DO NOTHING RETURNING id") \
+	/* \
+	 * A scheduled kind's next run ($1 kind, every $2 seconds, $3 \
+	 * attempts): due $2 after its last one finished, now if never. \
+	 */ \
+	X(JOB_SCHEDULE, "INSERT INTO jobs (kind, run_at, max_attempts) " \
+	    "SELECT $1, greatest(now(), coalesce(max(finished_at) + " \
+	    "make_interval(secs => $2), now())), $3 FROM jobs WHERE kind = $1 " \
+	    "AND key = '' AND state IN ('done', 'failed') ON CONFLICT (kind, " \
+	    "key) WHERE state IN ('pending', 'running') DO NOTHING RETURNING id") \
+	/* Leases that ran out on their last attempt: failed for good. */ \
+	X(JOB_REAP, "UPDATE jobs SET state = 'failed', lease_until = NULL, " \
+	    "finished_at = now(), updated_at = now(), last_error = 'lease " \
+	    "expired: the worker died or overran the time budget' WHERE " \
+	    "state = 'running' AND lease_until < now() AND attempts >= " \
+	    "max_attempts") \
+	/* \
+	 * Claim one due job of the kinds in $1 (a text[] literal) for $2 \
+	 * seconds as $3: pending and due, or running with its lease out. \
+	 */ \
+	X(JOB_CLAIM, "WITH c AS (SELECT id FROM jobs WHERE kind = " \
+	    "ANY($1::text[]) AND ((state = 'pending' AND run_at <= now()) OR " \
+	    "(state = 'running' AND lease_until < now())) ORDER BY run_at, id " \
+	    "LIMIT 1 FOR UPDATE SKIP LOCKED) UPDATE jobs j SET state = " \
+	    "'running', attempts = j.attempts + 1, lease_until = now() + " \
+	    "make_interval(secs => $2), locked_by = $3, updated_at = now(), " \
+	    "last_error = CASE WHEN j.state = 'running' THEN 'lease expired: " \
+	    "the worker died or overran the time budget' ELSE j.last_error " \
+	    "END FROM c WHERE j.id = c.id RETURNING " SQL_JOB_COLS("j")) \
+	/* Finish job $1 if $2 still holds it. */ \
+	X(JOB_DONE, "UPDATE jobs SET state = 'done', lease_until = NULL, " \
+	    "finished_at = now(), updated_at = now() WHERE id = $1 AND state = " \
+	    "'running' AND locked_by = $2") \
+	/* \
+	 * Job $1 (held by $2) failed with $3: again in $4 seconds, or \
+	 * failed for good after its last attempt.  Returns the new state. \
+	 */ \
+	X(JOB_FAIL, "UPDATE jobs SET state = CASE WHEN attempts >= " \
+	    "max_attempts THEN 'failed' ELSE 'pending' END, run_at = CASE WHEN " \
+	    "attempts >= max_attempts THEN run_at ELSE now() + " \
+	    "make_interval(secs => $4) END, finished_at = CASE WHEN attempts " \
+	    ">= max_attempts THEN now() END, lease_until = NULL, last_error = " \
+	    "$3, updated_at = now() WHERE id = $1 AND state = 'running' AND " \
+	    "locked_by = $2 RETURNING state") \
+	/* \
+	 * Milliseconds until something of the kinds in $1 is due (a run_at \
+	 * or a lease running out), 0 if overdue, -1 if nothing is queued. \
+	 */ \
+	X(JOB_NEXT_DUE, "SELECT coalesce(greatest(ceil(extract(epoch FROM " \
+	    "min(t) - now()) * 1000), 0), -1)::bigint FROM (SELECT CASE state " \
+	    "WHEN 'pending' THEN run_at ELSE lease_until END AS t FROM jobs " \
+	    "WHERE kind = ANY($1::text[]) AND state IN ('pending', " \
+	    "'running')) s") \
+	/* Finished jobs are kept a day for `fleetpki job list`. */ \
+	X(JOB_PRUNE, "DELETE FROM jobs WHERE state = 'done' AND finished_at < " \
+	    "now() - interval '1 day'") \
+	X(JOB_LIST, "SELECT " SQL_JOB_COLS("j") " FROM jobs j " \
+	    "ORDER BY j.id DESC LIMIT $1") \
+	X(JOB_GET, "SELECT " SQL_JOB_COLS("j") " FROM jobs j WHERE j.id = $1") \
+	/* \
+	 * Operator's retry of job $1: a failed one starts over, a pending \
+	 * one (backing off) runs now; done and running ones are left. \
+	 */ \
+	X(JOB_RETRY, "UPDATE jobs SET state = 'pending', run_at = now(), " \
+	    "attempts = CASE WHEN state = 'failed' THEN 0 ELSE attempts END, " \
+	    "finished_at = NULL, locked_by = NULL, updated_at = now() " \
+	    "WHERE id = $1 AND state IN ('failed', 'pending') RETURNING id")
+/* A job row, as struct job_rec reads it (job.c), of table alias 'a'. */
+#define SQL_JOB_COLS(a) \
+	a ".id, " a ".kind, " a ".key, coalesce(" a ".tenant_id, 0), " a \
+	".args, " a ".state, " a ".attempts, " a ".max_attempts, " \
+	SQL_EPOCH(a ".run_at") ", " SQL_EPOCH(a ".lease_until") ", " a \
+	".locked_by, " a ".last_error, " SQL_EPOCH(a ".created_at") ", " \
+	SQL_EPOCH(a ".updated_at") ", " SQL_EPOCH(a ".finished_at")
+/* ---- end of the job queue ---- */
 
 #define STMT_ENUM(name, sql) STMT_##name,
 enum stmt_id {

@@ -360,4 +360,97 @@ int	store_servercert_get(struct db *, const char *server, const char *slot,
 int	store_servercert_set(struct db *, const char *server, const char *slot,
 	    const char *pem);
 
+/*
+ * ---- job queue (job.c, notify.c; sql/004_jobs.sql) ----
+ *
+ * fleetpki-worker's jobs.  'kinds' below is a list of kind names
+ * ([a-z0-9_.], as the jobs table checks) that one runner claims;
+ * 'owner' names the claimant ("host:pid:n"), so that only the holder of
+ * a claim finishes it (a worker whose lease ran out and was taken over
+ * cannot overwrite the new holder's result).
+ */
+#define STORE_JOB_KIND_MAX 64
+
+struct job_rec {
+	int64_t	 id;
+	char	 kind[STORE_JOB_KIND_MAX + 1];
+	char	*key;		/* '' for a kind's one job */
+	int64_t	 tenant_id;	/* 0: the system's own */
+	char	*args;		/* JSON text */
+	char	 state[16];	/* pending|running|done|failed */
+	int	 attempts, max_attempts;
+	int64_t	 run_at;	/* Unix seconds; 0 when NULL */
+	int64_t	 lease_until;
+	char	*locked_by;	/* NULL when never claimed */
+	char	*last_error;	/* NULL when none */
+	int64_t	 created_at, updated_at, finished_at;
+};
+
+void	job_rec_clear(struct job_rec *);
+void	store_job_list_free(struct job_rec *, size_t n);
+
+/*
+ * Queue a job of 'kind' for 'key' ('' for the kind's one job), run in
+ * 'delay_s' seconds, 'max_attempts' tries.  Idempotent: when one is
+ * already pending or running for (kind, key), '*id' is 0 and nothing
+ * changes.  Wakes the workers (NOTIFY, at commit).
+ */
+int	store_job_enqueue(struct db *, const char *kind, const char *key,
+	    int64_t tenant_id, const char *args, int delay_s, int max_attempts,
+	    int64_t *id);
+/*
+ * Queue the next run of a scheduled kind: 'every_s' after its last run
+ * finished, or now; a no-op ('*id' 0) while one is queued, so every
+ * worker on every host may call it on each pass.
+ */
+int	store_job_schedule(struct db *, const char *kind, int every_s,
+	    int max_attempts, int64_t *id);
+/* Fail for good the jobs whose lease ran out on their last attempt. */
+int	store_job_reap(struct db *);
+/*
+ * Claim the next due job of 'kinds' for 'lease_s' seconds: pending and
+ * due, or running with its lease run out (its worker died).  Attempts
+ * count up at the claim.  -FP_E_NOTFOUND when nothing is due.
+ */
+int	store_job_claim(struct db *, const char *const *kinds, size_t nkinds,
+	    int lease_s, const char *owner, struct job_rec *);
+/* Mark a claimed job done; -FP_E_NOTFOUND when 'owner' lost the lease. */
+int	store_job_done(struct db *, int64_t id, const char *owner);
+/*
+ * Record a failed attempt ('error', one line): pending again in
+ * 'backoff_s' seconds, or failed for good after the last attempt
+ * ('*final' true).  -FP_E_NOTFOUND when 'owner' lost the lease.
+ */
+int	store_job_fail(struct db *, int64_t id, const char *owner,
+	    const char *error, int backoff_s, bool *final);
+/*
+ * Milliseconds until a job of 'kinds' is due (0: now), -1 when none is
+ * queued.
+ */
+int	store_job_next_due_ms(struct db *, const char *const *kinds,
+	    size_t nkinds, int64_t *ms);
+/* Delete jobs done more than a day ago. */
+int	store_job_prune(struct db *);
+/* The newest 'limit' jobs, newest first; free with store_job_list_free. */
+int	store_job_list(struct db *, int limit, struct job_rec **out,
+	    size_t *n);
+/* -FP_E_NOTFOUND for an unknown id. */
+int	store_job_get(struct db *, int64_t id, struct job_rec *);
+/*
+ * Operator's retry: a failed job starts over (attempts 0), a pending
+ * one runs now.  -FP_E_NOTFOUND when there is no such job or it is done
+ * or running; -FP_E_CONFLICT when another job of the same kind and key
+ * is queued.
+ */
+int	store_job_retry(struct db *, int64_t id);
+
+/*
+ * LISTEN for enqueued jobs and wait up to 'timeout_ms' for one: 1 when
+ * a notification came (or the connection was new, so one may have been
+ * missed: look again), 0 on timeout or a signal, never an error (no
+ * database: it sleeps the timeout, and the next call reconnects and
+ * listens again).
+ */
+int	store_job_wait(struct db *, int timeout_ms);
+
 #endif

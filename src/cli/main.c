@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fleetpki/auth.h"
 #include "fleetpki/buf.h"
@@ -39,8 +41,8 @@ struct cli {
 struct cli_opts {
 	const char *tenant, *name, *key, *server, *slot, *cert;
 	int admin;
-	long long days, ttl;
-	int days_set, ttl_set;
+	long long days, ttl, limit;
+	int days_set, ttl_set, limit_set;
 };
 
 struct command {
@@ -419,6 +421,150 @@ cmd_setting_list(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/* ---- jobs (fleetpki-worker's queue) ------------------------------- */
+
+/*
+ * Job times as UTC ISO 8601 to the second: what an operator compares
+ * with log lines, and sortable as text.  0 (a NULL column) prints "-".
+ */
+static void
+fmt_time(int64_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+		snprintf(out, len, "-");
+	else
+		strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * A job id operand.  Ids are positive bigints; anything else is a usage
+ * error here rather than a "no such job" from the database.
+ */
+static int64_t
+job_id_or_die(const char *arg)
+{
+	long long id;
+
+	if (util_parse_int(arg, 1, INT64_MAX, &id) != 0)
+		die("invalid job id '%s'", arg);
+	return (int64_t)id;
+}
+
+/*
+ * Last errors are one line by construction (fp_status messages), but a
+ * database error text may carry a newline: keep "one job, one line".
+ */
+static void
+print_one_line(const char *s)
+{
+	for (; *s != '\0'; s++)
+		putchar(*s == '\n' || *s == '\r' || *s == '\t' ? ' ' : *s);
+}
+
+static int
+cmd_job_list(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct job_rec *jobs = NULL;
+	char run_at[32];
+	size_t n = 0, i;
+
+	cli_open(cli);
+	/* The newest first, bounded: done jobs are pruned after a day. */
+	if (store_job_list(cli->ctx.db, o->limit_set ? (int)o->limit : 100,
+	        &jobs, &n) != 0)
+		die("listing jobs failed");
+	for (i = 0; i < n; i++) {
+		fmt_time(jobs[i].run_at, run_at, sizeof(run_at));
+		printf("%lld\t%s\t%s\t%d/%d\t%s\t", (long long)jobs[i].id,
+		    jobs[i].kind, jobs[i].state, jobs[i].attempts,
+		    jobs[i].max_attempts, run_at);
+		print_one_line(
+		    jobs[i].last_error != NULL ? jobs[i].last_error : "-");
+		putchar('\n');
+	}
+	store_job_list_free(jobs, n);
+	return 0;
+}
+
+static int
+cmd_job_show(struct cli *cli, struct cli_opts *o, char **args)
+{
+	int64_t id = job_id_or_die(args[0]);
+	char t[5][32];
+	struct job_rec j;
+	int rc;
+
+	cli_open(cli);
+	if ((rc = store_job_get(cli->ctx.db, id, &j)) == -FP_E_NOTFOUND)
+		die("no job %lld", (long long)id);
+	if (rc != 0)
+		die("reading job %lld failed", (long long)id);
+	fmt_time(j.run_at, t[0], sizeof(t[0]));
+	fmt_time(j.lease_until, t[1], sizeof(t[1]));
+	fmt_time(j.created_at, t[2], sizeof(t[2]));
+	fmt_time(j.updated_at, t[3], sizeof(t[3]));
+	fmt_time(j.finished_at, t[4], sizeof(t[4]));
+	/* "field: value" lines, the same set for every job, for grep. */
+	printf("id: %lld\nkind: %s\nkey: %s\n", (long long)j.id, j.kind,
+	    j.key != NULL && j.key[0] != '\0' ? j.key : "-");
+	if (j.tenant_id != 0)
+		printf("tenant_id: %lld\n", (long long)j.tenant_id);
+	else
+		printf("tenant_id: -\n");
+	printf("state: %s\nattempts: %d\nmax_attempts: %d\nrun_at: %s\n"
+	       "lease_until: %s\nlocked_by: %s\ncreated_at: %s\n"
+	       "updated_at: %s\nfinished_at: %s\nargs: %s\nlast_error: ",
+	    j.state, j.attempts, j.max_attempts, t[0], t[1],
+	    j.locked_by != NULL ? j.locked_by : "-", t[2], t[3], t[4],
+	    j.args != NULL ? j.args : "-");
+	print_one_line(j.last_error != NULL ? j.last_error : "-");
+	putchar('\n');
+	job_rec_clear(&j);
+	return 0;
+}
+
+static int
+cmd_job_retry(struct cli *cli, struct cli_opts *o, char **args)
+{
+	int64_t id = job_id_or_die(args[0]);
+	struct job_rec j;
+	int rc;
+
+	cli_open(cli);
+	rc = store_job_retry(cli->ctx.db, id);
+	if (rc == -FP_E_NOTFOUND) {
+		/* Say why: unknown, or in a state a retry does not touch. */
+		if (store_job_get(cli->ctx.db, id, &j) != 0)
+			die("no job %lld", (long long)id);
+		fprintf(stderr,
+		    "fleetpki: job %lld is %s: only failed or pending jobs "
+		    "are retried\n",
+		    (long long)id, j.state);
+		job_rec_clear(&j);
+		exit(1);
+	}
+	if (rc == -FP_E_CONFLICT) {
+		/* The unique index: one queued job per kind and key. */
+		if (store_job_get(cli->ctx.db, id, &j) != 0)
+			die("job %lld: another job of its kind is queued",
+			    (long long)id);
+		fprintf(stderr,
+		    "fleetpki: job %lld: a %s job for the same key is already "
+		    "queued\n",
+		    (long long)id, j.kind);
+		job_rec_clear(&j);
+		exit(1);
+	}
+	if (rc != 0)
+		die("retrying job %lld failed", (long long)id);
+	/* The workers hear of it at once (NOTIFY from the trigger). */
+	printf("job %lld runnable now\n", (long long)id);
+	return 0;
+}
+
 static const struct command commands[] = {
 	{ "migrate", "migrate", "", 0, cmd_migrate },
 	{ "tenant create", "tenant create NAME", "", 1, cmd_tenant_create },
@@ -442,6 +588,9 @@ static const struct command commands[] = {
 	{ "setting set", "setting set --tenant T KEY VALUE", "t", 2,
 	    cmd_setting_set },
 	{ "setting list", "setting list --tenant T", "t", 0, cmd_setting_list },
+	{ "job list", "job list [--limit N]", "L", 0, cmd_job_list },
+	{ "job show", "job show ID", "", 1, cmd_job_show },
+	{ "job retry", "job retry ID", "", 1, cmd_job_retry },
 };
 
 static void
@@ -518,6 +667,7 @@ main(int argc, char **argv)
 		{ "slot", required_argument, NULL, 'S' },
 		{ "cert", required_argument, NULL, 'C' },
 		{ "admin", no_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -608,6 +758,10 @@ main(int argc, char **argv)
 		case 'l':
 			o.ttl = parse_num("ttl", optarg, 1, 366LL * 86400);
 			o.ttl_set = 1;
+			break;
+		case 'L':
+			o.limit = parse_num("limit", optarg, 1, 100000);
+			o.limit_set = 1;
 			break;
 		}
 	}

@@ -1,38 +1,38 @@
 /*
- * fleetpki-worker: the background process.  It runs scheduled jobs on a
- * fixed tick; later it also delivers webhooks.  Jobs are idempotent and
- * safe to run from several hosts at once (the store orders concurrent
- * CRL issuers per CA), so scaling out needs no leader election.
+ * fleetpki-worker: the background process.  It supervises one child per
+ * job class (worker.h: "pki" runs the CRL refresh; network work gets a
+ * class of its own, so a slow peer never delays a CRL) the way
+ * fleetpkid's master supervises its FastCGI workers, with the same code
+ * (proc.h): a child that dies is respawned, with a back-off when it
+ * keeps dying young.  The children share the job queue in PostgreSQL
+ * with every other worker on every host; there is no leader.
  *
- * Jobs now: issue a CRL for every CA whose newest CRL is missing, stale
- * within crl_refresh_margin, or older than a revocation.
+ * Signals, taken synchronously: TERM drains (children finish the job in
+ * hand), HUP reloads the configuration (log level included) and
+ * replaces the children.  --once runs the scheduled jobs one time in
+ * this process, outside the queue, and exits (0 when all succeeded).
  */
 #include "config.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
+#include "fleetpki/proc.h"
+#include "fleetpki/store.h"
 #include "fleetpki/util.h"
+#include "fleetpki/worker.h"
 
-static volatile sig_atomic_t stop, reload;
+#define MAX_CLASSES 8
+#define DRAIN_GRACE_MS 10000
 
-static void
-on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		reload = 1;
-	else
-		stop = 1;
-}
+static struct config cfg;
+static const char *classes[MAX_CLASSES];
 
 static void
 usage(FILE *f)
@@ -40,133 +40,91 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: fleetpki-worker [--config FILE] [--pid-file FILE] "
 	    "[--once]\n\n"
-	    "Runs fleetpki's scheduled jobs (CRL refresh) every worker_interval\n"
-	    "seconds.  --once runs them one time and exits (0 when all "
-	    "succeeded).\n");
+	    "Runs fleetpki's jobs (CRL refresh every worker_interval seconds)\n"
+	    "from the job queue in PostgreSQL, one child process per job "
+	    "class.\n"
+	    "--once runs the scheduled jobs one time here and exits (0 when "
+	    "all\nsucceeded).  Signals: TERM drains and exits, HUP reloads.\n");
 }
 
-/* One pass over every job; 0 when all succeeded. */
-static int
-run_jobs(struct fp_ctx *ctx)
+/* A child: the class of its slot, with the configuration as it is now. */
+static void
+class_child(int slot, void *arg)
 {
-	int issued = 0, rc;
-
-	rc = core_crl_refresh_due(ctx, &issued);
-	if (issued > 0)
-		log_info("crl refresh: issued %d CRL%s", issued,
-		    issued == 1 ? "" : "s");
-	if (rc != 0)
-		log_warn("crl refresh: some CRLs failed (%s)",
-		    fp_err_default(rc));
-	return rc;
+	(void)arg;
+	worker_class_run(&cfg, classes[slot]);
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "pid-file", required_argument, NULL, 'p' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_arg = NULL, *pid_path = NULL;
-	struct fp_ctx ctx = { NULL, NULL };
-	struct config cfg;
-	struct sigaction sa;
-	enum log_level lvl;
-	char *err = NULL;
-	int c, once = 0, rc = 0;
+	struct proc_args args;
+	struct proc_set kids;
+	struct timespec ts;
+	siginfo_t info;
+	sigset_t set;
+	size_t nclasses;
+	int code, sig, stopping = 0;
 
-	while ((c = getopt_long(argc, argv, "c:p:oh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config_arg = optarg;
-			break;
-		case 'p':
-			pid_path = optarg;
-			break;
-		case 'o':
-			once = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	log_init("fleetpki-worker", LOG_LVL_INFO);
-	if (config_load(config_path(config_arg), &cfg, &err) != 0) {
-		fprintf(stderr, "fleetpki-worker: %s\n", err);
+	if (proc_parse_args(argc, argv, "fleetpki-worker", 1, usage, &args,
+	        &code) != 0)
+		return code;
+	if (proc_config_load("fleetpki-worker", "fleetpki-worker", args.config,
+	        &cfg) != 0)
 		return 1;
+
+	if (args.once) {
+		struct fp_ctx ctx = { &cfg, NULL };
+		int rc;
+
+		ctx.db = store_open(cfg.database_url, cfg.db_connect_timeout);
+		rc = worker_run_once(&ctx) == 0 ? 0 : 1;
+		store_close(ctx.db);
+		core_cache_flush();
+		config_free(&cfg);
+		return rc;
 	}
-	if (log_level_parse(cfg.log_level, &lvl) == 0)
-		log_init("fleetpki-worker", lvl);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (pid_path != NULL) {
-		FILE *f = fopen(pid_path, "w");
 
-		if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 ||
-		    fclose(f) != 0) {
-			fprintf(stderr, "fleetpki-worker: %s: %s\n", pid_path,
-			    strerror(errno));
-			return 1;
-		}
-	}
-	ctx.cfg = &cfg;
-	ctx.db = store_open(cfg.database_url, cfg.db_connect_timeout);
+	/* Signals are taken synchronously below; block them before forking. */
+	proc_signals_block(&set);
+	if (args.pid_file != NULL &&
+	    proc_pid_write("fleetpki-worker", args.pid_file) != 0)
+		return 1;
+	nclasses = worker_classes(classes, MAX_CLASSES);
+	proc_init(&kids, "job runner", MAX_CLASSES, (int)nclasses, class_child,
+	    NULL);
+	log_info("running jobs: %zu class%s, scheduled every %d s", nclasses,
+	    nclasses == 1 ? "" : "es", cfg.worker_interval);
 
-	if (once) {
-		rc = run_jobs(&ctx) == 0 ? 0 : 1;
-		goto out;
-	}
-	log_info("running jobs every %d s", cfg.worker_interval);
-	while (!stop) {
-		struct timespec ts;
+	while (!stopping) {
+		int64_t wait_ms = proc_spawn_due(&kids, 1000);
 
-		if (reload) {
-			struct config fresh;
-
-			reload = 0;
-			if (config_load(cfg.path, &fresh, &err) != 0) {
-				log_err("reload failed: %s", err);
-				free(err);
-				err = NULL;
-				config_free(&fresh);
-			} else {
-				config_free(&cfg);
-				cfg = fresh;
-				store_close(ctx.db);
-				ctx.db = store_open(cfg.database_url,
-				    cfg.db_connect_timeout);
-				core_cache_flush();
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000;
+		sig = sigtimedwait(&set, &info, &ts);
+		switch (sig) {
+		case SIGCHLD:
+			proc_reap(&kids, 0);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			stopping = 1;
+			break;
+		case SIGHUP:
+			if (proc_config_reload(&cfg, "fleetpki-worker") == 0) {
+				/* Fresh children read the new configuration. */
+				proc_replace_all(&kids);
 				log_info("configuration reloaded");
 			}
+			break;
+		default:
+			break; /* timeout: a respawn may be due */
 		}
-		(void)run_jobs(&ctx);
-		/* Sleep in one piece; a signal cuts it short (EINTR). */
-		ts.tv_sec = cfg.worker_interval;
-		ts.tv_nsec = 0;
-		(void)nanosleep(&ts, NULL);
 	}
+	proc_drain(&kids, &set, DRAIN_GRACE_MS);
+	proc_free(&kids);
+	proc_pid_remove(args.pid_file);
 	log_info("stopped");
-out:
-	store_close(ctx.db);
-	core_cache_flush();
-	if (pid_path != NULL && !once)
-		(void)unlink(pid_path);
 	config_free(&cfg);
-	return rc;
+	return 0;
 }

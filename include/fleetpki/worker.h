@@ -1,0 +1,78 @@
+/*
+ * worker: fleetpki-worker's job runner.
+ *
+ * What the worker can do is one table of job kinds (jobs.c): a name, the
+ * class of child process that runs it, a schedule or none (then it runs
+ * when something enqueues it, store_job_enqueue), a time budget and its
+ * function.  Jobs live in PostgreSQL (store.h, "job queue"): any number
+ * of workers on any number of hosts share them without a leader.
+ *
+ * Each class ("pki": CRLs; "net": work that waits on other hosts, such
+ * as ACME and webhooks) runs in its own supervised child and claims only
+ * its own kinds, so a slow network peer can never hold up a CRL.
+ */
+#ifndef FLEETPKI_WORKER_H
+#define FLEETPKI_WORKER_H
+
+#include <stddef.h>
+
+#include "fleetpki/error.h"
+
+struct config;
+struct fp_ctx;
+struct job_rec;
+
+/* every_s: run on the worker_interval of the configuration. */
+#define JOB_EVERY_TICK (-1)
+
+struct job_kind {
+	const char	*name;		/* as in the jobs table: [a-z0-9_.] */
+	const char	*class;		/* the child that runs it */
+	/*
+	 * > 0: scheduled every this many seconds (from the end of the last
+	 * run); JOB_EVERY_TICK: every worker_interval; 0: only when
+	 * enqueued.
+	 */
+	int		 every_s;
+	/*
+	 * Longest one run may take, seconds.  The child is killed past it
+	 * (SIGALRM) and respawned; the job's lease runs out and it is tried
+	 * again, with the other attempts.
+	 */
+	int		 budget_s;
+	int		 max_attempts;
+	/* 0, or a negative code with the reason in 'st' (for last_error). */
+	int		(*run)(struct fp_ctx *, const struct job_rec *,
+			    struct fp_status *st);
+};
+
+/* The kinds, and how many. */
+extern const struct job_kind worker_job_kinds[];
+extern const size_t worker_njob_kinds;
+
+/*
+ * Seconds before attempt 'attempts' + 1 after attempt 'attempts' failed:
+ * 10 s doubling per attempt, at most an hour.
+ */
+int	worker_job_backoff_s(int attempts);
+
+/*
+ * The distinct classes of the table, in table order, into 'out' (at
+ * most 'max'); how many.
+ */
+size_t	worker_classes(const char **out, size_t max);
+
+/*
+ * Run the jobs of 'class' until SIGTERM (finishing the job in hand): in
+ * a child of fleetpki-worker's supervisor.  Never returns.
+ */
+void	worker_class_run(const struct config *cfg, const char *class)
+	    __attribute__((noreturn));
+
+/*
+ * fleetpki-worker --once: run every scheduled kind once, here and now,
+ * outside the queue (for cron and tests).  0 when all succeeded.
+ */
+int	worker_run_once(struct fp_ctx *ctx);
+
+#endif
