@@ -73,15 +73,34 @@ void	core_cache_flush(void);
 /* ---- certificates ------------------------------------------------ */
 
 /*
+ * An issuing request's Idempotency-Key: 'key' as the client sent it
+ * (NULL: none) and 'hash', the SHA-256 (hex) of everything the request
+ * asked (the front's http_idem).  A retry with the same key and hash
+ * within CORE_IDEM_TTL answers the certificate the first try issued
+ * (the core sets 'replayed'); the same key with another hash is
+ * -FP_E_UNPROCESSABLE (422).  The key's row commits with the
+ * certificate, so an answer lost after the commit is found again.
+ */
+struct core_idem {
+	const char	*key;
+	char		 hash[65];
+	int		 replayed;
+};
+#define CORE_IDEM_TTL	86400
+
+/* Forget Idempotency-Keys older than CORE_IDEM_TTL (the worker's job). */
+int	core_idem_prune(struct fp_ctx *);
+
+/*
  * The identity API's issuance: parse and police the CSR (signature,
  * key, CN-only subject), issue under the tenant's default CA with
  * subject CN=<tenant>:<CN>, O=fleetpki, clientAuth, the configured
  * validity and the CA's CRL URL; store it and fill 'out' (fingerprint,
- * pem, ...) only after the commit.
+ * pem, ...) only after the commit.  'idem' may be NULL (see above).
  */
 int	core_issue_device_csr(struct fp_ctx *, const struct tenant *t,
-	    const char *csr_pem, size_t len, struct cert_rec *out,
-	    struct fp_status *st);
+	    const char *csr_pem, size_t len, struct core_idem *idem,
+	    struct cert_rec *out, struct fp_status *st);
 
 /*
  * Remove a certificate from the identity API and revoke it (reason
@@ -205,7 +224,8 @@ int	core_names_check(struct fp_ctx *, const struct tenant *t,
  */
 int	core_names_issue(struct fp_ctx *, const struct tenant *t,
 	    int64_t user_id, const struct core_names_req *req,
-	    struct cert_rec *out, struct fp_status *st);
+	    struct core_idem *idem, struct cert_rec *out,
+	    struct fp_status *st);
 
 /*
  * The private key the server made for a certificate, PEM, into 'out'

@@ -26,6 +26,7 @@
 	X(TOOLARGE,    413, "Request body too large.") \
 	X(MEDIATYPE,   415, "Unsupported media type.") \
 	X(EXPECTATION, 417, "Expectation failed.") \
+	X(UNPROCESSABLE, 422, "Unprocessable request.") \
 	X(RATELIMIT,   429, "Too many requests.") \
 	X(INTERNAL,    500, "An unexpected error has occurred.") \
 	X(UNAVAILABLE, 503, "Service temporarily unavailable.")

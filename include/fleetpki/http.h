@@ -69,6 +69,22 @@ char		*http_percent_decode(struct arena *, const char *s);
 /* The first value of a decoded query parameter, or NULL when absent. */
 const char	*http_query(struct http_req *, const char *name);
 
+/* The longest Idempotency-Key taken. */
+#define HTTP_IDEM_KEY_MAX 255
+
+struct core_idem;
+
+/* in_conv_fn for an Idempotency-Key header: 1..255 visible ASCII. */
+int		 http_idem_key(struct arena *, const char *in, const char **out,
+		    struct fp_status *st);
+/*
+ * The core's view of the request's Idempotency-Key 'key' (NULL: none):
+ * the key and the digest of what the request asks (method, path, query,
+ * caller, body).  Call after the body was read.
+ */
+int		 http_idem(struct http_req *, const char *key,
+		    struct core_idem *idem);
+
 /* Add a response header; 'value' must not contain CR or LF. */
 void	resp_header(struct http_resp *, const char *name, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -84,13 +84,34 @@
 	X(CA_BUMP_CRL, "UPDATE cas SET crl_number = crl_number + 1 " \
 	    "WHERE tenant_id = $1 AND id = $2 RETURNING crl_number") \
 	/* cert.c */ \
+	/* \
+	 * With an Idempotency-Key ($12, hash $13) its row goes in with the \
+	 * certificate, in one statement: both commit or neither. \
+	 */ \
 	X(CERT_INSERT, \
-	    "INSERT INTO certificates (tenant_id, ca_id, serial, fingerprint, " \
-	    "subject, pem, not_before, not_after, issued_by_pki, user_id, " \
-	    "key_sealed) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), " \
-	    "to_timestamp($8), $9, $10, $11) " \
-	    "RETURNING id, " SQL_EPOCH_MS("created_at") ", " \
-	    SQL_EPOCH_MS("modified_at")) \
+	    "WITH c AS (INSERT INTO certificates (tenant_id, ca_id, serial, " \
+	    "fingerprint, subject, pem, not_before, not_after, issued_by_pki, " \
+	    "user_id, key_sealed) VALUES ($1, $2, $3, $4, $5, $6, " \
+	    "to_timestamp($7), to_timestamp($8), $9, $10, $11) " \
+	    "RETURNING id, tenant_id, created_at, modified_at), " \
+	    "k AS (INSERT INTO idempotency_keys (tenant_id, key, request_hash, " \
+	    "certificate_id) SELECT tenant_id, $12, $13, id FROM c " \
+	    "WHERE $12::text IS NOT NULL) " \
+	    "SELECT id, " SQL_EPOCH_MS("created_at") ", " \
+	    SQL_EPOCH_MS("modified_at") " FROM c") \
+	/* \
+	 * A key's request hash, whether it is younger than $3 seconds, and \
+	 * its certificate (with its sealed key). \
+	 */ \
+	X(IDEM_GET, "SELECT k.request_hash, k.created_at > now() - " \
+	    "make_interval(secs => $3), " SQL_CERT_COLS ", c.key_sealed" \
+	    SQL_CERT_FROM "JOIN idempotency_keys k ON k.certificate_id = c.id " \
+	    "WHERE k.tenant_id = $1 AND k.key = $2 AND c.tenant_id = $1") \
+	/* An expired key of this tenant, so the key can be used afresh. */ \
+	X(IDEM_EXPIRE, "DELETE FROM idempotency_keys WHERE tenant_id = $1 " \
+	    "AND key = $2 AND created_at <= now() - make_interval(secs => $3)") \
+	X(IDEM_PRUNE, "DELETE FROM idempotency_keys WHERE created_at <= " \
+	    "now() - make_interval(secs => $1)") \
 	X(CERT_GET, "SELECT " SQL_CERT_COLS SQL_CERT_FROM \
 	    "WHERE c.tenant_id = $1 AND c.fingerprint = $2 " \
 	    "AND c.removed_at IS NULL") \

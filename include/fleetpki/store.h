@@ -150,7 +150,24 @@ void	cert_rec_clear(struct cert_rec *);
  * Sets rec->id, created_ms and modified_ms.  -FP_E_CONFLICT on a serial
  * or fingerprint collision (the caller signs again with a new serial).
  */
-int	store_cert_insert(struct db *, struct cert_rec *rec);
+int	store_cert_insert(struct db *, struct cert_rec *rec,
+	    const char *idem_key, const char *idem_hash);
+
+/*
+ * Idempotency-Key 'key' of the tenant (with an insert above, 'idem_key'
+ * and 'idem_hash', its row commits with the certificate, or neither
+ * does; a key in use is -FP_E_CONFLICT like a serial collision).
+ * store_idem_get: the hash of the request it was first used with, '*live'
+ * when younger than 'ttl' seconds, and its certificate (with its sealed
+ * key) into a zeroed 'c'; -FP_E_NOTFOUND for a key never used.
+ * store_idem_expire: forget the key if it is older than 'ttl'.
+ * store_idem_prune: forget every key older than 'ttl'.
+ */
+int	store_idem_get(struct db *, int64_t tenant_id, const char *key,
+	    int64_t ttl, char hash[65], bool *live, struct cert_rec *c);
+int	store_idem_expire(struct db *, int64_t tenant_id, const char *key,
+	    int64_t ttl);
+int	store_idem_prune(struct db *, int64_t ttl);
 /*
  * A live certificate (not removed through the identity API) into a
  * zeroed '*c'; -FP_E_NOTFOUND otherwise.

@@ -68,8 +68,15 @@ static const struct route_body revoke_body = { BODY_JSON, json_types, 1,
 
 static const struct route_body csr_body = { BODY_CSR_PEM, NULL, 1, NULL };
 
+/* The JSON request (decoded by core_names_schema, so first) and the key. */
+struct request_in {
+	struct core_names_json names;
+	const char *idem_key;
+};
+
 struct csr_in {
 	struct json_int days;
+	const char *idem_key;
 };
 
 /* The serial of a certificate path, or the id of a challenge. */
@@ -131,10 +138,11 @@ certmaker_root(struct http_req *req, struct http_resp *resp,
  */
 static int
 issue_or_challenge(struct http_req *req, struct http_resp *resp,
-    const struct core_names_req *nr, struct fp_status *st)
+    const struct core_names_req *nr, const char *idem_key, struct fp_status *st)
 {
 	struct core_challenge ch;
 	struct cert_rec rec = { 0 };
+	struct core_idem idem;
 	int rc, challenge;
 
 	if ((rc = core_challenge_required(req->ctx, &req->tenant,
@@ -150,9 +158,17 @@ issue_or_challenge(struct http_req *req, struct http_resp *resp,
 		core_challenge_clear(&ch);
 		return 0;
 	}
-	if ((rc = core_names_issue(req->ctx, &req->tenant, req->user.id, nr,
-	         &rec, st)) == 0)
+	/*
+	 * Only issuance is idempotent: a challenge issues nothing, and a
+	 * retried request just opens another one (the first expires).
+	 */
+	if ((rc = http_idem(req, idem_key, &idem)) == 0 &&
+	    (rc = core_names_issue(req->ctx, &req->tenant, req->user.id, nr,
+	         &idem, &rec, st)) == 0) {
+		if (idem.replayed)
+			resp_header(resp, "Idempotent-Replayed", "true");
 		answer_issued(req, resp, &rec);
+	}
 	cert_rec_clear(&rec);
 	return rc;
 }
@@ -161,13 +177,14 @@ static int
 certmaker_request(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
+	const struct request_in *in = req->in;
 	struct core_names_req nr;
 	int rc;
 
 	if ((rc = core_names_from_json(req->ctx, &req->tenant, req->arena,
-	         req->in, &nr)) != 0)
+	         &in->names, &nr)) != 0)
 		return rc;
-	return issue_or_challenge(req, resp, &nr, st);
+	return issue_or_challenge(req, resp, &nr, in->idem_key, st);
 }
 
 static int
@@ -188,7 +205,7 @@ certmaker_request_csr(struct http_req *req, struct http_resp *resp,
 	              "certmaker.default_days", &d)) != 0)
 		return rc;
 	nr.days = (int)d;
-	return issue_or_challenge(req, resp, &nr, st);
+	return issue_or_challenge(req, resp, &nr, in->idem_key, st);
 }
 
 /*
@@ -348,9 +365,17 @@ certmaker_revoke(struct http_req *req, struct http_resp *resp,
 
 /* ---- the routes --------------------------------------------------- */
 
+static const struct in_field request_params[] = {
+	IN_STR_FIELD(HEADER, "Idempotency-Key", struct request_in, idem_key, 0,
+	    0, http_idem_key),
+};
+static const struct in_schema request_schema = IN_SCHEMA(request_params);
+
 static const struct in_field csr_params[] = {
 	IN_INT_FIELD(QUERY, "days", struct csr_in, days, 1, 3650, 0,
 	    "days must be a positive integer."),
+	IN_STR_FIELD(HEADER, "Idempotency-Key", struct csr_in, idem_key, 0, 0,
+	    http_idem_key),
 };
 static const struct in_schema csr_schema = IN_SCHEMA(csr_params);
 
@@ -374,8 +399,8 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/root-certificate/obtain", certmaker_root,
 	    AUTH_API_TOKEN, NULL, NULL, 0 },
 	{ "POST", "/api/v1/certificate/request", certmaker_request,
-	    AUTH_API_TOKEN, &request_body, NULL,
-	    sizeof(struct core_names_json) },
+	    AUTH_API_TOKEN, &request_body, &request_schema,
+	    sizeof(struct request_in) },
 	{ "POST", "/api/v1/certificate/request-with-csr", certmaker_request_csr,
 	    AUTH_API_TOKEN, &csr_body, &csr_schema, sizeof(struct csr_in) },
 	{ "GET", "/api/v1/certificate/{}/obtain", certmaker_cert_obtain,

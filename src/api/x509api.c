@@ -41,6 +41,7 @@
 /* POST /certificates takes exactly {"csr": "<PEM>"}. */
 struct create_in {
 	const char *csr;
+	const char *idem_key; /* Idempotency-Key, or NULL */
 };
 
 static const struct json_field create_fields[] = {
@@ -348,12 +349,16 @@ x509api_cert_create(struct http_req *req, struct http_resp *resp,
 {
 	const struct create_in *in = req->in;
 	struct cert_rec rec = { 0 };
+	struct core_idem idem;
 	json_object *obj;
 	int rc;
 
-	if ((rc = core_issue_device_csr(req->ctx, &req->tenant, in->csr,
-	         strlen(in->csr), &rec, st)) != 0)
+	if ((rc = http_idem(req, in->idem_key, &idem)) != 0 ||
+	    (rc = core_issue_device_csr(req->ctx, &req->tenant, in->csr,
+	         strlen(in->csr), &idem, &rec, st)) != 0)
 		goto out;
+	if (idem.replayed)
+		resp_header(resp, "Idempotent-Replayed", "true");
 	obj = json_object_new_object();
 	json_object_object_add(obj, "certificateFingerprint",
 	    json_object_new_string(rec.fingerprint));
@@ -545,6 +550,12 @@ static const struct in_field list_params[] = {
 };
 static const struct in_schema list_schema = IN_SCHEMA(list_params);
 
+static const struct in_field create_params[] = {
+	IN_STR_FIELD(HEADER, "Idempotency-Key", struct create_in, idem_key, 0,
+	    0, http_idem_key),
+};
+static const struct in_schema create_schema_params = IN_SCHEMA(create_params);
+
 static const struct in_field get_params[] = { CERT_FIELDS, CERT_FPR };
 static const struct in_schema get_schema = IN_SCHEMA(get_params);
 
@@ -553,7 +564,7 @@ static const struct in_schema delete_schema = IN_SCHEMA(delete_params);
 
 static const struct route routes[] = {
 	{ "POST", "/x509/v1/certificates", x509api_cert_create, AUTH_BEARER,
-	    &create_body, NULL, sizeof(struct create_in) },
+	    &create_body, &create_schema_params, sizeof(struct create_in) },
 	{ "GET", "/x509/v1/certificates", x509api_cert_list, AUTH_BEARER, NULL,
 	    &list_schema, sizeof(struct cert_in) },
 	{ "GET", "/x509/v1/certificates/{}", x509api_cert_get, AUTH_BEARER,

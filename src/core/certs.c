@@ -34,9 +34,42 @@ core_cert_key_aad(int64_t tenant_id, int64_t ca_id, const char *serial)
 }
 
 int
+core_idem_replay(struct fp_ctx *ctx, int64_t tenant_id, struct core_idem *idem,
+    struct cert_rec *out, struct fp_status *st)
+{
+	char hash[65];
+	bool live;
+	int rc;
+
+	if (idem == NULL || idem->key == NULL)
+		return -FP_E_NOTFOUND;
+	rc = store_idem_get(ctx->db, tenant_id, idem->key, CORE_IDEM_TTL, hash,
+	    &live, out);
+	if (rc != 0)
+		return rc;
+	if (!live) {
+		/* A day old: the key is the client's to use afresh. */
+		cert_rec_clear(out);
+		rc = store_idem_expire(ctx->db, tenant_id, idem->key,
+		    CORE_IDEM_TTL);
+		return rc != 0 ? rc : -FP_E_NOTFOUND;
+	}
+	if (strcmp(hash, idem->hash) != 0) {
+		cert_rec_clear(out);
+		return fp_fail(st, FP_E_UNPROCESSABLE,
+		    "This Idempotency-Key was used with a different request.");
+	}
+	idem->replayed = 1;
+	log_info("replayed certificate %s for an Idempotency-Key",
+	    out->fingerprint);
+	return 0;
+}
+
+int
 core_issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca,
     int64_t tenant_id, int64_t user_id, EVP_PKEY *pub, EVP_PKEY *priv,
-    const struct pki_profile *prof, struct cert_rec *out, struct fp_status *st)
+    const struct pki_profile *prof, struct core_idem *idem,
+    struct cert_rec *out, struct fp_status *st)
 {
 	struct buf der = BUF_INIT, pem = BUF_INIT, keyder = BUF_INIT;
 	X509 *cert = NULL;
@@ -80,10 +113,21 @@ core_issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca,
 			         &out->key_sealed)) != 0)
 				goto out;
 		}
-		rc = store_cert_insert(ctx->db, out);
+		rc = store_cert_insert(ctx->db, out,
+		    idem != NULL ? idem->key : NULL,
+		    idem != NULL ? idem->hash : NULL);
 		if (rc != -FP_E_CONFLICT)
 			break;
-		log_warn("serial %s collided; signing again", out->serial);
+		/*
+		 * Either the serial collided or a twin request under the same
+		 * Idempotency-Key committed first: then its answer is ours.
+		 */
+		cert_rec_clear(out);
+		if ((rc = core_idem_replay(ctx, tenant_id, idem, out, st)) !=
+		    -FP_E_NOTFOUND)
+			goto out;
+		rc = -FP_E_CONFLICT;
+		log_warn("serial collided; signing again");
 	}
 	if (rc == 0) {
 		out->ca_fingerprint = xstrdup(core_ca_fingerprint(ca));
@@ -102,8 +146,15 @@ out:
 }
 
 int
+core_idem_prune(struct fp_ctx *ctx)
+{
+	return store_idem_prune(ctx->db, CORE_IDEM_TTL);
+}
+
+int
 core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
-    const char *csr_pem, size_t len, struct cert_rec *out, struct fp_status *st)
+    const char *csr_pem, size_t len, struct core_idem *idem,
+    struct cert_rec *out, struct fp_status *st)
 {
 	const struct core_ca *ca;
 	struct pki_profile prof;
@@ -112,6 +163,10 @@ core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	/* A retry answers what the first try issued, before any work. */
+	if ((rc = core_idem_replay(ctx, t->id, idem, out, st)) !=
+	    -FP_E_NOTFOUND)
+		goto out;
 	if ((rc = pki_csr_parse_pem(csr_pem, len, &req, st)) != 0)
 		goto out;
 	if ((rc = pki_csr_subject_cn_only(req, &cn, st)) != 0)
@@ -128,7 +183,7 @@ core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
 	prof.crl_url = core_ca_crl_url(ca);
 	prof.ocsp_url = core_ca_ocsp_url(ca);
 	rc = core_issue_and_store(ctx, ca, t->id, 0, X509_REQ_get0_pubkey(req),
-	    NULL, &prof, out, st);
+	    NULL, &prof, idem, out, st);
 out:
 	X509_REQ_free(req);
 	free(cn);

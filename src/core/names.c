@@ -138,8 +138,8 @@ core_names_check(struct fp_ctx *ctx, const struct tenant *t,
 
 int
 core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
-    const struct core_names_req *req, struct cert_rec *out,
-    struct fp_status *st)
+    const struct core_names_req *req, struct core_idem *idem,
+    struct cert_rec *out, struct fp_status *st)
 {
 	const struct core_ca *ca;
 	struct pki_profile prof;
@@ -148,6 +148,11 @@ core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	memset(&p, 0, sizeof(p));
+	/* A retry answers what the first try issued, before a key is made. */
+	if ((rc = core_idem_replay(ctx, t->id, idem, out, st)) !=
+	    -FP_E_NOTFOUND)
+		goto out;
 	if ((rc = prepare(ctx, t, req, &p, st)) != 0)
 		goto out;
 	if ((rc = core_ca_signer(ctx, t, &ca)) != 0)
@@ -169,7 +174,7 @@ core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
 		    cn_is_requested(p.sans, p.nsans, p.csr_cn))
 			prof.subject.cn = p.csr_cn;
 		rc = core_issue_and_store(ctx, ca, t->id, user_id,
-		    X509_REQ_get0_pubkey(p.csr), NULL, &prof, out, st);
+		    X509_REQ_get0_pubkey(p.csr), NULL, &prof, idem, out, st);
 	} else {
 		prof.subject = req->subject;
 		if ((rc = pki_key_generate(req->key_alg != NULL
@@ -178,7 +183,7 @@ core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
 		         &key, st)) != 0)
 			goto out;
 		rc = core_issue_and_store(ctx, ca, t->id, user_id, key, key,
-		    &prof, out, st);
+		    &prof, idem, out, st);
 	}
 out:
 	EVP_PKEY_free(key);

@@ -308,7 +308,7 @@ core_challenge_solve(struct fp_ctx *ctx, const struct tenant *t,
 	if (rc != 0)
 		goto out;
 	claimed = 1;
-	if ((rc = core_names_issue(ctx, t, user_id, &nr, out, st)) != 0 ||
+	if ((rc = core_names_issue(ctx, t, user_id, &nr, NULL, out, st)) != 0 ||
 	    (rc = store_challenge_finish(ctx->db, ch.id, out->serial)) != 0)
 		goto out;
 	claimed = 0;

@@ -11,8 +11,10 @@
 #include <fcgiapp.h>
 
 #include "fleetpki/arena.h"
+#include "fleetpki/core.h"
 #include "fleetpki/http.h"
 #include "fleetpki/json.h"
+#include "fleetpki/pki.h"
 #include "fleetpki/util.h"
 
 const char *
@@ -124,6 +126,57 @@ http_query(struct http_req *req, const char *name)
 		p = amp != NULL ? amp + 1 : NULL;
 	}
 	return NULL;
+}
+
+int
+http_idem_key(struct arena *a, const char *in, const char **out,
+    struct fp_status *st)
+{
+	size_t len = strlen(in), i;
+
+	(void)a;
+	/* Visible ASCII: it is compared and stored as given. */
+	for (i = 0; i < len; i++)
+		if (in[i] < '!' || in[i] > '~')
+			break;
+	if (len < 1 || len > HTTP_IDEM_KEY_MAX || i < len)
+		return fp_fail(st, FP_E_BADREQ,
+		    "Idempotency-Key must be 1 to %d visible ASCII "
+		    "characters.",
+		    HTTP_IDEM_KEY_MAX);
+	*out = in;
+	return 0;
+}
+
+int
+http_idem(struct http_req *req, const char *key, struct core_idem *idem)
+{
+	struct buf b = BUF_INIT;
+	char hex[EVP_MAX_MD_SIZE * 2 + 1];
+	int rc;
+
+	memset(idem, 0, sizeof(*idem));
+	if (key == NULL)
+		return 0;
+	/*
+	 * "The same request": the same route and query, by the same caller,
+	 * with the same bytes.  NULs separate the parts, none of which can
+	 * hold one, so no two requests share a digest input.
+	 */
+	buf_append(&b, req->method, strlen(req->method) + 1);
+	buf_append(&b, req->path, strlen(req->path) + 1);
+	buf_append(&b, req->query, strlen(req->query) + 1);
+	buf_printf(&b, "%lld", (long long)req->user.id);
+	buf_append(&b, "", 1);
+	buf_append(&b, req->body, req->body_len);
+	rc = pki_digest_hex("sha256", b.data, b.len, hex);
+	buf_free(&b);
+	if (rc != 0)
+		return rc;
+	idem->key = key;
+	memcpy(idem->hash, hex, sizeof(idem->hash) - 1); /* 64 digits */
+	idem->hash[sizeof(idem->hash) - 1] = '\0';
+	return 0;
 }
 
 void

@@ -74,6 +74,8 @@ reason_phrase(int status)
 		return "Unsupported Media Type";
 	case 417:
 		return "Expectation Failed";
+	case 422:
+		return "Unprocessable Content";
 	case 429:
 		return "Too Many Requests";
 	case 503:

@@ -13,36 +13,49 @@
 
 /*
  * SQL_CERT_COLS of statements.h, in its order; a macro so that
- * CERT_BY_SERIAL's map can say "the same, then the sealed key".
+ * CERT_BY_SERIAL's map can say "the same, then the sealed key", and
+ * IDEM_GET's can read it into a record inside its row ('P': "cert.").
  */
-#define CERT_COLMAP                                                            \
-	COL_I64(struct cert_rec, id), COL_I64(struct cert_rec, tenant_id),     \
-	    COL_I64(struct cert_rec, ca_id),                                   \
-	    COL_CHARS(struct cert_rec, serial),                                \
-	    COL_CHARS(struct cert_rec, fingerprint),                           \
-	    COL_STR(struct cert_rec, ca_fingerprint),                          \
-	    COL_STR(struct cert_rec, tenant_name),                             \
-	    COL_STR(struct cert_rec, subject), COL_STR(struct cert_rec, pem),  \
-	    COL_I64(struct cert_rec, not_before),                              \
-	    COL_I64(struct cert_rec, not_after),                               \
-	    COL_I64(struct cert_rec, created_ms),                              \
-	    COL_I64(struct cert_rec, modified_ms),                             \
-	    COL_BOOL(struct cert_rec, issued_by_pki),                          \
-	    COL_BOOL(struct cert_rec, auto_registered),                        \
-	    COL_STR(struct cert_rec, belongs_device),                          \
-	    COL_STR(struct cert_rec, belongs_application),                     \
-	    COL_I64(struct cert_rec, revoked_at),                              \
-	    COL_INT(struct cert_rec, reason),                                  \
-	    COL_I64(struct cert_rec, user_id)
+#define CERT_COLMAP(T, P)                                                      \
+	COL_I64(T, P id), COL_I64(T, P tenant_id), COL_I64(T, P ca_id),        \
+	    COL_CHARS(T, P serial), COL_CHARS(T, P fingerprint),               \
+	    COL_STR(T, P ca_fingerprint), COL_STR(T, P tenant_name),           \
+	    COL_STR(T, P subject), COL_STR(T, P pem),                          \
+	    COL_I64(T, P not_before), COL_I64(T, P not_after),                 \
+	    COL_I64(T, P created_ms), COL_I64(T, P modified_ms),               \
+	    COL_BOOL(T, P issued_by_pki), COL_BOOL(T, P auto_registered),      \
+	    COL_STR(T, P belongs_device), COL_STR(T, P belongs_application),   \
+	    COL_I64(T, P revoked_at), COL_INT(T, P reason),                    \
+	    COL_I64(T, P user_id), COL_BYTEA(T, P key_sealed)
 
-static const struct colmap cert_cols[] = { CERT_COLMAP };
-static const struct rowmap cert_rows =
-    ROWMAP(struct cert_rec, cert_cols, cert_rec_clear);
-
-static const struct colmap cert_key_cols[] = { CERT_COLMAP,
-	COL_BYTEA(struct cert_rec, key_sealed) };
+static const struct colmap cert_key_cols[] = { CERT_COLMAP(struct cert_rec, ) };
 static const struct rowmap cert_key_rows =
     ROWMAP(struct cert_rec, cert_key_cols, cert_rec_clear);
+/* The same but the last column: statements without the sealed key. */
+static const struct rowmap cert_rows = { cert_key_cols,
+	FP_ARRAY_LEN(cert_key_cols) - 1, sizeof(struct cert_rec),
+	(void (*)(void *))cert_rec_clear };
+
+/* IDEM_GET: the key's request hash, whether it is live, the record. */
+struct idem_row {
+	char hash[65];
+	bool live;
+	struct cert_rec cert;
+};
+
+static void
+idem_row_clear(struct idem_row *r)
+{
+	cert_rec_clear(&r->cert);
+}
+
+static const struct colmap idem_cols[] = {
+	COL_CHARS(struct idem_row, hash),
+	COL_BOOL(struct idem_row, live),
+	CERT_COLMAP(struct idem_row, cert.),
+};
+static const struct rowmap idem_rows =
+    ROWMAP(struct idem_row, idem_cols, idem_row_clear);
 
 /* CERT_INSERT returns "id, created_ms, modified_ms". */
 static const struct colmap cert_insert_cols[] = {
@@ -104,7 +117,8 @@ cert_rec_clear(struct cert_rec *c)
  * millisecond, without a second query.
  */
 int
-store_cert_insert(struct db *db, struct cert_rec *c)
+store_cert_insert(struct db *db, struct cert_rec *c, const char *idem_key,
+    const char *idem_hash)
 {
 	struct qparams p;
 	int rc;
@@ -121,8 +135,54 @@ store_cert_insert(struct db *db, struct cert_rec *c)
 	q_bool(&p, c->issued_by_pki);
 	q_i64_or_null(&p, c->user_id);
 	q_bytea_or_null(&p, &c->key_sealed); /* only server-made keys */
+	q_text(&p, idem_key);
+	q_text(&p, idem_key != NULL ? idem_hash : NULL);
 	rc = q_one(db, STMT_CERT_INSERT, &p, &cert_insert_rows, c);
 	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
+}
+
+int
+store_idem_get(struct db *db, int64_t tenant_id, const char *key, int64_t ttl,
+    char hash[65], bool *live, struct cert_rec *c)
+{
+	struct idem_row row;
+	struct qparams p;
+	int rc;
+
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_text(&p, key);
+	q_i64(&p, ttl);
+	memset(&row, 0, sizeof(row));
+	if ((rc = q_one(db, STMT_IDEM_GET, &p, &idem_rows, &row)) != 0)
+		return rc;
+	memcpy(hash, row.hash, sizeof(row.hash));
+	*live = row.live;
+	*c = row.cert; /* the record's allocations move to the caller */
+	return 0;
+}
+
+int
+store_idem_expire(struct db *db, int64_t tenant_id, const char *key,
+    int64_t ttl)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_text(&p, key);
+	q_i64(&p, ttl);
+	return q_command(db, STMT_IDEM_EXPIRE, &p);
+}
+
+int
+store_idem_prune(struct db *db, int64_t ttl)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, ttl);
+	return q_command(db, STMT_IDEM_PRUNE, &p);
 }
 
 int
