@@ -20,26 +20,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/objects.h>
 #include <openssl/rand.h>
 
 #include "fleetpki/b64.h"
 #include "fleetpki/buf.h"
 #include "fleetpki/error.h"
 #include "fleetpki/json.h"
+#include "fleetpki/jws.h"
 #include "fleetpki/jwt.h"
 #include "fleetpki/log.h"
 #include "fleetpki/util.h"
 
-/* P-256: r and s are 32 bytes each in the JWS form (RFC 7518 3.4). */
-#define JWT_ES256_HALF 32
-#define JWT_ES256_SIGLEN (2 * JWT_ES256_HALF)
 /* Random bytes in a "jti". */
 #define JWT_JTI_BYTES 16
 
@@ -73,37 +67,6 @@ jwt_text_ok(const char *s, size_t len, size_t max)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return 0;
 	return 1;
-}
-
-/*
- * An EC key on P-256 given as a named curve.  Anything else returned by
- * a lookup is a configuration error, never something to adapt to.
- */
-static int
-jwt_key_is_p256(EVP_PKEY *key)
-{
-	char name[64], enc[32];
-	int nid, ok = 0;
-
-	if (key == NULL || !EVP_PKEY_is_a(key, "EC"))
-		goto out;
-	if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
-	        name, sizeof(name), NULL) != 1)
-		goto out;
-	if ((nid = OBJ_sn2nid(name)) == NID_undef)
-		nid = EC_curve_nist2nid(name);
-	if (nid != NID_X9_62_prime256v1)
-		goto out;
-	/* Explicit curve parameters are an attack surface (CVE-2022-0778). */
-	if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING,
-	        enc, sizeof(enc), NULL) != 1 ||
-	    strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0)
-		goto out;
-	ok = 1;
-out:
-	/* A failed parameter query leaves errors that are not news. */
-	ERR_clear_error();
-	return ok;
 }
 
 /*
@@ -254,60 +217,6 @@ out:
 	return rc;
 }
 
-/*
- * Check the JWS signature 'raw' (r || s) over 'tbs' with 'key'.  OpenSSL
- * verifies DER, so the fixed-width halves are re-encoded; a signature of
- * any other length (notably DER itself) was refused before.  Returns 1
- * valid, 0 invalid, -1 on an internal failure.
- */
-static int
-jwt_es256_verify(EVP_PKEY *key, const unsigned char *raw, const char *tbs,
-    size_t tbslen)
-{
-	EVP_MD_CTX *mctx = NULL;
-	ECDSA_SIG *sig = NULL;
-	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *der = NULL;
-	int derlen, rc = -1;
-
-	if ((r = BN_bin2bn(raw, JWT_ES256_HALF, NULL)) == NULL ||
-	    (s = BN_bin2bn(raw + JWT_ES256_HALF, JWT_ES256_HALF, NULL)) ==
-	        NULL ||
-	    (sig = ECDSA_SIG_new()) == NULL) {
-		log_ossl_errors("jwt: ECDSA_SIG");
-		goto out;
-	}
-	if (ECDSA_SIG_set0(sig, r, s) != 1) {
-		log_ossl_errors("jwt: ECDSA_SIG_set0");
-		goto out;
-	}
-	r = s = NULL; /* now owned by 'sig' */
-	if ((derlen = i2d_ECDSA_SIG(sig, &der)) <= 0) {
-		log_ossl_errors("jwt: i2d_ECDSA_SIG");
-		goto out;
-	}
-	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit_ex(mctx, NULL, "SHA256", NULL, NULL, key,
-	        NULL) != 1) {
-		log_ossl_errors("jwt: EVP_DigestVerifyInit_ex");
-		goto out;
-	}
-	/*
-	 * 0 is a wrong signature, and so is an error here (r or s out of
-	 * range, say): both come from the token, so neither is logged.
-	 */
-	rc = EVP_DigestVerify(mctx, der, (size_t)derlen,
-	         (const unsigned char *)tbs, tbslen) == 1;
-	ERR_clear_error();
-out:
-	EVP_MD_CTX_free(mctx);
-	ECDSA_SIG_free(sig);
-	BN_free(r);
-	BN_free(s);
-	OPENSSL_free(der);
-	return rc;
-}
-
 int
 jwt_verify(const char *token, size_t len, jwt_key_lookup lookup, void *arg,
     time_t now, int leeway, struct jwt_claims *out, struct fp_status *st)
@@ -373,19 +282,19 @@ jwt_verify(const char *token, size_t len, jwt_key_lookup lookup, void *arg,
 		rc = fp_fail(st, FP_E_UNAUTH, "unknown key id");
 		goto out;
 	}
-	if (!jwt_key_is_p256(key)) {
+	if (!jws_key_is_p256(key)) {
 		log_err("jwt: key \"%s\" is not a P-256 key", kid);
 		rc = fp_fail(st, FP_E_UNAUTH, "unusable key");
 		goto out;
 	}
 
 	if (b64url_decode(seg[2].p, seg[2].len, &sig) != 0 ||
-	    sig.len != JWT_ES256_SIGLEN) {
+	    sig.len != JWS_ES256_SIGLEN) {
 		rc = fp_fail(st, FP_E_UNAUTH, "bad signature");
 		goto out;
 	}
 	/* The signing input: header "." payload, as sent. */
-	valid = jwt_es256_verify(key, sig.data, token,
+	valid = jws_es256_verify(key, sig.data, token,
 	    (size_t)(seg[1].p + seg[1].len - token));
 	if (valid != 1) {
 		rc = fp_fail(st, FP_E_UNAUTH,
@@ -480,62 +389,11 @@ jwt_add(json_object *obj, const char *name, json_object *v)
 		fatal("out of memory building a JWT");
 }
 
-/*
- * Sign 'tbs' with 'key' (P-256, SHA-256) and append the JWS form of the
- * signature: OpenSSL gives DER, RFC 7518 wants r || s, each left-padded
- * to 32 bytes.
- */
-static int
-jwt_es256_sign(EVP_PKEY *key, const unsigned char *tbs, size_t tbslen,
-    struct buf *out)
-{
-	EVP_MD_CTX *mctx = NULL;
-	ECDSA_SIG *sig = NULL;
-	const BIGNUM *r, *s;
-	const unsigned char *p;
-	unsigned char *der = NULL, raw[JWT_ES256_SIGLEN];
-	size_t derlen = 0;
-	int rc = -FP_E_INTERNAL;
-
-	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(mctx, NULL, "SHA256", NULL, NULL, key,
-	        NULL) != 1 ||
-	    EVP_DigestSign(mctx, NULL, &derlen, tbs, tbslen) != 1) {
-		log_ossl_errors("jwt: EVP_DigestSignInit_ex");
-		goto out;
-	}
-	der = xmalloc(derlen);
-	if (EVP_DigestSign(mctx, der, &derlen, tbs, tbslen) != 1) {
-		log_ossl_errors("jwt: EVP_DigestSign");
-		goto out;
-	}
-	p = der;
-	if ((sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen)) == NULL) {
-		log_ossl_errors("jwt: d2i_ECDSA_SIG");
-		goto out;
-	}
-	ECDSA_SIG_get0(sig, &r, &s);
-	if (BN_bn2binpad(r, raw, JWT_ES256_HALF) != JWT_ES256_HALF ||
-	    BN_bn2binpad(s, raw + JWT_ES256_HALF, JWT_ES256_HALF) !=
-	        JWT_ES256_HALF) {
-		log_ossl_errors("jwt: BN_bn2binpad");
-		goto out;
-	}
-	b64url_encode(raw, sizeof(raw), out);
-	rc = 0;
-out:
-	EVP_MD_CTX_free(mctx);
-	ECDSA_SIG_free(sig);
-	free(der);
-	return rc;
-}
-
 int
 jwt_sign_es256(EVP_PKEY *key, const char *kid, const char *tenant,
     const char *sub, int64_t iat, int64_t ttl, char **out)
 {
 	json_object *hdr = NULL, *pl = NULL;
-	struct buf tok = BUF_INIT, sig = BUF_INIT;
 	unsigned char rnd[JWT_JTI_BYTES];
 	char jti[2 * JWT_JTI_BYTES + 1], *hjson = NULL, *pjson = NULL;
 	int64_t exp;
@@ -553,7 +411,7 @@ jwt_sign_es256(EVP_PKEY *key, const char *kid, const char *tenant,
 		rc = -FP_E_BADREQ;
 		goto out;
 	}
-	if (!jwt_key_is_p256(key)) {
+	if (!jws_key_is_p256(key)) {
 		log_err("jwt: signing key \"%s\" is not a P-256 key", kid);
 		rc = -FP_E_INTERNAL;
 		goto out;
@@ -583,22 +441,12 @@ jwt_sign_es256(EVP_PKEY *key, const char *kid, const char *tenant,
 	hjson = json_dump(hdr);
 	pjson = json_dump(pl);
 
-	/* The signing input is header.payload, as text. */
-	b64url_encode(hjson, strlen(hjson), &tok);
-	buf_append(&tok, ".", 1);
-	b64url_encode(pjson, strlen(pjson), &tok);
-	if ((rc = jwt_es256_sign(key, tok.data, tok.len, &sig)) != 0)
-		goto out;
-	buf_append(&tok, ".", 1);
-	buf_append(&tok, sig.data, sig.len);
-	*out = buf_steal(&tok, NULL);
-	rc = 0;
+	/* A JWT is a compact JWS of the claims (RFC 7519 7.1). */
+	rc = jws_sign_compact(key, hjson, pjson, strlen(pjson), out);
 out:
 	json_object_put(hdr);
 	json_object_put(pl);
 	free(hjson);
 	free(pjson);
-	buf_free(&tok);
-	buf_free(&sig);
 	return rc;
 }
