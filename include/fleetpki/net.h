@@ -76,6 +76,34 @@ struct net_fetch {
 };
 
 /*
+ * What to send: 'method' one of GET, HEAD, POST, PUT, PATCH, DELETE;
+ * 'headers' NULL or a NULL-terminated list of "Name: value" lines (no CR
+ * or LF; set Content-Type when there is a body, or curl says
+ * application/x-www-form-urlencoded); 'body' sent as is with its
+ * Content-Length (not for GET and HEAD).
+ */
+struct net_request {
+	const char		*method;
+	const char *const	*headers;
+	const void		*body;
+	size_t			 body_len;
+};
+
+/*
+ * Send 'rq' (NULL: a plain GET) to 'f->url' under every limit of 'f':
+ * the address check on each connection, no redirects (a 3xx is an
+ * answer), no proxy from the environment, the timeouts, 'f->max_body'
+ * for the body and 16 KiB for the headers.  On any answer, 0 with
+ * '*status', the body appended to 'body' and, when 'head' is not NULL,
+ * the response's header lines (status line first, as received) appended
+ * to 'head'.  Failures as net_http_get; a method, header line or body
+ * the contract above refuses is -FP_E_INTERNAL (a bug in the caller).
+ */
+int	net_http_request(const struct net_fetch *f,
+	    const struct net_request *rq, long *status, struct buf *head,
+	    struct buf *body, struct fp_status *st);
+
+/*
  * GET 'f->url'.  On any answer, 0 with '*status' and the body in 'body';
  * on failure (refused address, DNS, timeout, body too large, protocol)
  * -FP_E_EXPECTATION with a short reason in 'st' that does not reveal

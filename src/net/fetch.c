@@ -1,5 +1,6 @@
 /*
- * fetch: outbound HTTP GET for URLs a client chose, with an SSRF guard.
+ * fetch: outbound HTTP requests to URLs a client chose (challenge GETs;
+ * webhook and ACME POSTs), with an SSRF guard.
  *
  * The guard sits where the address is final: libcurl resolves the name
  * and hands every address it is about to connect to to our
@@ -397,9 +398,70 @@ struct fetch_ctx {
 	const struct net_denylist *deny;
 	struct buf body;
 	size_t max_body;
+	struct buf head; /* response header lines, when asked for */
+	size_t head_bytes; /* received, kept or not */
+	int want_head;
 	int denied; /* the socket callback refused an address */
 	int too_large; /* the write callback stopped the transfer */
 };
+
+/* Response headers kept for the caller (ACME's Replay-Nonce, Location). */
+#define NET_HEAD_MAX (16 * 1024)
+
+/*
+ * Header lines as curl receives them, status line included.  Capped
+ * like the body: a peer must not grow our memory with headers either.
+ */
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct fetch_ctx *ctx = arg;
+	size_t n = size * nmemb;
+
+	if (n > NET_HEAD_MAX - ctx->head_bytes) {
+		ctx->too_large = 1;
+		return 0;
+	}
+	ctx->head_bytes += n;
+	if (ctx->want_head)
+		buf_append(&ctx->head, data, n);
+	return n;
+}
+
+/*
+ * The methods a request may use: the ones webhooks and ACME send.  A
+ * method is written into the request line, so only known words go.
+ */
+static int
+method_known(const char *m)
+{
+	static const char *const known[] = { "GET", "HEAD", "POST", "PUT",
+		"PATCH", "DELETE" };
+	size_t i;
+
+	for (i = 0; i < FP_ARRAY_LEN(known); i++)
+		if (strcmp(m, known[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * "Name: value", one line: a CR or LF would let a value start a header
+ * (or a body) of its own; a name must be a token.
+ */
+static int
+header_ok(const char *h)
+{
+	const char *colon = strchr(h, ':');
+	size_t nlen;
+
+	if (colon == NULL || colon == h || strpbrk(h, "\r\n") != NULL)
+		return 0;
+	nlen = (size_t)(colon - h);
+	return strspn(h,
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	           "0123456789!#$%&'*+-.^_`|~") == nlen;
+}
 
 static size_t
 on_write(char *data, size_t size, size_t nmemb, void *arg)
@@ -492,7 +554,17 @@ int
 net_http_get(const struct net_fetch *f, long *status, struct buf *body,
     struct fp_status *st)
 {
+	return net_http_request(f, NULL, status, NULL, body, st);
+}
+
+int
+net_http_request(const struct net_fetch *f, const struct net_request *rq,
+    long *status, struct buf *head, struct buf *body, struct fp_status *st)
+{
+	static const struct net_request get = { "GET", NULL, NULL, 0 };
 	struct fetch_ctx ctx = { 0 };
+	struct curl_slist *hdrs = NULL, *tmp;
+	size_t i;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	const char *protos;
 	CURL *curl = NULL;
@@ -502,15 +574,42 @@ net_http_get(const struct net_fetch *f, long *status, struct buf *body,
 	int r;
 
 	*status = 0;
+	if (rq == NULL)
+		rq = &get;
 	ctx.deny = f->deny;
 	ctx.max_body = f->max_body;
+	ctx.want_head = head != NULL;
 	if ((r = curl_ready()) != 0)
 		goto out;
 	if (f->url == NULL || f->timeout_ms <= 0) {
-		log_err("net_http_get: no URL or no timeout");
+		log_err("net_http_request: no URL or no timeout");
 		r = -FP_E_INTERNAL;
 		goto out;
 	}
+	/* The method and headers are the caller's code, not a client's. */
+	if (rq->method == NULL || !method_known(rq->method) ||
+	    (rq->body_len > 0 && rq->body == NULL)) {
+		log_err("net_http_request: bad method or body");
+		r = -FP_E_INTERNAL;
+		goto out;
+	}
+	for (i = 0; rq->headers != NULL && rq->headers[i] != NULL; i++) {
+		if (!header_ok(rq->headers[i])) {
+			log_err("net_http_request: malformed header line");
+			r = -FP_E_INTERNAL;
+			goto out;
+		}
+		if ((tmp = curl_slist_append(hdrs, rq->headers[i])) == NULL)
+			fatal("curl_slist_append: out of memory");
+		hdrs = tmp;
+	}
+	/*
+	 * No "Expect: 100-continue": a second round trip, and one more
+	 * way for a slow peer to hold the request open.
+	 */
+	if ((tmp = curl_slist_append(hdrs, "Expect:")) == NULL)
+		fatal("curl_slist_append: out of memory");
+	hdrs = tmp;
 
 	/*
 	 * Parse once with curl's own parser and hand the parsed URL to the
@@ -569,8 +668,12 @@ net_http_get(const struct net_fetch *f, long *status, struct buf *body,
 	    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, on_opensocket) !=
 	        CURLE_OK ||
 	    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &ctx) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header) !=
+	        CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &ctx) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
 	    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) {
-		log_err("net_http_get: curl_easy_setopt failed");
+		log_err("net_http_request: curl_easy_setopt failed");
 		r = -FP_E_INTERNAL;
 		goto out;
 	}
@@ -578,14 +681,37 @@ net_http_get(const struct net_fetch *f, long *status, struct buf *body,
 	if (f->max_body > 0 && f->max_body < (size_t)INT64_MAX &&
 	    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
 	        (curl_off_t)f->max_body) != CURLE_OK) {
-		log_err("net_http_get: CURLOPT_MAXFILESIZE_LARGE failed");
+		log_err("net_http_request: CURLOPT_MAXFILESIZE_LARGE failed");
 		r = -FP_E_INTERNAL;
+		goto out;
+	}
+	/*
+	 * The method.  A body goes as POSTFIELDS (curl sends it from our
+	 * memory, with its Content-Length; never "chunked"); other methods
+	 * than POST rename the request line.  HEAD reads no body.
+	 */
+	if (strcmp(rq->method, "GET") == 0) {
+		/* curl's default */
+	} else if (strcmp(rq->method, "HEAD") == 0) {
+		if (curl_easy_setopt(curl, CURLOPT_NOBODY, 1L) != CURLE_OK)
+			r = -FP_E_INTERNAL;
+	} else if (curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
+	               rq->body != NULL ? rq->body : "") != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+	        (curl_off_t)rq->body_len) != CURLE_OK ||
+	    (strcmp(rq->method, "POST") != 0 &&
+	        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, rq->method) !=
+	            CURLE_OK)) {
+		r = -FP_E_INTERNAL;
+	}
+	if (r == -FP_E_INTERNAL) {
+		log_err("net_http_request: setting the method failed");
 		goto out;
 	}
 
 	if ((rc = curl_easy_perform(curl)) != CURLE_OK) {
 		/* The operator may see the details (addresses included). */
-		log_info("net_http_get %.255s: %s%s%s", host,
+		log_info("net_http_request %s %.255s: %s%s%s", rq->method, host,
 		    curl_easy_strerror(rc), errbuf[0] != '\0' ? ": " : "",
 		    errbuf);
 		r = fetch_fail(st, rc, &ctx, host);
@@ -593,17 +719,21 @@ net_http_get(const struct net_fetch *f, long *status, struct buf *body,
 	}
 	if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status) !=
 	    CURLE_OK) {
-		log_err("net_http_get: CURLINFO_RESPONSE_CODE failed");
+		log_err("net_http_request: CURLINFO_RESPONSE_CODE failed");
 		r = -FP_E_INTERNAL;
 		goto out;
 	}
 	buf_append(body, ctx.body.data, ctx.body.len);
+	if (head != NULL)
+		buf_append(head, ctx.head.data, ctx.head.len);
 	r = 0;
 out:
 	curl_easy_cleanup(curl);
 	curl_url_cleanup(url);
+	curl_slist_free_all(hdrs);
 	curl_free(scheme);
 	curl_free(host);
 	buf_free(&ctx.body);
+	buf_free(&ctx.head);
 	return r;
 }

@@ -510,6 +510,53 @@ srv_answer_once(struct srv *s, const char *resp)
 	_exit(0);
 }
 
+/*
+ * Fork a child that reads one whole request (its head, then as many
+ * body bytes as its Content-Length says) and answers 200 with the
+ * request as the body and 'extra' header lines, then exits.
+ */
+static void
+srv_echo_once(struct srv *s, const char *extra)
+{
+	char req[16384], head[512], *end, *cl;
+	size_t got = 0, want = 0;
+	ssize_t n;
+	int c;
+
+	if ((s->pid = fork()) != 0) {
+		assert_true(s->pid > 0);
+		return;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	alarm(10); /* never outlive a broken test */
+	if ((c = accept(s->fd, NULL, NULL)) < 0)
+		_exit(1);
+	for (;;) {
+		if (got == sizeof(req) - 1)
+			_exit(1);
+		if ((n = read(c, req + got, sizeof(req) - 1 - got)) <= 0)
+			break;
+		got += (size_t)n;
+		req[got] = '\0';
+		if (want == 0 && (end = strstr(req, "\r\n\r\n")) != NULL) {
+			want = (size_t)(end + 4 - req);
+			if ((cl = strcasestr(req, "\r\ncontent-length:")) !=
+			        NULL &&
+			    cl < end)
+				want += strtoul(cl + 17, NULL, 10);
+		}
+		if (want != 0 && got >= want)
+			break;
+	}
+	snprintf(head, sizeof(head),
+	    "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n%s\r\n", got,
+	    extra != NULL ? extra : "");
+	write_all(c, head, strlen(head));
+	write_all(c, req, got);
+	close(c);
+	_exit(0);
+}
+
 /* 1 when a connection is waiting in the listen queue (never accepted). */
 static int
 srv_pending(struct srv *s)
@@ -891,6 +938,178 @@ group_setup(void **state)
 	return 0;
 }
 
+/* A request with method, headers and body, as webhooks and ACME send. */
+static void
+test_request_post(void **state)
+{
+	static const char *const hdrs[] = {
+		"Content-Type: application/jose+json",
+		"X-Fleetpki-Event: certificate.issued",
+		NULL,
+	};
+	static const char payload[] = "{\"protected\":\"eyJ9\",\"x\":1}";
+	struct net_request rq = { "POST", hdrs, payload, sizeof(payload) - 1 };
+	struct net_fetch f = { 0 };
+	struct buf head = BUF_INIT, body = BUF_INIT;
+	struct fp_status st = { 0 };
+	const char *req;
+	char *cl;
+	struct srv s;
+	long status;
+	char *url;
+
+	srv_listen(&s);
+	url = xasprintf("http://%s:%d/acme/new-order", SERVER_ADDR, s.port);
+	f.url = url;
+	f.timeout_ms = 5000;
+	f.max_body = 16384;
+	f.deny = lo_allowed;
+	srv_echo_once(&s, "Replay-Nonce: n0nce\r\nLocation: /acme/order/1\r\n");
+	assert_int_equal(
+	    net_http_request(&f, &rq, &status, &head, &body, &st), 0);
+	assert_int_equal(status, 200);
+	req = (const char *)body.data;
+	assert_non_null(strstr(req, "POST /acme/new-order HTTP/1.1\r\n"));
+	assert_non_null(
+	    strstr(req, "\r\nContent-Type: application/jose+json\r\n"));
+	assert_non_null(
+	    strstr(req, "\r\nX-Fleetpki-Event: certificate.issued\r\n"));
+	cl = xasprintf("\r\nContent-Length: %zu\r\n", sizeof(payload) - 1);
+	assert_non_null(strstr(req, cl));
+	free(cl);
+	assert_null(strcasestr(req, "expect:"));
+	assert_null(strcasestr(req, "chunked"));
+	/* The body, byte for byte, after the head. */
+	assert_non_null(strstr(req, "\r\n\r\n"));
+	assert_string_equal(strstr(req, "\r\n\r\n") + 4, payload);
+	/* The response headers, for ACME's nonce and order URL. */
+	assert_non_null(strstr((char *)head.data, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr((char *)head.data, "\r\nReplay-Nonce: n0nce\r\n"));
+	assert_non_null(
+	    strstr((char *)head.data, "\r\nLocation: /acme/order/1\r\n"));
+	srv_close(&s);
+
+	/* PUT renames the request line; the body goes the same way. */
+	buf_reset(&body);
+	buf_reset(&head);
+	srv_listen(&s);
+	free(url);
+	url = xasprintf("http://%s:%d/hook", SERVER_ADDR, s.port);
+	f.url = url;
+	rq.method = "PUT";
+	srv_echo_once(&s, NULL);
+	assert_int_equal(
+	    net_http_request(&f, &rq, &status, NULL, &body, &st), 0);
+	assert_non_null(strstr((char *)body.data, "PUT /hook HTTP/1.1\r\n"));
+	assert_string_equal(strstr((char *)body.data, "\r\n\r\n") + 4,
+	    payload);
+	srv_close(&s);
+	free(url);
+	buf_free(&head);
+	buf_free(&body);
+}
+
+/* Every limit of the GET holds for the other methods. */
+static void
+test_request_limits(void **state)
+{
+	static const char *const bad_hdrs[][2] = {
+		{ "X-A: b\r\nX-Injected: 1", NULL },
+		{ "X-A: b\nX-Injected: 1", NULL },
+		{ "No colon here", NULL },
+		{ ": empty name", NULL },
+		{ "Bad Name: x", NULL },
+	};
+	static const char *const bad_methods[] = { "CONNECT", "TRACE", "get",
+		"GET / HTTP/1.1\r\nX:", "" };
+	struct net_request rq = { "POST", NULL, "x", 1 };
+	struct net_fetch f = { 0 };
+	struct buf body = BUF_INIT;
+	struct fp_status st = { 0 };
+	struct srv s;
+	long status;
+	size_t i;
+	char *url;
+
+	srv_listen(&s);
+	url = url_for(&s, SERVER_ADDR);
+	f.url = url;
+	f.timeout_ms = 5000;
+	f.max_body = 100;
+	f.deny = lo_allowed;
+	for (i = 0; i < FP_ARRAY_LEN(bad_hdrs); i++) {
+		rq.headers = bad_hdrs[i];
+		assert_int_equal(
+		    net_http_request(&f, &rq, &status, NULL, &body, &st),
+		    -FP_E_INTERNAL);
+	}
+	rq.headers = NULL;
+	for (i = 0; i < FP_ARRAY_LEN(bad_methods); i++) {
+		rq.method = bad_methods[i];
+		assert_int_equal(
+		    net_http_request(&f, &rq, &status, NULL, &body, &st),
+		    -FP_E_INTERNAL);
+	}
+	rq.method = "POST";
+	rq.body = NULL; /* a length without bytes */
+	assert_int_equal(net_http_request(&f, &rq, &status, NULL, &body, &st),
+	    -FP_E_INTERNAL);
+	/* None of that reached the server. */
+	assert_int_equal(srv_pending(&s), 0);
+
+	/* The deny list: loopback without outbound_allow, metadata always. */
+	rq.body = "x";
+	f.deny = NULL;
+	assert_int_equal(net_http_request(&f, &rq, &status, NULL, &body, &st),
+	    -FP_E_EXPECTATION);
+	assert_string_equal(st.msg, "address not allowed");
+	assert_int_equal(srv_pending(&s), 0);
+	free(url);
+	url = xstrdup("http://169.254.169.254/latest/api/token");
+	f.url = url;
+	f.deny = lo_allowed;
+	rq.method = "PUT";
+	assert_int_equal(net_http_request(&f, &rq, &status, NULL, &body, &st),
+	    -FP_E_EXPECTATION);
+	assert_string_equal(st.msg, "address not allowed");
+	free(url);
+
+	/* No redirect is followed, for a POST either. */
+	url = url_for(&s, SERVER_ADDR);
+	f.url = url;
+	rq.method = "POST";
+	srv_answer_once(&s,
+	    "HTTP/1.1 307 Temporary Redirect\r\n"
+	    "Location: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(
+	    net_http_request(&f, &rq, &status, NULL, &body, &st), 0);
+	assert_int_equal(status, 307);
+	srv_close(&s);
+	free(url);
+
+	/* Response headers are capped like the body. */
+	srv_listen(&s);
+	url = url_for(&s, SERVER_ADDR);
+	f.url = url;
+	{
+		struct buf big = BUF_INIT;
+
+		buf_puts(&big, "HTTP/1.1 200 OK\r\n");
+		for (i = 0; i < 400; i++)
+			buf_printf(&big, "X-Filler-%zu: %064zu\r\n", i, i);
+		buf_puts(&big, "Content-Length: 0\r\n\r\n");
+		srv_answer_once(&s, (const char *)big.data);
+		assert_int_equal(
+		    net_http_request(&f, &rq, &status, NULL, &body, &st),
+		    -FP_E_EXPECTATION);
+		assert_string_equal(st.msg, "response too large");
+		buf_free(&big);
+	}
+	srv_close(&s);
+	free(url);
+	buf_free(&body);
+}
+
 static int
 group_teardown(void **state)
 {
@@ -913,6 +1132,8 @@ main(void)
 		cmocka_unit_test(test_get_denied),
 		cmocka_unit_test(test_get_schemes),
 		cmocka_unit_test(test_get_timeout_and_refused),
+		cmocka_unit_test(test_request_post),
+		cmocka_unit_test(test_request_limits),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
