@@ -18,6 +18,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libfcgi0ldbl libssl3 libpq5 libjson-c5 libcurl4 openssl ca-certificates procps \
+      postgresql-client \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/fleetpki --shell /usr/sbin/nologin fleetpki \
  && mkdir -p /var/lib/fleetpki /etc/fleetpki/tls \

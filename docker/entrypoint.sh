@@ -10,7 +10,13 @@
 #   fleetpki-entrypoint fleetpki ... the CLI, with the container's config
 #
 # Environment (docker-compose.yml sets these):
-#   FLEETPKI_DATABASE_URL   libpq URI of the database (required)
+#   FLEETPKI_DATABASE_URL   libpq URI of the database (required): the app
+#                           role fleetpkid and fleetpki-worker connect as
+#   FLEETPKI_OWNER_DATABASE_URL
+#                           the schema owner's (migrations, the CLI); it
+#                           must be able to create roles.  Empty: one role
+#   FLEETPKI_APP_PASSWORD   password the entrypoint gives fleetpki_app
+#                           (created if missing), with the owner's URL
 #   FLEETPKI_PUBLIC_URL     https base URL clients use (https://localhost:8443)
 #   FLEETPKI_HTTP_URL       plain base URL for CRLs (http://localhost:8080)
 #   FLEETPKI_WORKERS        pre-forked FastCGI workers (4)
@@ -43,6 +49,7 @@ write_config() {
 	cat >"$conf" <<EOF
 # Written by the container's entrypoint at each start.
 database_url = $FLEETPKI_DATABASE_URL
+owner_database_url = ${FLEETPKI_OWNER_DATABASE_URL:-$FLEETPKI_DATABASE_URL}
 listen = ${FLEETPKI_LISTEN:-0.0.0.0:9000}
 workers = ${FLEETPKI_WORKERS:-4}
 public_url = ${FLEETPKI_PUBLIC_URL:-https://localhost:8443}
@@ -60,7 +67,9 @@ bootstrap() {
 	local i=0 t=${FLEETPKI_BOOTSTRAP_TENANT-default}
 	# PostgreSQL may still be starting; migrate is safe to repeat and to
 	# run from several containers at once.
-	until cli migrate; do
+	until { [ -z "${FLEETPKI_OWNER_DATABASE_URL:-}" ] ||
+		(pg_app_role "$FLEETPKI_OWNER_DATABASE_URL" "${FLEETPKI_APP_PASSWORD:-}"); } &&
+		cli migrate; do
 		i=$((i + 1))
 		[ $i -lt 60 ] || die "cannot migrate the database"
 		sleep 2

@@ -264,6 +264,23 @@ EOF
 	}
 }
 
+# pg_app_role URL [PASSWORD]: make sure the role fleetpki_app exists and
+# may log in (with PASSWORD when given), connected as URL, a role that may
+# create roles.  fleetpkid and fleetpki-worker connect as it: it owns
+# nothing and bypasses no row-level security (sql/005 refuses a role that
+# does, and grants it its privileges).
+pg_app_role() {
+	local url=$1 pw=${2:-}
+	psql -X -q -v ON_ERROR_STOP=1 -v pw="$pw" "$url" >/dev/null <<'SQL' ||
+SELECT 'CREATE ROLE fleetpki_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE'
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fleetpki_app') \gexec
+ALTER ROLE fleetpki_app LOGIN NOSUPERUSER NOBYPASSRLS;
+SELECT CASE WHEN :'pw' = '' THEN 'ALTER ROLE fleetpki_app PASSWORD NULL'
+       ELSE format('ALTER ROLE fleetpki_app PASSWORD %L', :'pw') END \gexec
+SQL
+		die "cannot create the database role fleetpki_app"
+}
+
 # pg_stop DATADIR: stop the cluster if it runs (fast shutdown, waits).
 pg_stop() {
 	local pgdata=$1 bin

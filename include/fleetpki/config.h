@@ -15,6 +15,13 @@
 struct config {
 	char	*path;			/* file it was read from */
 	char	*database_url;		/* libpq conninfo or URI */
+	/*
+	 * The schema owner's connection, for `fleetpki migrate` and the
+	 * CLI's commands (which cross tenants); empty: database_url, as in
+	 * an install with one role.  fleetpkid and fleetpki-worker never
+	 * use it: they connect as the app role (sql/005).
+	 */
+	char	*owner_database_url;
 	char	*listen;		/* FastCGI socket: path or host:port */
 	int	 socket_mode;		/* for a unix socket, e.g. 0660 */
 	/*

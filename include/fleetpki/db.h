@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -40,6 +41,18 @@ int		 db_exec(struct db *, enum stmt_id id, int n,
 int		 db_exec_params(struct db *, enum stmt_id id, int n,
 		    const char *const *values, const int *lengths,
 		    const int *formats, PGresult **res);
+
+/*
+ * The tenant the next statements run for (0: none), sql/005's
+ * fleetpki.tenant.  It is never a session setting: a statement outside
+ * a transaction runs as set_config(tenant, local) and the statement in
+ * one pipelined round trip (one implicit transaction), and db_begin
+ * sets it right after BEGIN in the same round trip, so it ends with the
+ * transaction whatever happens.  Skipped where the database has no
+ * policy reading it (see db_probe_row_security in db.c).
+ */
+void		 db_set_tenant(struct db *, int64_t tenant_id);
+int64_t		 db_tenant(const struct db *);
 
 /*
  * Transactions on this connection (store_tx in store.c is the one

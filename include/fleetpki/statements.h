@@ -58,8 +58,14 @@
 #define FOREACH_STMT(X) \
 	/* store.c */ \
 	X(PING, "SELECT 1") \
+	/* db.c: the request's tenant, for its transaction only (sql/005) */ \
+	X(SET_TENANT, "SELECT set_config('fleetpki.tenant', $1, true)") \
+	X(ROW_SECURITY, "SELECT EXISTS (SELECT 1 FROM pg_policy p JOIN " \
+	    "pg_class c ON c.oid = p.polrelid WHERE p.polname = " \
+	    "'fleetpki_tenant' AND c.relrowsecurity)") \
 	/* tenant.c */ \
-	X(TENANT_BY_NAME, "SELECT id, name FROM tenants WHERE name = $1") \
+	/* Before the tenant is known: through the owner's function. */ \
+	X(TENANT_BY_NAME, "SELECT id, name FROM fleetpki_tenant_by_name($1)") \
 	X(TENANT_CREATE, \
 	    "INSERT INTO tenants (name) VALUES ($1) RETURNING id, name") \
 	X(TENANT_ALL, "SELECT id, name FROM tenants ORDER BY name") \
@@ -75,9 +81,14 @@
 	X(CA_BY_ID, "SELECT " SQL_CA_COLS " FROM cas ca " \
 	    "WHERE ca.tenant_id = $1 AND ca.id = $2") \
 	X(CA_BY_PUBLIC_ID, "SELECT " SQL_CA_COLS " FROM cas ca " \
-	    "WHERE ca.public_id = $1") \
+	    "WHERE ca.tenant_id = $1 AND ca.public_id = $2") \
 	X(CA_BY_KEY_ID, "SELECT " SQL_CA_COLS " FROM cas ca " \
-	    "WHERE ca.key_id = $1") \
+	    "WHERE ca.tenant_id = $1 AND ca.key_id = $2") \
+	/* Whose CA it is, before the tenant is known (sql/005). */ \
+	X(CA_TENANT_BY_PUBLIC_ID, "SELECT tenant_id FROM " \
+	    "fleetpki_ca_tenant_by_public_id($1)") \
+	X(CA_TENANT_BY_KEY_ID, "SELECT tenant_id FROM " \
+	    "fleetpki_ca_tenant_by_key_id($1)") \
 	X(CA_LIST_ALL, "SELECT " SQL_CA_COLS " FROM cas ca ORDER BY ca.id") \
 	X(CA_LIST_TENANT, "SELECT " SQL_CA_COLS " FROM cas ca " \
 	    "WHERE ca.tenant_id = $1 ORDER BY ca.id") \
@@ -110,8 +121,8 @@
 	/* An expired key of this tenant, so the key can be used afresh. */ \
 	X(IDEM_EXPIRE, "DELETE FROM idempotency_keys WHERE tenant_id = $1 " \
 	    "AND key = $2 AND created_at <= now() - make_interval(secs => $3)") \
-	X(IDEM_PRUNE, "DELETE FROM idempotency_keys WHERE created_at <= " \
-	    "now() - make_interval(secs => $1)") \
+	/* Every tenant's keys: through the owner's function (sql/007). */ \
+	X(IDEM_PRUNE, "SELECT fleetpki_idempotency_prune($1)") \
 	X(CERT_GET, "SELECT " SQL_CERT_COLS SQL_CERT_FROM \
 	    "WHERE c.tenant_id = $1 AND c.fingerprint = $2 " \
 	    "AND c.removed_at IS NULL") \
@@ -152,7 +163,9 @@
 	/* user.c */ \
 	X(USER_CREATE, "INSERT INTO users (tenant_id, name, token_hash, " \
 	    "is_admin) VALUES ($1, $2, $3, $4) RETURNING id") \
-	X(USER_BY_TOKEN, "SELECT " SQL_USER_COLS " WHERE u.token_hash = $1") \
+	/* Before the tenant is known: through the owner's function. */ \
+	X(USER_BY_TOKEN, "SELECT id, tenant_id, tenant, name, is_admin, " \
+	    "disabled FROM fleetpki_user_by_token($1)") \
 	X(USER_FIND, "SELECT " SQL_USER_COLS " WHERE u.name = $1 AND " \
 	    "($2::bigint IS NULL OR u.tenant_id = $2) ORDER BY t.name") \
 	X(USER_ALL, "SELECT " SQL_USER_COLS " WHERE $1::bigint IS NULL OR " \
@@ -188,12 +201,8 @@
 	X(CRL_INSERT, "INSERT INTO crls (ca_id, tenant_id, crl_number, " \
 	    "this_update, next_update, der) VALUES ($1, $2, $3, " \
 	    "to_timestamp($4), to_timestamp($5), $6)") \
-	X(CRL_DUE, "SELECT " SQL_CA_COLS " FROM cas ca WHERE NOT EXISTS " \
-	    "(SELECT 1 FROM crls l WHERE l.ca_id = ca.id AND " \
-	    "l.next_update >= to_timestamp($1)) OR EXISTS (SELECT 1 FROM " \
-	    "revocations r WHERE r.ca_id = ca.id AND r.revoked_at > " \
-	    "(SELECT max(l.created_at) FROM crls l WHERE l.ca_id = ca.id)) " \
-	    "ORDER BY ca.id") \
+	/* Every tenant's CAs: through the owner's function (sql/005). */ \
+	X(CRL_DUE, "SELECT tenant_id, ca_id FROM fleetpki_crl_due($1)") \
 	/* jwt_key.c */ \
 	X(JWT_KEY_GET, "SELECT kid, public_pem, private_sealed, active " \
 	    "FROM jwt_keys WHERE kid = $1") \

@@ -50,6 +50,21 @@ void		 store_close(struct db *);
 int	store_ping(struct db *);
 
 /*
+ * The tenant every following call runs for, until the next call of
+ * this (0: none).  Row-level security (sql/005) shows a statement only
+ * that tenant's rows, and none without one; every statement is still
+ * scoped by its tenant argument, so this is the second wall, not the
+ * first.  The front sets it after authentication and clears it after
+ * each request; paths that learn their tenant from a public id (OCSP,
+ * CRLs, the worker) set it from the store_*_tenant_* lookups below.
+ * The database hears of it inside each transaction only (set_config
+ * local, in the statement's own round trip; see db.h), never for the
+ * session, so it cannot leak into the next request.
+ */
+void	store_set_tenant(struct db *, int64_t tenant_id);
+int64_t	store_tenant(const struct db *);
+
+/*
  * Run 'fn'(db, 'arg') in one transaction: BEGIN, fn, COMMIT, or
  * ROLLBACK when fn returns non-zero (that code is returned).  A
  * serialization failure or deadlock anywhere in it (SQLSTATE 40001,
@@ -110,11 +125,22 @@ int	store_ca_insert(struct db *, struct ca_rec *rec);
 int	store_ca_default(struct db *, int64_t tenant_id, struct ca_rec *);
 int	store_ca_by_id(struct db *, int64_t tenant_id, int64_t id,
 	    struct ca_rec *);
-/* Public lookup by the id printed in CRL/OCSP URLs (not tenant-scoped). */
-int	store_ca_by_public_id(struct db *, const char *public_id,
+/*
+ * The tenant of the CA with the id printed in CRL URLs, or with key
+ * identifier 'key_id' (OCSP's issuerKeyHash): the lookups that precede
+ * a tenant, through the owner's functions of sql/005.  They answer the
+ * tenant only; the caller sets it (store_set_tenant) and then reads the
+ * CA with the scoped reads below.  -FP_E_NOTFOUND for no such CA.
+ */
+int	store_ca_tenant_by_public_id(struct db *, const char *public_id,
+	    int64_t *tenant_id);
+int	store_ca_tenant_by_key_id(struct db *, const char *key_id,
+	    int64_t *tenant_id);
+/* The tenant's CA by public id, or by key identifier; -FP_E_NOTFOUND. */
+int	store_ca_by_public_id(struct db *, int64_t tenant_id,
+	    const char *public_id, struct ca_rec *);
+int	store_ca_by_key_id(struct db *, int64_t tenant_id, const char *key_id,
 	    struct ca_rec *);
-/* Public lookup by the CA's key identifier (OCSP's issuerKeyHash). */
-int	store_ca_by_key_id(struct db *, const char *key_id, struct ca_rec *);
 /*
  * All CAs, or one tenant's when 'tenant_id' > 0; array owned by caller
  * (store_ca_list_free), NULL and 0 on failure.
@@ -342,11 +368,19 @@ typedef int (*store_crl_builder)(void *arg, int64_t crl_number,
 int	store_crl_issue(struct db *, int64_t tenant_id, int64_t ca_id,
 	    store_crl_builder build, void *arg, struct crl_rec *out);
 
+/* A CA named by its tenant and id. */
+struct ca_ref {
+	int64_t	tenant_id;
+	int64_t	id;
+};
+
 /*
- * CAs whose newest CRL is missing, has nextUpdate before 'before', or
- * predates a revocation (its CRL after a revocation was not issued).
+ * CAs of every tenant whose newest CRL is missing, has nextUpdate
+ * before 'before', or predates a revocation (its CRL after a revocation
+ * was not issued): an array of '*n' (free()).  Through the owner's
+ * function of sql/005; issue each under its tenant (store_set_tenant).
  */
-int	store_crl_due(struct db *, int64_t before, struct ca_rec **out,
+int	store_crl_due(struct db *, int64_t before, struct ca_ref **out,
 	    size_t *n);
 
 struct jwt_key_rec {

@@ -28,8 +28,18 @@
 
 #include <openssl/crypto.h>
 
+/*
+ * Exit codes: 0 done, 1 the command failed (one line on stderr says
+ * why), 2 the command line was wrong.  Scripts (scripts/up, the Docker
+ * entrypoint) tell "try again later" from "fix the call" by them.
+ */
 #define EXIT_USAGE 2
 
+/*
+ * The process's state.  The configuration is loaded and the database
+ * connected only by commands that need them (cli_open), so --help and
+ * usage errors work without a readable config or a running PostgreSQL.
+ */
 struct cli {
 	struct config cfg;
 	struct fp_ctx ctx;
@@ -37,7 +47,12 @@ struct cli {
 	int loaded;
 };
 
-/* Options a command accepts; each command reads the ones it declares. */
+/*
+ * Options a command accepts; each command reads the ones it declares.
+ * One struct for all commands keeps the getopt table in one place: a
+ * command's row says which letters it takes (struct command 'opts'),
+ * and anything else is refused before the command runs.
+ */
 struct cli_opts {
 	const char *tenant, *name, *key, *server, *slot, *cert;
 	int admin;
@@ -45,6 +60,11 @@ struct cli_opts {
 	int days_set, ttl_set, limit_set;
 };
 
+/*
+ * One row per command (the table is at the end of the commands): the
+ * dispatcher, usage text and option checks all come from it, so a new
+ * command is a function and a row.
+ */
 struct command {
 	const char *words; /* "ca create" */
 	const char *usage;
@@ -53,6 +73,11 @@ struct command {
 	int (*run)(struct cli *, struct cli_opts *, char **args);
 };
 
+/*
+ * Every failure ends here: one line on stderr, exit 1.  Exiting without
+ * cleanup is fine in a one-shot process, and it keeps each command's
+ * error paths one line long.
+ */
 static void die(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 
@@ -73,6 +98,7 @@ die(const char *fmt, ...)
 static void
 cli_open(struct cli *cli)
 {
+	const char *url;
 	char *err = NULL;
 
 	if (cli->loaded)
@@ -80,20 +106,37 @@ cli_open(struct cli *cli)
 	if (config_load(config_path(cli->config_arg), &cli->cfg, &err) != 0)
 		die("%s", err);
 	cli->ctx.cfg = &cli->cfg;
-	cli->ctx.db =
-	    store_open(cli->cfg.database_url, cli->cfg.db_connect_timeout);
+	/*
+	 * The operator's commands run as the schema owner: migrations, and
+	 * listings and changes across tenants, which the app role's
+	 * row-level security (sql/005) would hide.  One-role installs set
+	 * only database_url.
+	 */
+	url = *cli->cfg.owner_database_url != '\0' ? cli->cfg.owner_database_url
+	                                           : cli->cfg.database_url;
+	cli->ctx.db = store_open(url, cli->cfg.db_connect_timeout);
 	if (store_ready(cli->ctx.db) != 0)
-		die("cannot connect to the database (database_url in %s)",
+		die("cannot connect to the database (%s in %s)",
+		    url == cli->cfg.database_url ? "database_url"
+		                                 : "owner_database_url",
 		    cli->cfg.path);
 	cli->loaded = 1;
 }
 
+/*
+ * The reason the core gave, or the error code's default text when it
+ * gave none: the operator sees what an API client would.
+ */
 static const char *
 errtext(int rc, const struct fp_status *st)
 {
 	return fp_status_message(st, rc);
 }
 
+/*
+ * Most commands name a tenant; "no such tenant" and "could not read it"
+ * are different problems for an operator, so they get different lines.
+ */
 static void
 tenant_or_die(struct cli *cli, const char *name, struct tenant *t)
 {
@@ -105,7 +148,11 @@ tenant_or_die(struct cli *cli, const char *name, struct tenant *t)
 		die("reading tenant '%s' failed", name);
 }
 
-/* 1-64 of A-Z a-z 0-9 _ - (and '.' when 'dot'). */
+/*
+ * 1-64 of A-Z a-z 0-9 _ - (and '.' when 'dot').  The same rule as the
+ * tables' CHECK constraints, checked here first so that the operator
+ * gets a sentence instead of a constraint violation.
+ */
 static int
 valid_name(const char *s, int dot)
 {
@@ -121,6 +168,10 @@ valid_name(const char *s, int dot)
 
 /* ---- commands ---------------------------------------------------- */
 
+/*
+ * Safe to run again and from several hosts at once (migrate.c takes an
+ * advisory lock), so scripts run it on every start.
+ */
 static int
 cmd_migrate(struct cli *cli, struct cli_opts *o, char **args)
 {
@@ -145,6 +196,7 @@ cmd_tenant_create(struct cli *cli, struct cli_opts *o, char **args)
 		die("invalid tenant name '%s': 1-64 of A-Z a-z 0-9 _ -",
 		    args[0]);
 	cli_open(cli);
+	/* The unique index decides "exists", not a lookup first (races). */
 	rc = store_tenant_create(cli->ctx.db, args[0], &t);
 	if (rc == -FP_E_CONFLICT)
 		die("tenant '%s' already exists", args[0]);
@@ -154,6 +206,7 @@ cmd_tenant_create(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/* Exit status 1 for an unknown tenant: scripts/up uses it as a test. */
 static int
 cmd_tenant_show(struct cli *cli, struct cli_opts *o, char **args)
 {
@@ -185,6 +238,7 @@ cmd_ca_create(struct cli *cli, struct cli_opts *o, char **args)
 {
 	struct fp_status st = { FP_E_OK, "" };
 	const char *key = o->key != NULL ? o->key : "ec-p256";
+	/* The CA key types the core supports; checked here for a clear line. */
 	static const char *const keys[] = { "ec-p256", "ec-p384", "rsa-2048",
 		"rsa-3072", "rsa-4096" };
 	struct tenant t;
@@ -207,6 +261,11 @@ cmd_ca_create(struct cli *cli, struct cli_opts *o, char **args)
 		die("--days must be between 1 and 36500");
 	cli_open(cli);
 	tenant_or_die(cli, o->tenant, &t);
+	/*
+	 * Through the core, like the API would: the key is generated,
+	 * sealed with master_key and stored with its first CRL.  Ten years
+	 * by default: a CA outlives the certificates it signs.
+	 */
 	rc = core_ca_create(&cli->ctx, &t, o->name, key,
 	    o->days_set ? (int)o->days : 3650, &id, &st);
 	if (rc != 0)
@@ -246,15 +305,22 @@ cmd_token(struct cli *cli, struct cli_opts *o, char **args)
 		die("token needs --tenant");
 	cli_open(cli);
 	tenant_or_die(cli, o->tenant, &t);
+	/* An hour unless asked: a token on a command line ends up in logs. */
 	rc = auth_token_mint(&cli->ctx, &t, o->ttl_set ? o->ttl : 3600, &token,
 	    &st);
 	if (rc != 0)
 		die("token: %s", errtext(rc, &st));
 	printf("%s\n", token);
+	/* A bearer secret: wiped, not just freed. */
 	util_free_secret(token);
 	return 0;
 }
 
+/*
+ * A whole (PEM) file into 'out', at most 1 MiB: a certificate chain is a
+ * few KiB, and a wrong path (a log, a disk image) must not be read into
+ * memory whole.  -1 with errno set, or errno 0 when it is too large.
+ */
 static int
 read_all(const char *path, struct buf *out)
 {
@@ -287,6 +353,7 @@ cmd_servercert_set(struct cli *cli, struct cli_opts *o, char **args)
 
 	if (o->server == NULL || o->slot == NULL || o->cert == NULL)
 		die("servercert set needs --server, --slot and --cert");
+	/* Two slots: the one served now, and the next, for rotation. */
 	if (strcmp(o->slot, "primary") != 0 &&
 	    strcmp(o->slot, "secondary") != 0)
 		die("--slot must be primary or secondary");
@@ -321,6 +388,10 @@ cmd_user_create(struct cli *cli, struct cli_opts *o, char **args)
 		    o->name);
 	cli_open(cli);
 	tenant_or_die(cli, o->tenant, &t);
+	/*
+	 * The user's API token is made here and stored only as its HMAC
+	 * with the pepper: the database never holds it.
+	 */
 	auth_api_token_new(token);
 	if (auth_api_token_hash(&cli->ctx, token, hash) != 0)
 		die("hashing the token failed");
@@ -346,6 +417,11 @@ cmd_user_disable(struct cli *cli, struct cli_opts *o, char **args)
 	cli_open(cli);
 	if (o->tenant != NULL)
 		tenant_or_die(cli, o->tenant, &t);
+	/*
+	 * Without --tenant the name is looked up in every tenant: refusing
+	 * to guess when it is ambiguous is better than disabling someone
+	 * else's user.
+	 */
 	if (store_user_find(cli->ctx.db, args[0], t.id, &users, &n) != 0)
 		die("looking up user '%s' failed", args[0]);
 	if (n == 0)
@@ -362,6 +438,7 @@ cmd_user_disable(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/* Tab-separated, one user a line: for cut(1) and awk. */
 static void
 print_user(void *arg, const struct user_rec *u)
 {
@@ -394,6 +471,7 @@ cmd_setting_set(struct cli *cli, struct cli_opts *o, char **args)
 		die("setting set needs --tenant");
 	cli_open(cli);
 	tenant_or_die(cli, o->tenant, &t);
+	/* The core knows the keys and their values; the CLI passes text. */
 	if ((rc = core_setting_set(&cli->ctx, t.id, args[0], args[1], &st)) !=
 	    0)
 		die("setting set: %s", errtext(rc, &st));
@@ -401,6 +479,7 @@ cmd_setting_set(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/* Defaults are listed too, marked: what is in effect, not what is set. */
 static void
 print_setting(void *arg, const char *key, const char *value, int is_default)
 {
@@ -609,7 +688,11 @@ usage(FILE *f)
 	    "Every command answers --help.\n");
 }
 
-/* Match the longest command whose words start argv[0..]. */
+/*
+ * Match the longest command whose words start argv[0..]: "tenant" alone
+ * matches nothing, "tenant create x" matches "tenant create" with one
+ * word left for the operand.
+ */
 static const struct command *
 find_command(int argc, char **argv, int *used)
 {
@@ -638,6 +721,7 @@ find_command(int argc, char **argv, int *used)
 	return best;
 }
 
+/* Numeric options, range-checked while parsing so commands see sane values. */
 static long long
 parse_num(const char *opt, const char *v, long long min, long long max)
 {
@@ -765,10 +849,12 @@ main(int argc, char **argv)
 			break;
 		}
 	}
+	/* Operands are counted, not guessed: "tenant create a b" is wrong. */
 	if (argc - optind != cmd->nargs) {
 		fprintf(stderr, "fleetpki: usage: fleetpki %s\n", cmd->usage);
 		return EXIT_USAGE;
 	}
+	/* Commands die() on failure; a return is success (or their code). */
 	rc = cmd->run(&cli, &o, argv + optind);
 	if (cli.loaded) {
 		store_close(cli.ctx.db);

@@ -26,6 +26,8 @@ static const struct config_key {
 	long long min, max;
 } config_keys[] = {
 	{ "database_url", C_STR, offsetof(struct config, database_url), 0, 0 },
+	{ "owner_database_url", C_STR,
+	    offsetof(struct config, owner_database_url), 0, 0 },
 	{ "listen", C_STR, offsetof(struct config, listen), 0, 0 },
 	{ "socket_mode", C_MODE, offsetof(struct config, socket_mode), 0,
 	    0777 },
@@ -63,6 +65,7 @@ config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->database_url = xstrdup("dbname=fleetpki");
+	cfg->owner_database_url = xstrdup("");
 	cfg->listen = xstrdup("/run/fleetpki/fleetpkid.sock");
 	cfg->socket_mode = 0660;
 	cfg->workers = 2;
@@ -236,6 +239,7 @@ config_free(struct config *cfg)
 		return;
 	free(cfg->path);
 	free(cfg->database_url);
+	free(cfg->owner_database_url);
 	free(cfg->listen);
 	free(cfg->public_url);
 	free(cfg->http_url);

@@ -92,13 +92,20 @@ core_crl_by_public_id(struct fp_ctx *ctx, const char *public_id,
     struct crl_rec *out)
 {
 	struct ca_rec ca = { 0 };
+	int64_t tenant_id;
 	int rc;
 
 	/* Only well-formed ids reach the database. */
 	if (strlen(public_id) != 32 ||
 	    strspn(public_id, "0123456789abcdef") != 32)
 		return -FP_E_NOTFOUND;
-	if ((rc = store_ca_by_public_id(ctx->db, public_id, &ca)) != 0)
+	/* The public URL carries no tenant: the CA's becomes the request's. */
+	if ((rc = store_ca_tenant_by_public_id(ctx->db, public_id,
+	         &tenant_id)) != 0)
+		goto out;
+	store_set_tenant(ctx->db, tenant_id);
+	if ((rc = store_ca_by_public_id(ctx->db, tenant_id, public_id, &ca)) !=
+	    0)
 		goto out;
 	rc = core_crl_current(ctx, ca.tenant_id, ca.id, out);
 out:
@@ -115,8 +122,9 @@ core_crl_pem(const struct crl_rec *crl, struct buf *out)
 int
 core_crl_refresh_due(struct fp_ctx *ctx, int *issued)
 {
-	struct ca_rec *due = NULL;
+	struct ca_ref *due = NULL;
 	struct crl_rec crl = { 0 };
+	int64_t was = store_tenant(ctx->db);
 	size_t n = 0, i;
 	int rc, failed = 0;
 
@@ -124,13 +132,16 @@ core_crl_refresh_due(struct fp_ctx *ctx, int *issued)
 	if ((rc = store_crl_due(ctx->db,
 	         util_now() + ctx->cfg->crl_refresh_margin, &due, &n)) != 0)
 		return rc;
+	/* Each CA's CRL is issued under its own tenant, one after another. */
 	for (i = 0; i < n; i++) {
+		store_set_tenant(ctx->db, due[i].tenant_id);
 		if (core_crl_issue(ctx, due[i].tenant_id, due[i].id, &crl) != 0)
 			failed++;
 		else
 			(*issued)++;
 		crl_rec_clear(&crl);
 	}
-	store_ca_list_free(due, n);
+	store_set_tenant(ctx->db, was);
+	free(due);
 	return failed > 0 ? -FP_E_INTERNAL : 0;
 }

@@ -92,12 +92,18 @@ core_ocsp_result_clear(struct core_ocsp_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * The issuer named by 'key_id', from the cache or the store.  OCSP has
+ * no tenant until here: the issuer's becomes the request's (the store
+ * reads the CA, its settings and the statuses under it).
+ */
 static int
 issuer_find(struct fp_ctx *ctx, const char *key_id, const struct issuer **out)
 {
 	struct ca_rec rec = { 0 };
 	struct issuer *e;
 	long long validity;
+	int64_t tenant_id;
 	time_t now = util_now();
 	size_t i;
 	int rc;
@@ -106,10 +112,14 @@ issuer_find(struct fp_ctx *ctx, const char *key_id, const struct issuer **out)
 		if (issuers[i].at != 0 && now - issuers[i].at < ISSUER_TTL &&
 		    strcmp(issuers[i].key_id, key_id) == 0) {
 			*out = &issuers[i];
+			store_set_tenant(ctx->db, issuers[i].tenant_id);
 			return 0;
 		}
 	}
-	if ((rc = store_ca_by_key_id(ctx->db, key_id, &rec)) != 0)
+	if ((rc = store_ca_tenant_by_key_id(ctx->db, key_id, &tenant_id)) != 0)
+		goto out;
+	store_set_tenant(ctx->db, tenant_id);
+	if ((rc = store_ca_by_key_id(ctx->db, tenant_id, key_id, &rec)) != 0)
 		goto out;
 	if ((rc = core_setting_int(ctx, rec.tenant_id, "ocsp.validity",
 	         &validity)) != 0)

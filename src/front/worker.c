@@ -318,6 +318,7 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 			goto out;
 		break;
 	}
+	store_set_tenant(ctx->db, req.tenant.id); /* RLS: sql/005 */
 	/* So is the input: handlers read typed values only. */
 	if ((rc = decode_input(&req, &json, &st)) != 0)
 		goto out;
@@ -393,6 +394,7 @@ front_worker_run(const struct config *cfg, int listen_fd)
 		buf_reset(&resp.headers);
 		buf_reset(&resp.body);
 		handle(&ctx, &fr, arena, &resp, &head);
+		store_set_tenant(ctx.db, 0); /* nothing crosses requests */
 		FCGX_Finish_r(&fr);
 		arena_reset(arena);
 	}

@@ -113,23 +113,65 @@ store_ca_by_id(struct db *db, int64_t tenant_id, int64_t id, struct ca_rec *ca)
 }
 
 int
-store_ca_by_public_id(struct db *db, const char *public_id, struct ca_rec *ca)
+store_ca_by_public_id(struct db *db, int64_t tenant_id, const char *public_id,
+    struct ca_rec *ca)
 {
 	struct qparams p;
 
 	q_init(&p);
+	q_i64(&p, tenant_id);
 	q_text(&p, public_id);
 	return ca_one(db, STMT_CA_BY_PUBLIC_ID, &p, ca);
 }
 
 int
-store_ca_by_key_id(struct db *db, const char *key_id, struct ca_rec *ca)
+store_ca_by_key_id(struct db *db, int64_t tenant_id, const char *key_id,
+    struct ca_rec *ca)
 {
 	struct qparams p;
 
 	q_init(&p);
+	q_i64(&p, tenant_id);
 	q_text(&p, key_id);
 	return ca_one(db, STMT_CA_BY_KEY_ID, &p, ca);
+}
+
+/* CA_TENANT_BY_* return the one column "tenant_id". */
+static const struct colmap ca_tenant_cols[] = {
+	COL_I64(struct ca_ref, tenant_id),
+};
+static const struct rowmap ca_tenant_rows =
+    ROWMAP(struct ca_ref, ca_tenant_cols, NULL);
+
+/*
+ * A public id or key id is unique over all tenants, so it names one
+ * tenant; what the function answers is that and nothing else.
+ */
+static int
+ca_tenant(struct db *db, enum stmt_id id, const char *key, int64_t *tenant_id)
+{
+	struct ca_ref ref = { 0, 0 };
+	struct qparams p;
+	int rc;
+
+	q_init(&p);
+	q_text(&p, key);
+	rc = q_one(db, id, &p, &ca_tenant_rows, &ref);
+	*tenant_id = rc == 0 ? ref.tenant_id : 0;
+	return rc;
+}
+
+int
+store_ca_tenant_by_public_id(struct db *db, const char *public_id,
+    int64_t *tenant_id)
+{
+	return ca_tenant(db, STMT_CA_TENANT_BY_PUBLIC_ID, public_id, tenant_id);
+}
+
+int
+store_ca_tenant_by_key_id(struct db *db, const char *key_id, int64_t *tenant_id)
+{
+	return ca_tenant(db, STMT_CA_TENANT_BY_KEY_ID, key_id, tenant_id);
 }
 
 /*

@@ -4,7 +4,10 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +33,37 @@ struct db {
 	bool tx_retry;
 	bool prepared[STMT__COUNT];
 	bool down_logged; /* log an outage once, not per request */
+	/*
+	 * The tenant statements run for (db_set_tenant), 0 for none, as
+	 * the decimal text set_config takes.  Client-side only: the server
+	 * hears of it inside each transaction, never for the session.
+	 */
+	int64_t tenant;
+	char tenant_text[24];
+	/* The database has the row-level security wall on (sql/005). */
+	bool row_security;
 };
+
+/*
+ * Whether any table has the tenant policy on (sql/005), asked once per
+ * connection.  Where none has, setting the tenant would change nothing
+ * a statement sees, so the round trip's extra work is skipped: a
+ * database before migration 005, or one whose policies an operator
+ * turned off (bench/run compares both).  A failed probe counts as on:
+ * setting the tenant where it is not needed costs a little, not
+ * setting it where it is needed hides every row (it never shows more).
+ */
+static void
+db_probe_row_security(struct db *db)
+{
+	PGresult *res;
+
+	res = PQexecParams(db->conn, stmt_sql(STMT_ROW_SECURITY), 0, NULL, NULL,
+	    NULL, NULL, 0);
+	db->row_security = PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 'f';
+	PQclear(res);
+}
 
 /*
  * Lazy: daemons open their store before the database may be up (boot
@@ -98,6 +131,7 @@ db_ready(struct db *db)
 	if (db->down_logged)
 		log_info("database connection restored");
 	db->down_logged = false;
+	db_probe_row_security(db);
 	return 0;
 }
 
@@ -141,6 +175,151 @@ db_result_error(struct db *db, enum stmt_id id, PGresult *res)
 	return -FP_E_INTERNAL;
 }
 
+void
+db_set_tenant(struct db *db, int64_t tenant_id)
+{
+	PGresult *res = NULL;
+	const char *v[1];
+
+	if (tenant_id < 0)
+		tenant_id = 0;
+	if (tenant_id == db->tenant)
+		return;
+	db->tenant = tenant_id;
+	snprintf(db->tenant_text, sizeof(db->tenant_text), "%" PRId64,
+	    tenant_id);
+	/*
+	 * Inside a transaction the tenant was set after BEGIN: change it
+	 * there too (no caller does today; a stale tenant must not stay).
+	 * A failure aborts the transaction, which store_tx then reports.
+	 */
+	if (db->in_tx && db->row_security) {
+		v[0] = tenant_id > 0 ? db->tenant_text : "";
+		if (db_exec(db, STMT_SET_TENANT, 1, v, &res) == 0)
+			PQclear(res);
+	}
+}
+
+int64_t
+db_tenant(const struct db *db)
+{
+	return db->tenant;
+}
+
+/* The next result of a pipeline, and the NULL that ends it. */
+static PGresult *
+pipe_next(PGconn *conn)
+{
+	PGresult *res = PQgetResult(conn), *end;
+
+	if (res != NULL && PQresultStatus(res) != PGRES_PIPELINE_SYNC &&
+	    (end = PQgetResult(conn)) != NULL)
+		PQclear(end); /* never: one result per command */
+	return res;
+}
+
+/*
+ * The tenant's statements in one round trip, in libpq's pipeline mode:
+ * set_config('fleetpki.tenant', tenant, true), then statement 'id'
+ * (preparing either first when this connection has not yet), then one
+ * sync.  Everything before a sync is one implicit transaction (libpq,
+ * "Pipeline Mode"; the protocol's Sync ends it), so the setting is
+ * local to it: it holds for the statement and is gone after, and a
+ * failure rolls back the whole.  With 'begin' the pipeline is BEGIN
+ * and set_config (store_tx's transaction, 'id' unused): the setting then
+ * lasts until COMMIT or ROLLBACK.
+ *
+ * Returns what to judge: the first result that failed, else the
+ * statement's (the set_config one's with 'begin'); NULL when the
+ * connection broke.  The caller PQclears it.
+ */
+static PGresult *
+db_pipeline(struct db *db, bool begin, enum stmt_id id, int n,
+    const char *const *values, const int *lengths, const int *formats)
+{
+	enum { P_BEGIN, P_PREP_SET, P_SET, P_PREP, P_EXEC };
+	PGconn *conn = db->conn;
+	const char *tv[1] = { db->tenant_text };
+	PGresult *res, *keep = NULL, *failed = NULL;
+	int sent[5], nsent = 0, i, ok = 1;
+	ExecStatusType st;
+
+	if (PQenterPipelineMode(conn) != 1) {
+		db_drop(db); /* not idle: a state nothing else leaves */
+		return NULL;
+	}
+	if (begin) {
+		ok &= PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL,
+		    NULL, 0);
+		sent[nsent++] = P_BEGIN;
+	}
+	if (!db->prepared[STMT_SET_TENANT]) {
+		ok &= PQsendPrepare(conn, stmt_name(STMT_SET_TENANT),
+		    stmt_sql(STMT_SET_TENANT), 0, NULL);
+		sent[nsent++] = P_PREP_SET;
+	}
+	ok &= PQsendQueryPrepared(conn, stmt_name(STMT_SET_TENANT), 1, tv, NULL,
+	    NULL, 0);
+	sent[nsent++] = P_SET;
+	if (!begin && !db->prepared[id]) {
+		ok &= PQsendPrepare(conn, stmt_name(id), stmt_sql(id), 0, NULL);
+		sent[nsent++] = P_PREP;
+	}
+	if (!begin) {
+		ok &= PQsendQueryPrepared(conn, stmt_name(id), n, values,
+		    lengths, formats, 0);
+		sent[nsent++] = P_EXEC;
+	}
+	ok &= PQpipelineSync(conn);
+	if (ok != 1) {
+		db_drop(db); /* only a broken connection refuses to send */
+		return NULL;
+	}
+	for (i = 0; i < nsent; i++) {
+		if ((res = pipe_next(conn)) == NULL)
+			goto broken;
+		st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			if (sent[i] == P_PREP_SET)
+				db->prepared[STMT_SET_TENANT] = true;
+			else if (sent[i] == P_PREP)
+				db->prepared[id] = true;
+			if (sent[i] == (begin ? P_SET : P_EXEC)) {
+				keep = res;
+				continue;
+			}
+			PQclear(res);
+		} else if (failed == NULL && st != PGRES_PIPELINE_ABORTED) {
+			failed = res; /* the cause; later ones only "aborted" */
+		} else {
+			PQclear(res);
+		}
+	}
+	if ((res = pipe_next(conn)) == NULL)
+		goto broken;
+	st = PQresultStatus(res);
+	PQclear(res);
+	if (st != PGRES_PIPELINE_SYNC || PQexitPipelineMode(conn) != 1)
+		goto broken;
+	if (failed != NULL) {
+		PQclear(keep);
+		return failed;
+	}
+	return keep;
+broken:
+	PQclear(keep);
+	PQclear(failed);
+	db_drop(db);
+	return NULL;
+}
+
+/* Statements of a tenant outside a transaction go through db_pipeline. */
+static bool
+db_scoped(const struct db *db)
+{
+	return db->tenant > 0 && db->row_security && !db->in_tx;
+}
+
 int
 db_exec_params(struct db *db, enum stmt_id id, int n, const char *const *values,
     const int *lengths, const int *formats, PGresult **out)
@@ -159,7 +338,15 @@ db_exec_params(struct db *db, enum stmt_id id, int n, const char *const *values,
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((rc = db_ready(db)) != 0)
 			return rc;
-		if (!db->prepared[id]) {
+		if (db_scoped(db)) {
+			res = db_pipeline(db, false, id, n, values, lengths,
+			    formats);
+			if (res == NULL) {
+				log_warn("database connection lost during %s",
+				    stmt_name(id));
+				continue; /* dropped: once more, as below */
+			}
+		} else if (!db->prepared[id]) {
 			res = PQprepare(db->conn, stmt_name(id), stmt_sql(id),
 			    0, NULL);
 			if (PQresultStatus(res) == PGRES_COMMAND_OK) {
@@ -236,6 +423,35 @@ db_command(struct db *db, const char *cmd)
 }
 
 /*
+ * BEGIN and the tenant in one round trip; the setting lasts until the
+ * transaction ends.  A set_config that fails leaves an aborted
+ * transaction, rolled back here: store_tx does not roll back a
+ * transaction whose BEGIN failed.
+ */
+static int
+db_begin_scoped(struct db *db)
+{
+	PGresult *res;
+	int rc;
+
+	res = db_pipeline(db, true, STMT_SET_TENANT, 0, NULL, NULL, NULL);
+	if (res == NULL) {
+		log_warn("database connection lost at BEGIN");
+		return -FP_E_UNAVAILABLE;
+	}
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		PQclear(res);
+		db->in_tx = true;
+		return 0;
+	}
+	rc = db_result_error(db, STMT_SET_TENANT, res);
+	PQclear(res);
+	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(db->conn, "ROLLBACK"));
+	return rc;
+}
+
+/*
  * BEGIN connects first (db_ready): a transaction never starts on a
  * dead connection, so its first statement cannot be "retried once" by
  * db_exec_params into a session that lacks the BEGIN.
@@ -254,6 +470,8 @@ db_begin(struct db *db)
 		return rc;
 	db->tx_failed = false;
 	db->tx_retry = false;
+	if (db->tenant > 0 && db->row_security)
+		return db_begin_scoped(db);
 	if ((rc = db_command(db, "BEGIN")) == 0)
 		db->in_tx = true;
 	return rc;

@@ -175,16 +175,25 @@ store_crl_issue(struct db *db, int64_t tenant_id, int64_t ca_id,
 	return store_tx(db, crl_issue_tx, &a);
 }
 
+/* CRL_DUE returns "tenant_id, ca_id". */
+static const struct colmap ca_ref_cols[] = {
+	COL_I64(struct ca_ref, tenant_id),
+	COL_I64(struct ca_ref, id),
+};
+static const struct rowmap ca_ref_rows =
+    ROWMAP(struct ca_ref, ca_ref_cols, NULL);
+
 /*
  * One query over every tenant: the worker's refresh pass is the only
- * caller, and it must see all CAs, not one tenant's.
+ * caller, and it must see all CAs, not one tenant's.  Only ids cross
+ * the wall (fleetpki_crl_due); each CA is then read under its tenant.
  */
 int
-store_crl_due(struct db *db, int64_t before, struct ca_rec **out, size_t *n)
+store_crl_due(struct db *db, int64_t before, struct ca_ref **out, size_t *n)
 {
 	struct qparams p;
 
 	q_init(&p);
 	q_i64(&p, before);
-	return q_many(db, STMT_CRL_DUE, &p, &store_ca_rows, (void **)out, n);
+	return q_many(db, STMT_CRL_DUE, &p, &ca_ref_rows, (void **)out, n);
 }

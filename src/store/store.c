@@ -43,6 +43,18 @@ store_ping(struct db *db)
 	return q_command(db, STMT_PING, NULL);
 }
 
+void
+store_set_tenant(struct db *db, int64_t tenant_id)
+{
+	db_set_tenant(db, tenant_id);
+}
+
+int64_t
+store_tenant(const struct db *db)
+{
+	return db_tenant(db);
+}
+
 /* ---- transactions ------------------------------------------------ */
 
 long

@@ -193,7 +193,7 @@ int q_each(struct db *, enum stmt_id id, const struct qparams *p,
 
 /* ---- maps shared between entity files -------------------------- */
 
-/* SQL_CA_COLS into struct ca_rec (ca.c; CRL_DUE in revocation.c). */
+/* SQL_CA_COLS into struct ca_rec (ca.c). */
 extern const struct rowmap store_ca_rows;
 
 /* ---- transactions ------------------------------------------------ */

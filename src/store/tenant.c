@@ -16,7 +16,9 @@ static const struct rowmap tenant_rows =
 
 /*
  * Names are what operators and tokens use; ids are what every other
- * table stores, so this is the one lookup by name.
+ * table stores, so this is the one lookup by name.  It precedes the
+ * tenant, so it goes through the owner's fleetpki_tenant_by_name
+ * (sql/005): under the wall a tenant sees its own row only.
  */
 int
 store_tenant_by_name(struct db *db, const char *name, struct tenant *t)

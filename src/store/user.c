@@ -53,7 +53,9 @@ store_user_create(struct db *db, int64_t tenant_id, const char *name,
 
 /*
  * Not tenant-scoped: the token names its user, and the user its
- * tenant (the certificate maker's requests carry no tenant otherwise).
+ * tenant (the certificate maker's requests carry no tenant otherwise),
+ * so it goes through the owner's fleetpki_user_by_token (sql/005),
+ * which returns the columns of SQL_USER_COLS for that one user.
  * A disabled user is returned too; refusing it is auth's decision.
  */
 int

@@ -138,7 +138,10 @@ run_claimed(struct fp_ctx *ctx, const struct job_kind *k,
 	 * respawns the child and the lease hands the job to a later try.
 	 */
 	alarm((unsigned)k->budget_s);
+	/* A tenant's job runs under its tenant (row-level security). */
+	store_set_tenant(ctx->db, job->tenant_id);
 	rc = k->run(ctx, job, &st);
+	store_set_tenant(ctx->db, 0);
 	alarm(0);
 	if (rc == 0) {
 		if (store_job_done(ctx->db, job->id, owner) != 0)
