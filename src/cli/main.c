@@ -644,6 +644,10 @@ cmd_job_retry(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/*
+ * The commands, in the order usage() lists them.  'opts' are the long
+ * options' letters (see copts in main); 'nargs' the operands required.
+ */
 static const struct command commands[] = {
 	{ "migrate", "migrate", "", 0, cmd_migrate },
 	{ "tenant create", "tenant create NAME", "", 1, cmd_tenant_create },
@@ -672,6 +676,10 @@ static const struct command commands[] = {
 	{ "job retry", "job retry ID", "", 1, cmd_job_retry },
 };
 
+/*
+ * Generated from the table, so the list cannot miss a command.  On
+ * stdout for --help (it succeeded), on stderr for a usage error.
+ */
 static void
 usage(FILE *f)
 {
@@ -704,6 +712,7 @@ find_command(int argc, char **argv, int *used)
 		char words[64], *w, *save = NULL;
 		int n = 0, ok = 1;
 
+		/* strtok_r writes into its input: work on a copy. */
 		snprintf(words, sizeof(words), "%s", commands[i].words);
 		for (w = strtok_r(words, " ", &save); w != NULL;
 		     w = strtok_r(NULL, " ", &save), n++) {
@@ -741,6 +750,11 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/*
+	 * Every command option of every command; a command's row says
+	 * which letters it accepts (a shared table, so one option cannot
+	 * mean two things in two commands).
+	 */
 	static const struct option copts[] = {
 		{ "tenant", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
