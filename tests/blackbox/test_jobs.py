@@ -4,6 +4,7 @@ operator (`fleetpki job list|show|retry`); a job whose worker died is taken
 over when its lease runs out."""
 
 import shutil
+import signal
 import subprocess
 import time
 
@@ -173,3 +174,36 @@ def test_two_workers_share_one_schedule(owned, cli, env, tmp_path):
         assert p.wait(timeout=60) == 0
         log.close()
     assert "stopped" in (tmp_path / "worker2.log").read_text()
+
+
+def test_reload_applies_the_log_level(owned, cli, tmp_path):
+    """SIGHUP re-reads the configuration, log_level included (fleetpkid's
+    master did; fleetpki-worker now shares its code): debug lines appear
+    only after the reload."""
+    stack = owned
+    text = open(cli.config).read()
+    conf = tmp_path / "worker.conf"
+    conf.write_text(text)
+    conf.chmod(0o600)
+    logf = tmp_path / "worker3.log"
+    log = open(logf, "w")
+    p = subprocess.Popen([str(stack.cli.bin / "fleetpki-worker"), "--config", str(conf)],
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                         env=stack.cli.env)
+    try:
+        wait_until(lambda: "running pki jobs" in logf.read_text(), 60,
+                   "the worker's job runner")
+        assert " debug: " not in logf.read_text()
+        lines = [line for line in text.splitlines()
+                 if not line.startswith("log_level")]
+        conf.write_text("\n".join(lines + ["log_level = debug"]) + "\n")
+        p.send_signal(signal.SIGHUP)
+        wait_until(lambda: "configuration reloaded" in logf.read_text(), 60, "the reload")
+        # The replaced job runner's start is logged at debug level.
+        wait_until(lambda: " debug: job runner 0 started" in logf.read_text(), 60,
+                   "a debug line")
+        assert "running pki jobs" in logf.read_text().split("configuration reloaded")[1]
+    finally:
+        p.terminate()
+        assert p.wait(timeout=60) == 0
+        log.close()
