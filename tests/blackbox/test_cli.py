@@ -20,6 +20,7 @@ def one_line_error(r):
     ["tenant", "show", "--help"], ["tenant", "list", "--help"],
     ["ca", "create", "--help"], ["ca", "list", "--help"], ["token", "--help"],
     ["servercert", "set", "--help"],
+    ["job", "list", "--help"], ["job", "show", "--help"], ["job", "retry", "--help"],
 ])
 def test_help(cli, args):
     r = cli.run(*args, config=False)
@@ -58,6 +59,14 @@ def test_daemon_help(cli, program):
     ["token", "--tenant", "default", "--ttl", "2592001"],
     ["servercert", "set", "--server", "api", "--slot", "primary", "--cert"],
     ["migrate", "extra-argument"],
+    ["job", "show"],
+    ["job", "show", "1", "2"],
+    ["job", "show", "x1"],
+    ["job", "retry"],
+    ["job", "retry", "0"],
+    ["job", "list", "--limit", "0"],
+    ["job", "list", "--tenant", "default"],
+    ["job", "frobnicate"],
 ])
 def test_bad_input_one_line(cli, args):
     one_line_error(cli.run(*args, check=False))
