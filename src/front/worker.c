@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -26,6 +28,9 @@
 #include "fleetpki/log.h"
 #include "fleetpki/router.h"
 #include "fleetpki/util.h"
+
+/* How long one read or write of a FastCGI connection may take. */
+#define FASTCGI_DEADLINE_S 10
 
 /* Set by SIGTERM; while idle in accept() the worker exits at once. */
 static volatile sig_atomic_t w_stop;
@@ -344,6 +349,60 @@ out:
 	json_object_put(json);
 }
 
+/*
+ * Wait for the next whole request into 'fr'.  0: one is read; 1: this
+ * connection gave up or ran out of time (try again); -1: accepting
+ * failed for good.
+ *
+ * The worker accepts the connection itself so that it can put a
+ * deadline on it before the first byte is read: libfcgi's own accept
+ * gives a unix connection 2 s for its first byte and then reads the
+ * rest of the request without limit, so a client that sends half a
+ * record and stops would hold this worker for ever, and as many such
+ * clients as there are workers would stop the service.  With
+ * SO_RCVTIMEO/SO_SNDTIMEO every read and write of the connection is
+ * bounded (FASTCGI_DEADLINE_S): a silent or slow client costs one worker
+ * that long, once.
+ */
+static int
+next_request(FCGX_Request *fr, int listen_fd)
+{
+	struct timeval tv = { FASTCGI_DEADLINE_S, 0 };
+	int fd;
+
+	if (fr->ipcFd < 0) {
+		if ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EAGAIN)
+				return 1;
+			log_err("accept: %s", strerror(errno));
+			return -1;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) !=
+		        0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) !=
+		        0) {
+			log_err("setsockopt: %s", strerror(errno));
+			close(fd);
+			return 1;
+		}
+		fr->ipcFd = fd;
+		/*
+		 * Keep it: FCGX_Accept_r begins by finishing the previous
+		 * request, which would close a connection it did not open.
+		 */
+		fr->keepConnection = 1;
+	}
+	/*
+	 * libfcgi reads the request from fr->ipcFd; when the connection
+	 * fails or times out first, it closes it and, with no listener of
+	 * its own (-1), returns instead of accepting.  A connection the
+	 * server asked to keep (FCGI_KEEP_CONN) stays in fr->ipcFd for the
+	 * next call, under the same deadline.
+	 */
+	return FCGX_Accept_r(fr) == 0 ? 0 : 1;
+}
+
 void
 front_worker_run(const struct config *cfg, int listen_fd)
 {
@@ -354,6 +413,7 @@ front_worker_run(const struct config *cfg, int listen_fd)
 	struct arena *arena;
 	FCGX_Request fr;
 	sigset_t all;
+	int rc;
 
 	/* Die with the master: an orphaned worker would hold the socket. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -369,7 +429,8 @@ front_worker_run(const struct config *cfg, int listen_fd)
 
 	if (FCGX_Init() != 0)
 		fatal("FCGX_Init failed");
-	FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	/* We accept, libfcgi only reads: see next_request(). */
+	FCGX_InitRequest(&fr, -1, 0);
 	ctx.db = store_open(cfg->database_url, cfg->db_connect_timeout);
 	/* Connect now so the first request does not pay for it. */
 	(void)store_ready(ctx.db);
@@ -381,11 +442,10 @@ front_worker_run(const struct config *cfg, int listen_fd)
 		w_idle = 1;
 		if (w_stop)
 			break;
-		if (FCGX_Accept_r(&fr) < 0) {
+		if ((rc = next_request(&fr, listen_fd)) != 0) {
 			w_idle = 0;
-			if (w_stop || errno == EINTR)
+			if (rc > 0 || w_stop)
 				continue;
-			log_err("FCGX_Accept_r failed");
 			break;
 		}
 		w_idle = 0;

@@ -5,6 +5,7 @@ the socket cannot stop the service by holding connections open."""
 import os
 import socket
 import stat
+import struct
 import subprocess
 from pathlib import Path
 
@@ -67,4 +68,31 @@ def test_idle_connections_do_not_stop_the_service(stack, client):
         assert r.json()["status"] == "ok"
     finally:
         for s in idle:
+            s.close()
+
+
+FCGI_BEGIN_REQUEST = 1
+
+
+def test_stalled_connections_are_dropped(stack, client):
+    """Clients that send part of a record and stop hold a worker only until
+    the read deadline: more of them than there are workers, and /api/health
+    still answers through nginx; fleetpkid closes each stalled connection."""
+    path = socket_path(stack)
+    begin = struct.pack(">BBHHBB", 1, FCGI_BEGIN_REQUEST, 1, 8, 0, 0)
+    stalled = []
+    try:
+        for _ in range(WORKERS + 1):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(120)
+            s.connect(path)
+            # Three bytes of an 8-byte record header: a reader waits for more.
+            s.sendall(begin[:3])
+            stalled.append(s)
+        r = client.get("/api/health", timeout=120)
+        assert r.status == 200, r
+        for s in stalled:
+            assert s.recv(1) == b"", "a stalled connection was kept open"
+    finally:
+        for s in stalled:
             s.close()
