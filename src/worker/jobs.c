@@ -63,8 +63,26 @@ job_crl_refresh(struct fp_ctx *ctx, const struct job_rec *job,
 	return 0;
 }
 
+/*
+ * Forget Idempotency-Keys older than they are honoured (a day): the
+ * table stays the size of a day's keyed issuances.
+ */
+static int
+job_idempotency_prune(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	int rc;
+
+	(void)job;
+	if ((rc = core_idem_prune(ctx)) != 0)
+		return fp_fail(st, (enum fp_err) - rc, "pruning failed (%s)",
+		    fp_err_default(rc));
+	return 0;
+}
+
 const struct job_kind worker_job_kinds[] = {
 	{ "crl.refresh", "pki", JOB_EVERY_TICK, 300, 3, job_crl_refresh },
+	{ "idempotency.prune", "pki", 3600, 120, 3, job_idempotency_prune },
 };
 const size_t worker_njob_kinds = FP_ARRAY_LEN(worker_job_kinds);
 

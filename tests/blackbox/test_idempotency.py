@@ -193,3 +193,27 @@ def test_expired_keys_are_forgotten(x509, work, env):
     assert r.status == 201, r
     assert r.json()["certificateFingerprint"] != first
     assert "idempotent-replayed" not in r.headers
+
+
+def test_worker_prunes_day_old_keys(x509, work, env, cli):
+    """fleetpki-worker's idempotency.prune forgets keys past their day, and
+    only those."""
+    import subprocess
+    old, fresh = key(), key()
+    for k in (old, fresh):
+        r = x509.post(CERTS, {"csr": work.csr(subject="/CN=idem prune")},
+                      headers={"Idempotency-Key": k})
+        assert r.status == 201, r
+
+    def count(k):
+        out = subprocess.run(["psql", "-XAtq", env["FLEETPKI_DATABASE_URL"], "-c",
+                              f"SELECT count(*) FROM idempotency_keys WHERE key = '{k}'"],
+                             check=True, capture_output=True, text=True).stdout
+        return int(out.strip())
+
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", env["FLEETPKI_DATABASE_URL"],
+                    "-c", "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' "
+                          f"WHERE key = '{old}'"], check=True, capture_output=True)
+    cli.run("--once", program="fleetpki-worker")
+    assert count(old) == 0
+    assert count(fresh) == 1
