@@ -5,6 +5,7 @@
 #ifndef FLEETPKI_BUF_H
 #define FLEETPKI_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct buf {
@@ -20,6 +21,9 @@ void	buf_append(struct buf *, const void *, size_t);
 void	buf_puts(struct buf *, const char *);
 void	buf_printf(struct buf *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* The same with a va_list (consumed). */
+void	buf_vprintf(struct buf *, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 2, 0)));
 void	buf_reset(struct buf *);
 /* Free the storage; the buf is BUF_INIT again.  Wipes when 'secret'. */
 void	buf_free(struct buf *);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fleetpki/arena.h"
+#include "fleetpki/buf.h"
 #include "fleetpki/util.h"
 
 #define ARENA_BLOCK (16 * 1024)
@@ -115,18 +116,15 @@ arena_strdup(struct arena *a, const char *s)
 char *
 arena_printf(struct arena *a, const char *fmt, ...)
 {
+	struct buf b = BUF_INIT;
 	va_list ap;
 	char *p;
-	int n;
 
+	/* Formatted once into a scratch buffer, then copied in. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		fatal("arena_printf: bad format");
-	p = arena_alloc(a, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	p = arena_strndup(a, b.data != NULL ? (const char *)b.data : "", b.len);
+	buf_free(&b);
 	return p;
 }

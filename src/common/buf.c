@@ -49,21 +49,30 @@ buf_puts(struct buf *b, const char *s)
 }
 
 void
-buf_printf(struct buf *b, const char *fmt, ...)
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list measure;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	/* Measure on a copy: 'ap' is consumed by the second pass. */
+	va_copy(measure, ap);
+	n = vsnprintf(NULL, 0, fmt, measure);
+	va_end(measure);
 	if (n < 0)
 		fatal("buf_printf: bad format");
 	buf_reserve(b, (size_t)n);
-	va_start(ap, fmt);
 	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 void
