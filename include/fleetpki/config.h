@@ -64,6 +64,12 @@ struct config {
 	 * keep none.
 	 */
 	char	*ocsp_cache_dir;
+	/*
+	 * "on" (default): fleetpkid's workers sign and seal through the
+	 * signer process and hold no key.  "off" keeps the keys in the
+	 * workers: for measuring the signer's cost only.
+	 */
+	char	*signer;
 };
 
 /*

@@ -27,6 +27,11 @@ struct db;
 struct fp_ctx {
 	const struct config	*cfg;
 	struct db		*db;
+	/*
+	 * The keys: every CA signature and every seal/unseal goes through
+	 * it (signer.h); remote in fleetpkid's workers, local elsewhere.
+	 */
+	struct signer		*signer;
 };
 
 /* A tenant's CA, ready to sign; owned by the process cache. */

@@ -8,12 +8,15 @@
 #define FLEETPKI_FRONT_H
 
 struct config;
+struct signer;
 
 /*
  * Serve requests on 'listen_fd' until told to stop (SIGTERM: finish the
- * request in hand, then exit).  Never returns.
+ * request in hand, then exit), signing and sealing through 'signer'
+ * (signer.h).  Never returns.
  */
-void	front_worker_run(const struct config *cfg, int listen_fd)
+void	front_worker_run(const struct config *cfg, int listen_fd,
+	    struct signer *signer)
 	    __attribute__((noreturn));
 
 #endif

@@ -303,6 +303,52 @@ int	pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *req,
  */
 int	pki_ocsp_error(int status, struct buf *out);
 
+/* ---- keys held elsewhere (the signer) ----------------------------- */
+
+struct pki_remote_ref;
+
+/*
+ * Sign 'dlen' bytes of digest 'dg' (made with digest 'md', OpenSSL's
+ * name: "SHA2-256") as the key 'ref' names; 'kind' says what is signed
+ * (PKI_KIND_*).  The signature, in the key type's usual encoding (DER
+ * ECDSA-Sig-Value, PKCS#1 v1.5), goes to 'sig', of '*siglen' bytes at
+ * most, and '*siglen' is set to its length.  0 or a negative fp_err.
+ */
+typedef int (*pki_remote_sign_fn)(void *arg, const struct pki_remote_ref *ref,
+    const char *kind, const char *md, const unsigned char *dg, size_t dlen,
+    unsigned char *sig, size_t *siglen);
+
+/* Who signs for a remote key; copied into the key. */
+struct pki_remote_ref {
+	pki_remote_sign_fn	 sign;
+	void			*arg;		/* borrowed: must outlive the key */
+	int64_t			 tenant_id;
+	int64_t			 ca_id;
+};
+
+#define PKI_KIND_CERT	"certificate"
+#define PKI_KIND_CRL	"crl"
+#define PKI_KIND_OCSP	"ocsp"
+
+/*
+ * An EVP_PKEY with the public half of 'pub' (EC or RSA) whose private
+ * operations call 'ref->sign': a CA key as a worker holds it, usable
+ * wherever a CA key is (pki_issue, pki_crl_build, pki_ocsp_respond),
+ * without the key itself ever being in the process.  Free with
+ * EVP_PKEY_free.
+ */
+int	pki_key_remote(EVP_PKEY *pub, const struct pki_remote_ref *ref,
+	    EVP_PKEY **out);
+
+/*
+ * The other end: sign digest 'dg' with a key held here.  'md' must be
+ * the digest the key signs with (as pki_issue picks it) and 'dlen' its
+ * size, else -FP_E_BADREQ.  '*siglen' is the room in 'sig' on entry
+ * (EVP_PKEY_get_size(key) is enough), the signature's length on return.
+ */
+int	pki_sign_digest(EVP_PKEY *key, const char *md, const unsigned char *dg,
+	    size_t dlen, unsigned char *sig, size_t *siglen);
+
 /* ---- sealing private keys at rest -------------------------------- */
 
 /*

@@ -19,6 +19,7 @@
 #include "fleetpki/jwt.h"
 #include "fleetpki/log.h"
 #include "fleetpki/pki.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
@@ -186,8 +187,8 @@ key_create(struct fp_ctx *ctx, struct jwt_key_rec *rec)
 	if ((rc = pki_key_to_der(key, &der)) != 0)
 		goto out;
 	aad = xasprintf("jwt:%s", rec->kid);
-	if ((rc = pki_seal(ctx->cfg->master_key, aad, strlen(aad), der.data,
-	         der.len, &rec->private_sealed)) != 0)
+	if ((rc = signer_seal(ctx->signer, aad, der.data, der.len,
+	         &rec->private_sealed)) != 0)
 		goto out;
 	rec->active = true;
 	rc = store_jwt_key_insert(ctx->db, rec);
@@ -221,8 +222,8 @@ auth_token_mint(struct fp_ctx *ctx, const struct tenant *t, int64_t ttl,
 	if (rc != 0)
 		goto out;
 	aad = xasprintf("jwt:%s", rec.kid);
-	if ((rc = pki_open(ctx->cfg->master_key, aad, strlen(aad),
-	         rec.private_sealed.data, rec.private_sealed.len, &der)) != 0) {
+	if ((rc = signer_unseal(ctx->signer, aad, rec.private_sealed.data,
+	         rec.private_sealed.len, &der)) != 0) {
 		fp_fail(st, FP_E_INTERNAL,
 		    "the signing key does not open: wrong master_key?");
 		goto out;

@@ -23,6 +23,7 @@
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
 #include "fleetpki/migrate.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
@@ -106,6 +107,8 @@ cli_open(struct cli *cli)
 	if (config_load(config_path(cli->config_arg), &cli->cfg, &err) != 0)
 		die("%s", err);
 	cli->ctx.cfg = &cli->cfg;
+	/* The CLI parses no client input: it signs in-process. */
+	cli->ctx.signer = signer_local_new(cli->cfg.master_key);
 	/*
 	 * The operator's commands run as the schema owner: migrations, and
 	 * listings and changes across tenants, which the app role's
@@ -872,6 +875,7 @@ main(int argc, char **argv)
 	rc = cmd->run(&cli, &o, argv + optind);
 	if (cli.loaded) {
 		store_close(cli.ctx.db);
+		signer_free(cli.ctx.signer);
 		config_free(&cli.cfg);
 	}
 	return rc;

@@ -58,6 +58,7 @@ static const struct config_key {
 	    0 },
 	{ "ocsp_cache_dir", C_STR, offsetof(struct config, ocsp_cache_dir), 0,
 	    0 },
+	{ "signer", C_STR, offsetof(struct config, signer), 0, 0 },
 };
 
 void
@@ -84,6 +85,7 @@ config_defaults(struct config *cfg)
 	cfg->outbound_allow = xstrdup("");
 	cfg->socket_group = xstrdup("");
 	cfg->ocsp_cache_dir = xstrdup("");
+	cfg->signer = xstrdup("on");
 }
 
 static char *
@@ -177,7 +179,7 @@ config_set(struct config *cfg, const char *key, const char *val, char **why)
 int
 config_load(const char *path, struct config *cfg, char **err)
 {
-	char line[4096], *key, *val, *eq, *why = NULL;
+	char line[4096], iobuf[4096], *key, *val, *eq, *why = NULL;
 	int lineno = 0, rc = -1, have_key = 0, have_pepper = 0;
 	FILE *f = NULL;
 
@@ -187,6 +189,8 @@ config_load(const char *path, struct config *cfg, char **err)
 		*err = xasprintf("%s: %s", path, strerror(errno));
 		goto out;
 	}
+	/* stdio's own buffer would keep the file's secrets after fclose. */
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
@@ -217,6 +221,10 @@ config_load(const char *path, struct config *cfg, char **err)
 		*err = xasprintf("%s: read error", path);
 		goto out;
 	}
+	if (strcmp(cfg->signer, "on") != 0 && strcmp(cfg->signer, "off") != 0) {
+		*err = xasprintf("%s: 'signer' must be on or off", path);
+		goto out;
+	}
 	/* No default for secrets: a server must never run on a known key. */
 	if (!have_key || !have_pepper) {
 		*err = xasprintf("%s: 'master_key' and 'pepper' are required",
@@ -229,6 +237,7 @@ out:
 	if (f != NULL)
 		fclose(f);
 	OPENSSL_cleanse(line, sizeof(line));
+	OPENSSL_cleanse(iobuf, sizeof(iobuf));
 	return rc;
 }
 
@@ -250,6 +259,7 @@ config_free(struct config *cfg)
 	free(cfg->outbound_allow);
 	free(cfg->socket_group);
 	free(cfg->ocsp_cache_dir);
+	free(cfg->signer);
 	OPENSSL_cleanse(cfg, sizeof(*cfg));
 }
 

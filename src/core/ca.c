@@ -18,6 +18,7 @@
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
 #include "fleetpki/pki.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
@@ -105,20 +106,15 @@ core_tenant(struct fp_ctx *ctx, const char *name, struct tenant *out)
 	return 0;
 }
 
-/* The associated data a CA key is sealed with: binds tenant and row. */
-static char *
-ca_aad(int64_t tenant_id, const char *public_id)
-{
-	return xasprintf("ca:%" PRId64 ":%s", tenant_id, public_id);
-}
-
-/* Open a stored CA: parse, unseal, and check the key fits the cert. */
+/*
+ * Open a stored CA: parse, and have the signer give its key (unsealed
+ * here, or a handle on the signer process's) checked against the cert.
+ */
 static int
 ca_open(struct fp_ctx *ctx, const struct ca_rec *rec, struct core_ca **out)
 {
-	struct buf keyder = BUF_INIT, pem = BUF_INIT;
+	struct buf pem = BUF_INIT;
 	struct core_ca *ca;
-	char *aad = NULL;
 	int rc;
 
 	ca = xcalloc(1, sizeof(*ca));
@@ -130,21 +126,9 @@ ca_open(struct fp_ctx *ctx, const struct ca_rec *rec, struct core_ca **out)
 	if ((rc = pki_cert_from_der(rec->cert_der.data, rec->cert_der.len,
 	         &ca->pki.cert)) != 0)
 		goto out;
-	aad = ca_aad(rec->tenant_id, rec->public_id);
-	if ((rc = pki_open(ctx->cfg->master_key, aad, strlen(aad),
-	         rec->key_sealed.data, rec->key_sealed.len, &keyder)) != 0) {
-		log_err("CA %" PRId64 ": sealed key does not open (wrong "
-		        "master_key?)",
-		    rec->id);
+	if ((rc = signer_ca_key(ctx->signer, rec, ca->pki.cert,
+	         &ca->pki.key)) != 0)
 		goto out;
-	}
-	if ((rc = pki_key_from_der(keyder.data, keyder.len, &ca->pki.key)) != 0)
-		goto out;
-	if (X509_check_private_key(ca->pki.cert, ca->pki.key) != 1) {
-		log_ossl_errors("CA key does not match its certificate");
-		rc = -FP_E_INTERNAL;
-		goto out;
-	}
 	if ((rc = pki_cert_to_pem(ca->pki.cert, &pem)) != 0)
 		goto out;
 	ca->pem = buf_steal(&pem, NULL);
@@ -155,8 +139,6 @@ ca_open(struct fp_ctx *ctx, const struct ca_rec *rec, struct core_ca **out)
 	ca = NULL;
 out:
 	core_ca_free(ca);
-	free(aad);
-	buf_free_secret(&keyder);
 	buf_free(&pem);
 	return rc;
 }
@@ -368,9 +350,10 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 		rec.key_id[i] = (char)toupper((unsigned char)rec.key_id[i]);
 	if ((rc = pki_key_to_der(key, &keyder)) != 0)
 		goto out;
-	aad = ca_aad(t->id, rec.public_id);
-	if ((rc = pki_seal(ctx->cfg->master_key, aad, strlen(aad), keyder.data,
-	         keyder.len, &rec.key_sealed)) != 0)
+	/* Local signers only: the signer process seals no CA key. */
+	aad = signer_ca_aad(t->id, rec.public_id);
+	if ((rc = signer_seal(ctx->signer, aad, keyder.data, keyder.len,
+	         &rec.key_sealed)) != 0)
 		goto out;
 	tx.ctx = ctx;
 	tx.rec = &rec;

@@ -16,6 +16,7 @@
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
 #include "fleetpki/pki.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
@@ -85,8 +86,10 @@ core_issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca,
 		buf_reset(&der);
 		buf_reset(&pem);
 		if ((rc = pki_issue(core_ca_pki(ca), pub, prof, &cert, st)) !=
-		    0)
+		    0) {
+			rc = signer_why(ctx->signer, rc); /* 503: no signer */
 			goto out;
+		}
 		if ((rc = pki_cert_to_der(cert, &der)) != 0 ||
 		    (rc = pki_cert_to_pem(cert, &pem)) != 0 ||
 		    (rc = pki_cert_serial_hex(cert, out->serial)) != 0 ||
@@ -108,9 +111,8 @@ core_issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca,
 			free(aad);
 			aad = core_cert_key_aad(tenant_id, out->ca_id,
 			    out->serial);
-			if ((rc = pki_seal(ctx->cfg->master_key, aad,
-			         strlen(aad), keyder.data, keyder.len,
-			         &out->key_sealed)) != 0)
+			if ((rc = signer_seal(ctx->signer, aad, keyder.data,
+			         keyder.len, &out->key_sealed)) != 0)
 				goto out;
 		}
 		rc = store_cert_insert(ctx->db, out,

@@ -12,6 +12,7 @@
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
 #include "fleetpki/pki.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
@@ -42,8 +43,10 @@ crl_build(void *varg, int64_t number, const struct revoked_rec *rev,
 	crl->this_update = util_now();
 	crl->next_update = crl->this_update + arg->ctx->cfg->crl_validity;
 	if ((rc = pki_crl_build(core_ca_pki(arg->ca), list, nrev, number,
-	         crl->this_update, crl->next_update, &x)) != 0)
+	         crl->this_update, crl->next_update, &x)) != 0) {
+		rc = signer_why(arg->ctx->signer, rc);
 		goto out;
+	}
 	buf_reset(&crl->der);
 	rc = pki_crl_to_der(x, &crl->der);
 out:

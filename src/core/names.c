@@ -17,6 +17,7 @@
 #include "fleetpki/log.h"
 #include "fleetpki/net.h"
 #include "fleetpki/pki.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
@@ -203,8 +204,9 @@ core_cert_private_key(struct fp_ctx *ctx, const struct cert_rec *rec,
 	if (rec->key_sealed.len == 0)
 		return -FP_E_NOTFOUND;
 	aad = core_cert_key_aad(rec->tenant_id, rec->ca_id, rec->serial);
-	if ((rc = pki_open(ctx->cfg->master_key, aad, strlen(aad),
-	         rec->key_sealed.data, rec->key_sealed.len, &der)) != 0) {
+	/* A worker asks the signer; the plaintext is wiped below. */
+	if ((rc = signer_unseal(ctx->signer, aad, rec->key_sealed.data,
+	         rec->key_sealed.len, &der)) != 0) {
 		log_err("certificate %s: sealed key does not open",
 		    rec->serial);
 		goto out;

@@ -23,6 +23,7 @@
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
 #include "fleetpki/pki.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 
@@ -258,8 +259,10 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	}
 	/* Backdate a little for clients whose clocks run slow. */
 	if ((rc = pki_ocsp_respond(core_ca_pki(ca), req, ans, now - 60,
-	         now + iss->validity, &out->der)) != 0)
+	         now + iss->validity, &out->der)) != 0) {
+		rc = signer_why(ctx->signer, rc);
 		goto out;
+	}
 	out->max_age = nonce ? 0 : iss->validity;
 	if (slot != NULL) {
 		free(slot->statuses);

@@ -9,6 +9,12 @@
  *   SIGTERM  drain: workers finish the request in hand and exit; after
  *            a grace period the stragglers are killed;
  *   SIGHUP   re-read the configuration and replace every worker.
+ *
+ * With `signer = on` (the default) slot 0 of the supervised set is the
+ * signer (signer.h): the only child that keeps the master key and opens
+ * CA keys.  Its socket is bound here, before any fork, and stays open in
+ * the master, so a respawned signer serves the same name and a worker's
+ * connect waits for it (within its deadline) rather than failing.
  */
 #include "config.h"
 
@@ -24,11 +30,13 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <openssl/crypto.h>
 
 #include "fleetpki/config.h"
 #include "fleetpki/front.h"
 #include "fleetpki/log.h"
 #include "fleetpki/proc.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/util.h"
 
 #define MAX_WORKERS 256
@@ -36,6 +44,10 @@
 #define DRAIN_GRACE_MS 10000
 static struct config cfg;
 static int listen_fd = -1;
+/* The signer's socket, when it is on (fixed at start, like 'listen'). */
+static int signer_on;
+static int signer_fd = -1;
+static struct signer_addr signer_addr;
 
 static void
 usage(FILE *f)
@@ -93,17 +105,35 @@ open_listener(const char *where, int mode, const char *group)
 	return fd;
 }
 
-/* A FastCGI worker: the configuration as the master has it now. */
+/*
+ * A child: the signer in slot 0 when it is on, else a FastCGI worker;
+ * both with the configuration as the master has it now.
+ */
 static void
 worker_child(int slot, void *arg)
 {
+	struct signer *signer;
 	enum log_level lvl;
 
-	(void)slot;
 	(void)arg;
+	if (signer_on && slot == 0) {
+		if (log_level_parse(cfg.log_level, &lvl) == 0)
+			log_init("signer", lvl);
+		close(listen_fd); /* it never talks FastCGI */
+		signer_serve(&cfg, signer_fd);
+	}
 	if (log_level_parse(cfg.log_level, &lvl) == 0)
 		log_init("worker", lvl);
-	front_worker_run(&cfg, listen_fd);
+	if (signer_on) {
+		/* A worker must not accept as if it were the signer. */
+		close(signer_fd);
+		signer = signer_remote_new(&signer_addr);
+		/* The key stays with the master (to respawn) and the signer. */
+		OPENSSL_cleanse(cfg.master_key, sizeof(cfg.master_key));
+	} else {
+		signer = signer_local_new(cfg.master_key);
+	}
+	front_worker_run(&cfg, listen_fd, signer);
 }
 
 /*
@@ -123,7 +153,9 @@ reload(struct proc_set *ps)
 		log_warn("'listen' changed: it takes effect at the next start");
 	free(cfg.listen);
 	cfg.listen = listen;
-	ps->want = cfg.workers;
+	if ((strcmp(cfg.signer, "on") == 0) != signer_on)
+		log_warn("'signer' changed: it takes effect at the next start");
+	ps->want = cfg.workers + signer_on;
 	/* Fresh workers read the new configuration; busy ones finish first. */
 	proc_replace_all(ps);
 	log_info("configuration reloaded; replacing workers");
@@ -156,9 +188,16 @@ main(int argc, char **argv)
 	    open_listener(cfg.listen, cfg.socket_mode, cfg.socket_group);
 	if (pid_path != NULL && proc_pid_write("fleetpkid", pid_path) != 0)
 		return 1;
-	log_info("listening on %s with %d workers", cfg.listen, cfg.workers);
-	proc_init(&workers, "worker", MAX_WORKERS, cfg.workers, worker_child,
-	    NULL);
+	signer_on = strcmp(cfg.signer, "on") == 0;
+	if (signer_on)
+		signer_fd = signer_listen(&signer_addr);
+	else
+		log_warn("signer = off: the workers hold the CA keys (for "
+		         "measurement only)");
+	log_info("listening on %s with %d workers%s", cfg.listen, cfg.workers,
+	    signer_on ? " and a signer" : "");
+	proc_init(&workers, "worker", MAX_WORKERS + 1, cfg.workers + signer_on,
+	    worker_child, NULL);
 
 	while (!stopping) {
 		int64_t wait_ms = proc_spawn_due(&workers, 1000);
@@ -184,6 +223,8 @@ main(int argc, char **argv)
 	proc_drain(&workers, &set, DRAIN_GRACE_MS);
 	proc_free(&workers);
 	close(listen_fd);
+	if (signer_fd >= 0)
+		close(signer_fd);
 	if (cfg.listen[0] == '/')
 		(void)unlink(cfg.listen);
 	proc_pid_remove(pid_path);

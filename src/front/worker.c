@@ -404,9 +404,9 @@ next_request(FCGX_Request *fr, int listen_fd)
 }
 
 void
-front_worker_run(const struct config *cfg, int listen_fd)
+front_worker_run(const struct config *cfg, int listen_fd, struct signer *signer)
 {
-	struct fp_ctx ctx = { cfg, NULL };
+	struct fp_ctx ctx = { cfg, NULL, signer };
 	struct http_resp resp;
 	struct buf head = BUF_INIT;
 	struct sigaction sa;

@@ -145,6 +145,7 @@ pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
     X509_CRL **out)
 {
 	X509_CRL *crl = NULL;
+	EVP_MD_CTX *mctx = NULL;
 	X509_EXTENSION *aki = NULL;
 	ASN1_INTEGER *num = NULL;
 	ASN1_TIME *tu = NULL, *nu = NULL;
@@ -188,14 +189,16 @@ pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
 	}
 	/* Entries in serial order: a stable encoding for equal content. */
 	if (!X509_CRL_sort(crl) ||
-	    X509_CRL_sign(crl, ca->key, pki_sig_md(ca->key)) <= 0) {
-		log_ossl_errors("pki_crl_build: X509_CRL_sign");
+	    pki_sign_ctx_new(ca->key, PKI_KIND_CRL, &mctx) != 0 ||
+	    X509_CRL_sign_ctx(crl, mctx) <= 0) {
+		log_ossl_errors("pki_crl_build: X509_CRL_sign_ctx");
 		goto out;
 	}
 	*out = crl;
 	crl = NULL;
 	r = 0;
 out:
+	EVP_MD_CTX_free(mctx);
 	ASN1_TIME_free(tu);
 	ASN1_TIME_free(nu);
 	ASN1_INTEGER_free(num);

@@ -656,6 +656,7 @@ pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 {
 	const struct pki_name *pn = &prof->subject;
 	X509_NAME *subject = NULL;
+	EVP_MD_CTX *mctx = NULL;
 	X509 *x = NULL;
 	int64_t now, nb, na, ca_nb, ca_na;
 	int empty, r;
@@ -729,8 +730,10 @@ pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 	    (r = add_aia_ocsp(x, prof->ocsp_url, st)) != 0)
 		goto out;
 
-	if (X509_sign(x, ca->key, pki_sig_md(ca->key)) <= 0) {
-		log_ossl_errors("pki_issue: X509_sign");
+	if ((r = pki_sign_ctx_new(ca->key, PKI_KIND_CERT, &mctx)) != 0)
+		goto out;
+	if (X509_sign_ctx(x, mctx) <= 0) {
+		log_ossl_errors("pki_issue: X509_sign_ctx");
 		r = -FP_E_INTERNAL;
 		goto out;
 	}
@@ -738,6 +741,7 @@ pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 	x = NULL;
 	r = 0;
 out:
+	EVP_MD_CTX_free(mctx);
 	X509_free(x);
 	X509_NAME_free(subject);
 	return r;

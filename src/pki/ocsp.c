@@ -322,6 +322,7 @@ pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *rq,
 	OCSP_BASICRESP *bs = NULL;
 	OCSP_RESPONSE *resp = NULL;
 	ASN1_GENERALIZEDTIME *tu = NULL, *nu = NULL, *rt = NULL;
+	EVP_MD_CTX *mctx = NULL;
 	size_t i;
 	int r = -FP_E_INTERNAL;
 
@@ -354,9 +355,10 @@ pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *rq,
 	 * responderID is the SHA-1 of the CA key (byKey, 22 bytes instead of
 	 * the whole subject).  producedAt is set to now by the call.
 	 */
-	if (!OCSP_basic_sign(bs, ca->cert, ca->key, pki_sig_md(ca->key), NULL,
+	if (pki_sign_ctx_new(ca->key, PKI_KIND_OCSP, &mctx) != 0 ||
+	    !OCSP_basic_sign_ctx(bs, ca->cert, mctx, NULL,
 	        OCSP_RESPID_KEY | OCSP_NOCERTS)) {
-		log_ossl_errors("OCSP_basic_sign");
+		log_ossl_errors("OCSP_basic_sign_ctx");
 		goto out;
 	}
 	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL,
@@ -366,6 +368,7 @@ pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *rq,
 	}
 	r = response_to_der(resp, out);
 out:
+	EVP_MD_CTX_free(mctx);
 	ASN1_GENERALIZEDTIME_free(tu);
 	ASN1_GENERALIZEDTIME_free(nu);
 	ASN1_GENERALIZEDTIME_free(rt);

@@ -15,6 +15,13 @@
 const EVP_MD *pki_sig_md(EVP_PKEY *key);
 
 /*
+ * A DigestSign context over 'key' with pki_sig_md(key), naming 'kind'
+ * (PKI_KIND_*) for a remote key's signer; for X509_sign_ctx and its
+ * CRL and OCSP siblings.  Free with EVP_MD_CTX_free.
+ */
+int pki_sign_ctx_new(EVP_PKEY *key, const char *kind, EVP_MD_CTX **out);
+
+/*
  * A serial number as we store it: the magnitude, big-endian, without
  * leading zero bytes, in upper-case hex (PKI_SERIAL_HEX_LEN bytes).
  * -FP_E_BADREQ for a negative serial or one longer than we issue: a

@@ -26,6 +26,7 @@
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
 #include "fleetpki/proc.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 #include "fleetpki/worker.h"
@@ -191,7 +192,7 @@ worker_class_run(const struct config *cfg, const char *class)
 {
 	const struct job_kind *mine[MAX_KINDS_PER_CLASS];
 	const char *names[MAX_KINDS_PER_CLASS];
-	struct fp_ctx ctx = { cfg, NULL };
+	struct fp_ctx ctx = { cfg, NULL, NULL };
 	int64_t last_prune = 0;
 	char host[128], owner[256];
 	size_t i, n = 0;
@@ -215,6 +216,8 @@ worker_class_run(const struct config *cfg, const char *class)
 	snprintf(owner, sizeof(owner), "%s:%ld:%s", host, (long)getpid(),
 	    class);
 	ctx.db = store_open(cfg->database_url, cfg->db_connect_timeout);
+	/* Jobs parse no client input: CRLs are signed in-process. */
+	ctx.signer = signer_local_new(cfg->master_key);
 	log_info("running %s jobs (%zu kind%s)", class, n, n == 1 ? "" : "s");
 
 	while (!w_stop) {
@@ -253,6 +256,7 @@ worker_class_run(const struct config *cfg, const char *class)
 	}
 	store_close(ctx.db);
 	core_cache_flush();
+	signer_free(ctx.signer);
 	log_debug("%s jobs stopped", class);
 	exit(0);
 }

@@ -24,6 +24,7 @@
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
 #include "fleetpki/proc.h"
+#include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
 #include "fleetpki/worker.h"
@@ -74,13 +75,15 @@ main(int argc, char **argv)
 		return 1;
 
 	if (args.once) {
-		struct fp_ctx ctx = { &cfg, NULL };
+		struct fp_ctx ctx = { &cfg, NULL, NULL };
 		int rc;
 
 		ctx.db = store_open(cfg.database_url, cfg.db_connect_timeout);
+		ctx.signer = signer_local_new(cfg.master_key);
 		rc = worker_run_once(&ctx) == 0 ? 0 : 1;
 		store_close(ctx.db);
 		core_cache_flush();
+		signer_free(ctx.signer);
 		config_free(&cfg);
 		return rc;
 	}

@@ -1,0 +1,456 @@
+/*
+ * signer/server: fleetpkid's signer process (OpenSSH's privilege
+ * separation, turned around: the small process holds the secrets, the
+ * big ones that parse client input hold none).
+ *
+ * The master binds an abstract unix socket before it forks anything
+ * (signer_listen) and keeps it open, so the name stays ours and a
+ * worker's connect succeeds even while a dead signer is being replaced
+ * (it waits in the backlog, bounded by the worker's deadline).  This
+ * process is the only one of fleetpkid that has the master key after
+ * fork and the only one that unseals CA keys.  It reads CA rows itself,
+ * through the store as the app role, with the tenant the request names
+ * set for that one statement (row-level security then lets it see that
+ * tenant's CAs only): a key id of no CA is refused.
+ *
+ * One thread, poll() over the connections; each request is small and
+ * quick (one ECDSA or RSA signature, or one AES-GCM operation), so they
+ * are answered in turn.  A frame whose header does not decode closes its
+ * connection (the stream cannot be resynchronised); a body that does
+ * not decode is answered SIGNER_ST_MALFORMED.  Both are logged.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "fleetpki/config.h"
+#include "fleetpki/log.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/proc.h"
+#include "fleetpki/signer.h"
+#include "fleetpki/store.h"
+#include "fleetpki/util.h"
+
+/* Connections served at once: workers, each with one. */
+#define MAX_CONNS 1024
+/* Opened CA keys kept; past it the cache starts over. */
+#define KEYS_MAX 4096
+/* A reply that cannot be written in this long drops the connection. */
+#define WRITE_WAIT_MS 1000
+/* The only AAD domain sealed or unsealed for a worker. */
+#define CERT_AAD "cert:"
+
+struct conn {
+	int fd;
+	pid_t pid;
+	size_t have;
+	struct signer_hdr h; /* valid once have >= SIGNER_HDR_LEN */
+	unsigned char buf[SIGNER_HDR_LEN + SIGNER_BODY_MAX];
+};
+
+struct key {
+	int64_t tenant_id;
+	int64_t ca_id;
+	EVP_PKEY *key;
+};
+
+static volatile sig_atomic_t s_stop;
+static struct signer *local;
+static struct db *db;
+static struct key *keys;
+static size_t nkeys;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	s_stop = 1;
+}
+
+int
+signer_listen(struct signer_addr *addr)
+{
+	unsigned char rnd[8];
+	char name[64], hex[17];
+	size_t n;
+	int fd;
+
+	pki_random(rnd, sizeof(rnd));
+	util_hex(rnd, sizeof(rnd), hex);
+	n = (size_t)snprintf(name, sizeof(name), "fleetpki-signer-%ld-%s",
+	    (long)getpid(), hex);
+	memset(addr, 0, sizeof(*addr));
+	addr->sun.sun_family = AF_UNIX;
+	/* Abstract: a leading NUL, nothing on disk to clean up or chmod. */
+	memcpy(addr->sun.sun_path + 1, name, n);
+	addr->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&addr->sun, addr->len) != 0 ||
+	    listen(fd, 1024) != 0)
+		fatal("signer socket: %s", strerror(errno));
+	return fd;
+}
+
+/* The parent of 'pid' from /proc/<pid>/stat, or -1. */
+static pid_t
+parent_of(pid_t pid)
+{
+	char path[64], line[512], *p;
+	long ppid = -1;
+	char state;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    (p = strrchr(line, ')')) != NULL &&
+	    sscanf(p + 1, " %c %ld", &state, &ppid) != 2)
+		ppid = -1;
+	fclose(f);
+	return (pid_t)ppid;
+}
+
+/* Only our own workers: same uid, children of our master. */
+static int
+peer_allowed(int fd, pid_t *pid)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0) {
+		log_err("signer: SO_PEERCRED: %s", strerror(errno));
+		return 0;
+	}
+	*pid = uc.pid;
+	if (uc.uid != geteuid() || parent_of(uc.pid) != getppid()) {
+		log_warn("signer: refused a connection from pid %ld uid %ld: "
+		         "not one of fleetpkid's workers",
+		    (long)uc.pid, (long)uc.uid);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+keys_flush(void)
+{
+	size_t i;
+
+	for (i = 0; i < nkeys; i++)
+		EVP_PKEY_free(keys[i].key);
+	free(keys);
+	keys = NULL;
+	nkeys = 0;
+}
+
+/* The key of CA 'ca_id' of tenant 'tenant_id': SIGNER_ST_*. */
+static int
+key_get(int64_t tenant_id, int64_t ca_id, EVP_PKEY **out)
+{
+	struct ca_rec rec = { 0 };
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	size_t i;
+	int rc, st = SIGNER_ST_FAILED;
+
+	for (i = 0; i < nkeys; i++)
+		if (keys[i].tenant_id == tenant_id && keys[i].ca_id == ca_id) {
+			*out = keys[i].key;
+			return SIGNER_ST_OK;
+		}
+	/* Row-level security: the statement runs as that tenant. */
+	store_set_tenant(db, tenant_id);
+	rc = store_ca_by_id(db, tenant_id, ca_id, &rec);
+	store_set_tenant(db, 0);
+	if (rc == -FP_E_NOTFOUND) {
+		st = SIGNER_ST_NOKEY;
+		goto out;
+	}
+	if (rc == -FP_E_UNAVAILABLE) {
+		st = SIGNER_ST_UNAVAILABLE;
+		goto out;
+	}
+	if (rc != 0 ||
+	    pki_cert_from_der(rec.cert_der.data, rec.cert_der.len, &cert) !=
+	        0 ||
+	    signer_ca_key(local, &rec, cert, &key) != 0)
+		goto out;
+	if (nkeys >= KEYS_MAX)
+		keys_flush();
+	keys = xrealloc(keys, (nkeys + 1) * sizeof(*keys));
+	keys[nkeys].tenant_id = tenant_id;
+	keys[nkeys].ca_id = ca_id;
+	keys[nkeys].key = key;
+	nkeys++;
+	log_info("opened the key of tenant %" PRId64 " CA %" PRId64, tenant_id,
+	    ca_id);
+	*out = key;
+	key = NULL;
+	st = SIGNER_ST_OK;
+out:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	ca_rec_clear(&rec);
+	return st;
+}
+
+static int
+do_sign(const struct conn *c, struct buf *reply)
+{
+	struct signer_sign_req r;
+	unsigned char sig[1024];
+	size_t siglen = sizeof(sig);
+	const char *why = NULL;
+	char prefix[17];
+	EVP_PKEY *key;
+	int st;
+
+	if (signer_sign_req_decode(c->buf + SIGNER_HDR_LEN, c->h.len, &r,
+	        &why) != 0) {
+		log_warn("signer: malformed sign request from pid %ld: %s",
+		    (long)c->pid, why);
+		return SIGNER_ST_MALFORMED;
+	}
+	if ((st = key_get(r.tenant_id, r.ca_id, &key)) != SIGNER_ST_OK) {
+		log_warn(
+		    "signer: refused to sign %s for pid %ld: tenant %" PRId64
+		    " has no CA %" PRId64 "%s",
+		    r.kind, (long)c->pid, r.tenant_id, r.ca_id,
+		    st == SIGNER_ST_NOKEY ? "" : " that opens now");
+		return st;
+	}
+	if (pki_sign_digest(key, r.md, r.dg, r.dlen, sig, &siglen) != 0) {
+		log_warn("signer: refused to sign %s for pid %ld: %s digest of "
+		         "%zu bytes does not fit tenant %" PRId64
+		         " CA %" PRId64,
+		    r.kind, (long)c->pid, r.md, r.dlen, r.tenant_id, r.ca_id);
+		return SIGNER_ST_REFUSED;
+	}
+	util_hex(r.dg, 8, prefix);
+	log_info("signed %s for pid %ld: tenant %" PRId64 " CA %" PRId64
+	         ", %s %s...",
+	    r.kind, (long)c->pid, r.tenant_id, r.ca_id, r.md, prefix);
+	buf_append(reply, sig, siglen);
+	return SIGNER_ST_OK;
+}
+
+static int
+do_blob(const struct conn *c, int op, struct buf *reply)
+{
+	struct signer_blob_req r;
+	const char *why = NULL;
+	char aad[SIGNER_AAD_MAX + 1];
+	int rc;
+
+	if (signer_blob_req_decode(c->buf + SIGNER_HDR_LEN, c->h.len, &r,
+	        &why) != 0) {
+		log_warn("signer: malformed %s request from pid %ld: %s",
+		    op == SIGNER_OP_SEAL ? "seal" : "unseal", (long)c->pid,
+		    why);
+		return SIGNER_ST_MALFORMED;
+	}
+	memcpy(aad, r.aad, r.aadlen);
+	aad[r.aadlen] = '\0';
+	/* Never a CA's or a token key's AAD: those stay in here. */
+	if (strncmp(aad, CERT_AAD, strlen(CERT_AAD)) != 0) {
+		log_warn("signer: refused to %s '%s' for pid %ld: not a "
+		         "certificate's key",
+		    op == SIGNER_OP_SEAL ? "seal" : "unseal", aad,
+		    (long)c->pid);
+		return SIGNER_ST_REFUSED;
+	}
+	rc = op == SIGNER_OP_SEAL
+	    ? signer_seal(local, aad, r.data, r.len, reply)
+	    : signer_unseal(local, aad, r.data, r.len, reply);
+	if (rc != 0) {
+		log_warn("signer: %s '%s' for pid %ld failed",
+		    op == SIGNER_OP_SEAL ? "seal" : "unseal", aad,
+		    (long)c->pid);
+		return SIGNER_ST_FAILED;
+	}
+	log_info("%s '%s' for pid %ld",
+	    op == SIGNER_OP_SEAL ? "sealed" : "unsealed", aad, (long)c->pid);
+	return SIGNER_ST_OK;
+}
+
+/* Write all of 'p' to a non-blocking socket, waiting a little. */
+static int
+send_all(int fd, const unsigned char *p, size_t len)
+{
+	struct pollfd pf = { fd, POLLOUT, 0 };
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    poll(&pf, 1, WRITE_WAIT_MS) > 0)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A whole request is in c->buf: answer it.  -1 drops the connection. */
+static int
+answer(struct conn *c)
+{
+	struct signer_hdr rh = { SIGNER_VERSION, 0, 0, 0, 0 };
+	unsigned char hdr[SIGNER_HDR_LEN];
+	struct buf reply = BUF_INIT;
+	int rc = 0;
+
+	rh.op = c->h.op | SIGNER_OP_REPLY;
+	rh.id = c->h.id;
+	if (c->h.op == SIGNER_OP_SIGN)
+		rh.status = (uint16_t)do_sign(c, &reply);
+	else
+		rh.status = (uint16_t)do_blob(c, c->h.op, &reply);
+	if (rh.status != SIGNER_ST_OK)
+		buf_reset(&reply);
+	rh.len = (uint32_t)reply.len;
+	signer_hdr_encode(&rh, hdr);
+	if (send_all(c->fd, hdr, sizeof(hdr)) != 0 ||
+	    send_all(c->fd, reply.data, reply.len) != 0) {
+		log_warn("signer: cannot answer pid %ld: %s", (long)c->pid,
+		    strerror(errno));
+		rc = -1;
+	}
+	buf_free_secret(&reply);
+	OPENSSL_cleanse(c->buf, c->have);
+	c->have = 0;
+	return rc;
+}
+
+/* Read what is there; -1 drops the connection. */
+static int
+conn_read(struct conn *c)
+{
+	const char *why = NULL;
+	size_t want;
+	ssize_t n;
+
+	for (;;) {
+		want = c->have < SIGNER_HDR_LEN ? SIGNER_HDR_LEN
+		                                : SIGNER_HDR_LEN + c->h.len;
+		if ((n = recv(c->fd, c->buf + c->have, want - c->have, 0)) < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ||
+			        errno == EINTR
+			    ? 0
+			    : -1;
+		if (n == 0) {
+			if (c->have > 0)
+				log_warn("signer: pid %ld closed mid-request "
+				         "(%zu bytes)",
+				    (long)c->pid, c->have);
+			return -1;
+		}
+		c->have += (size_t)n;
+		if (c->have == SIGNER_HDR_LEN) {
+			if (signer_hdr_decode(c->buf, c->have, &c->h, &why) !=
+			        0 ||
+			    (c->h.op & SIGNER_OP_REPLY) != 0 ||
+			    c->h.status != 0) {
+				log_warn(
+				    "signer: refused a frame from pid %ld: "
+				    "%s",
+				    (long)c->pid,
+				    why != NULL ? why : "not a request");
+				return -1;
+			}
+		}
+		if (c->have == SIGNER_HDR_LEN + c->h.len && answer(c) != 0)
+			return -1;
+	}
+}
+
+void
+signer_serve(const struct config *cfg, int listen_fd)
+{
+	static struct conn *conns[MAX_CONNS];
+	static struct pollfd pfd[MAX_CONNS + 1];
+	struct conn *c;
+	size_t nconns = 0, i, np;
+	pid_t pid;
+	int fd;
+
+	proc_child_signals(on_stop);
+	local = signer_local_new(cfg->master_key);
+	db = store_open(cfg->database_url, cfg->db_connect_timeout);
+	log_info("signer ready");
+
+	/* On SIGTERM: no new connections, finish with those we have. */
+	while (!s_stop || nconns > 0) {
+		if (s_stop && listen_fd >= 0) {
+			close(listen_fd);
+			listen_fd = -1;
+		}
+		np = 0;
+		if (listen_fd >= 0) {
+			pfd[np].fd = listen_fd;
+			pfd[np].events = POLLIN;
+			pfd[np++].revents = 0;
+		}
+		for (i = 0; i < nconns; i++) {
+			pfd[np].fd = conns[i]->fd;
+			pfd[np].events = POLLIN;
+			pfd[np++].revents = 0;
+		}
+		if (poll(pfd, (nfds_t)np, 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("signer poll: %s", strerror(errno));
+		}
+		/* Connections first: their indexes shift below. */
+		for (i = nconns; i-- > 0;) {
+			short re = pfd[i + (listen_fd >= 0 ? 1 : 0)].revents;
+
+			/* A hang-up reads as end of file: dropped below. */
+			if (re == 0 || conn_read(conns[i]) == 0)
+				continue;
+			close(conns[i]->fd);
+			OPENSSL_cleanse(conns[i], sizeof(*conns[i]));
+			free(conns[i]);
+			conns[i] = conns[--nconns];
+		}
+		if (listen_fd < 0 || (pfd[0].revents & POLLIN) == 0)
+			continue;
+		if ((fd = accept4(listen_fd, NULL, NULL,
+		         SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+			continue;
+		if (nconns >= MAX_CONNS || !peer_allowed(fd, &pid)) {
+			if (nconns >= MAX_CONNS)
+				log_warn("signer: %d connections, refusing",
+				    MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		c = xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		c->pid = pid;
+		conns[nconns++] = c;
+		log_debug("signer: pid %ld connected", (long)pid);
+	}
+	keys_flush();
+	signer_free(local);
+	store_close(db);
+	log_info("signer stopped");
+	exit(0);
+}

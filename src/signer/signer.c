@@ -1,0 +1,406 @@
+/*
+ * signer/signer: the signing interface, local and remote (signer.h).
+ *
+ * The remote side keeps one connection to the signer process, opened at
+ * first use, and sends one request at a time: a worker serves one HTTP
+ * request at a time, so nothing is gained by pipelining, and a strict
+ * request/reply pairing (the reply must carry the request's op and id)
+ * is easy to check.  Every send and receive is bounded by
+ * SIGNER_TIMEOUT_MS (SO_SNDTIMEO/SO_RCVTIMEO on the socket), so a
+ * stopped or dead signer costs a request that long at most and answers
+ * 503 — never a hang.  A connection that fails before any byte of the
+ * reply arrived, after having worked before, is tried once more on a
+ * fresh one: that is the signer having been restarted since.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "fleetpki/config.h"
+#include "fleetpki/log.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/signer.h"
+#include "fleetpki/store.h"
+#include "fleetpki/util.h"
+
+struct signer {
+	int remote;
+	/* local */
+	unsigned char master_key[PKI_SEAL_KEY_LEN];
+	/* remote */
+	struct signer_addr addr;
+	int fd;
+	int used; /* the connection has carried a reply */
+	uint32_t next_id;
+	int last_err; /* of the last failed remote signature, for signer_why */
+};
+
+struct signer *
+signer_local_new(const unsigned char *master_key)
+{
+	struct signer *s = xcalloc(1, sizeof(*s));
+
+	memcpy(s->master_key, master_key, PKI_SEAL_KEY_LEN);
+	s->fd = -1;
+	return s;
+}
+
+struct signer *
+signer_remote_new(const struct signer_addr *addr)
+{
+	struct signer *s = xcalloc(1, sizeof(*s));
+
+	s->remote = 1;
+	s->addr = *addr;
+	s->fd = -1;
+	return s;
+}
+
+void
+signer_free(struct signer *s)
+{
+	if (s == NULL)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	OPENSSL_cleanse(s, sizeof(*s));
+	free(s);
+}
+
+int
+signer_is_remote(const struct signer *s)
+{
+	return s->remote;
+}
+
+char *
+signer_ca_aad(int64_t tenant_id, const char *public_id)
+{
+	return xasprintf("ca:%" PRId64 ":%s", tenant_id, public_id);
+}
+
+int
+signer_why(struct signer *s, int rc)
+{
+	if (s != NULL && s->last_err != 0) {
+		rc = s->last_err;
+		s->last_err = 0;
+	}
+	return rc;
+}
+
+/* ---- remote: one request, one reply ---------------------------------- */
+
+static void
+conn_close(struct signer *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->used = 0;
+}
+
+static int
+conn_open(struct signer *s)
+{
+	struct timeval tv = { SIGNER_TIMEOUT_MS / 1000,
+		(SIGNER_TIMEOUT_MS % 1000) * 1000 };
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		log_err("signer socket: %s", strerror(errno));
+		return -FP_E_UNAVAILABLE;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+	    connect(fd, (const struct sockaddr *)&s->addr.sun, s->addr.len) !=
+	        0) {
+		log_err("signer connect: %s", strerror(errno));
+		close(fd);
+		return -FP_E_UNAVAILABLE;
+	}
+	s->fd = fd;
+	s->used = 0;
+	return 0;
+}
+
+static int
+write_all(int fd, const unsigned char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Exactly 'len' bytes; *got counts what arrived (for the retry rule). */
+static int
+read_all(int fd, unsigned char *p, size_t len, size_t *got)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = recv(fd, p, len, 0)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Map a reply status to our error codes. */
+static int
+status_rc(uint16_t st)
+{
+	switch (st) {
+	case SIGNER_ST_OK:
+		return 0;
+	case SIGNER_ST_NOKEY:
+		return -FP_E_NOTFOUND;
+	case SIGNER_ST_UNAVAILABLE:
+		return -FP_E_UNAVAILABLE;
+	default:
+		return -FP_E_INTERNAL;
+	}
+}
+
+/*
+ * One try: 1 when it failed in a way a fresh connection may fix (a
+ * reused connection that broke before any reply byte), else 0 or a
+ * negative fp_err.
+ */
+static int
+call_once(struct signer *s, const struct signer_hdr *req,
+    const struct buf *body, struct buf *reply)
+{
+	unsigned char hdr[SIGNER_HDR_LEN], tmp[SIGNER_BODY_MAX];
+	struct signer_hdr rh;
+	const char *why = NULL;
+	size_t got = 0;
+	int reused, rc;
+
+	if (s->fd < 0 && (rc = conn_open(s)) != 0)
+		return rc;
+	reused = s->used;
+	signer_hdr_encode(req, hdr);
+	if (write_all(s->fd, hdr, sizeof(hdr)) != 0 ||
+	    write_all(s->fd, body->data, body->len) != 0 ||
+	    read_all(s->fd, hdr, sizeof(hdr), &got) != 0) {
+		int e = errno;
+
+		conn_close(s);
+		if (reused && got == 0 && e != EAGAIN && e != EWOULDBLOCK)
+			return 1;
+		log_err("signer: %s",
+		    e == EAGAIN || e == EWOULDBLOCK ? "no answer in time"
+		                                    : strerror(e));
+		return -FP_E_UNAVAILABLE;
+	}
+	if (signer_hdr_decode(hdr, sizeof(hdr), &rh, &why) != 0 ||
+	    rh.op != (req->op | SIGNER_OP_REPLY) || rh.id != req->id) {
+		log_err("signer: bad reply (%s)",
+		    why != NULL ? why : "op or id");
+		conn_close(s);
+		return -FP_E_UNAVAILABLE;
+	}
+	buf_reset(reply);
+	if (rh.len > 0) {
+		rc = read_all(s->fd, tmp, rh.len, &got);
+		if (rc == 0)
+			buf_append(reply, tmp, rh.len);
+		OPENSSL_cleanse(tmp, rh.len); /* may be a plaintext key */
+		if (rc != 0) {
+			log_err("signer: reply cut short: %s", strerror(errno));
+			conn_close(s);
+			return -FP_E_UNAVAILABLE;
+		}
+	}
+	s->used = 1;
+	if ((rc = status_rc(rh.status)) != 0)
+		log_warn("signer refused op %u: status %u", req->op, rh.status);
+	return rc;
+}
+
+static int
+remote_call(struct signer *s, enum signer_op op, const struct buf *body,
+    struct buf *reply)
+{
+	struct signer_hdr h = { SIGNER_VERSION, (uint16_t)op, 0, 0, 0 };
+	int rc;
+
+	h.id = ++s->next_id;
+	h.len = (uint32_t)body->len;
+	if ((rc = call_once(s, &h, body, reply)) == 1)
+		rc = call_once(s, &h, body, reply);
+	return rc == 1 ? -FP_E_UNAVAILABLE : rc;
+}
+
+/* pki_remote_sign_fn: a remote CA key's signature. */
+static int
+remote_sign(void *arg, const struct pki_remote_ref *ref, const char *kind,
+    const char *md, const unsigned char *dg, size_t dlen, unsigned char *sig,
+    size_t *siglen)
+{
+	struct signer *s = arg;
+	struct signer_sign_req r;
+	struct buf body = BUF_INIT, reply = BUF_INIT;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.tenant_id = ref->tenant_id;
+	r.ca_id = ref->ca_id;
+	snprintf(r.kind, sizeof(r.kind), "%s", kind);
+	snprintf(r.md, sizeof(r.md), "%s", md);
+	if (dlen > sizeof(r.dg))
+		return -FP_E_INTERNAL;
+	memcpy(r.dg, dg, dlen);
+	r.dlen = dlen;
+	if ((rc = signer_sign_req_encode(&r, &body)) != 0 ||
+	    (rc = remote_call(s, SIGNER_OP_SIGN, &body, &reply)) != 0)
+		goto out;
+	if (reply.len == 0 || reply.len > *siglen) {
+		log_err("signer: signature of %zu bytes, room for %zu",
+		    reply.len, *siglen);
+		rc = -FP_E_INTERNAL;
+		goto out;
+	}
+	memcpy(sig, reply.data, reply.len);
+	*siglen = reply.len;
+out:
+	if (rc != 0)
+		s->last_err = rc;
+	buf_free(&body);
+	buf_free(&reply);
+	return rc;
+}
+
+static int
+remote_blob(struct signer *s, enum signer_op op, const char *aad,
+    const unsigned char *data, size_t len, struct buf *out)
+{
+	struct signer_blob_req r = { aad, strlen(aad), data, len };
+	struct buf body = BUF_INIT, reply = BUF_INIT;
+	int rc;
+
+	if ((rc = signer_blob_req_encode(&r, &body)) != 0) {
+		log_err("signer: %zu bytes do not fit one request", len);
+		goto out;
+	}
+	if ((rc = remote_call(s, op, &body, &reply)) != 0)
+		goto out;
+	buf_append(out, reply.data, reply.len);
+out:
+	/* A plaintext key went one way or the other. */
+	buf_free_secret(&body);
+	buf_free_secret(&reply);
+	return rc;
+}
+
+/* ---- the interface ----------------------------------------------------- */
+
+/* A program that set up no signer: a bug, never the caller's. */
+static int
+no_signer(void)
+{
+	log_err("no signer in this process");
+	return -FP_E_INTERNAL;
+}
+
+int
+signer_ca_key(struct signer *s, const struct ca_rec *rec, X509 *cert,
+    EVP_PKEY **out)
+{
+	struct pki_remote_ref ref;
+	struct buf keyder = BUF_INIT;
+	EVP_PKEY *key = NULL, *pub;
+	char *aad = NULL;
+	int rc;
+
+	*out = NULL;
+	if (s == NULL)
+		return no_signer();
+	if (s->remote) {
+		if ((pub = X509_get0_pubkey(cert)) == NULL) {
+			log_ossl_errors("CA certificate key");
+			return -FP_E_INTERNAL;
+		}
+		ref.sign = remote_sign;
+		ref.arg = s;
+		ref.tenant_id = rec->tenant_id;
+		ref.ca_id = rec->id;
+		if ((rc = pki_key_remote(pub, &ref, &key)) != 0)
+			goto out;
+	} else {
+		aad = signer_ca_aad(rec->tenant_id, rec->public_id);
+		if ((rc = pki_open(s->master_key, aad, strlen(aad),
+		         rec->key_sealed.data, rec->key_sealed.len, &keyder)) !=
+		    0) {
+			log_err("CA %" PRId64 ": sealed key does not open "
+			        "(wrong master_key?)",
+			    rec->id);
+			goto out;
+		}
+		if ((rc = pki_key_from_der(keyder.data, keyder.len, &key)) != 0)
+			goto out;
+	}
+	/* Remote: the public half is compared, through the provider. */
+	if (X509_check_private_key(cert, key) != 1) {
+		log_ossl_errors("CA key does not match its certificate");
+		rc = -FP_E_INTERNAL;
+		goto out;
+	}
+	*out = key;
+	key = NULL;
+out:
+	EVP_PKEY_free(key);
+	buf_free_secret(&keyder);
+	free(aad);
+	return rc;
+}
+
+int
+signer_seal(struct signer *s, const char *aad, const unsigned char *pt,
+    size_t len, struct buf *out)
+{
+	if (s == NULL)
+		return no_signer();
+	if (s->remote)
+		return remote_blob(s, SIGNER_OP_SEAL, aad, pt, len, out);
+	return pki_seal(s->master_key, aad, strlen(aad), pt, len, out);
+}
+
+int
+signer_unseal(struct signer *s, const char *aad, const unsigned char *ct,
+    size_t len, struct buf *out)
+{
+	if (s == NULL)
+		return no_signer();
+	if (s->remote)
+		return remote_blob(s, SIGNER_OP_UNSEAL, aad, ct, len, out);
+	return pki_open(s->master_key, aad, strlen(aad), ct, len, out);
+}

@@ -1,0 +1,512 @@
+/*
+ * test_signer: the signer's wire format (every malformed, oversize,
+ * wrong-version and truncated frame refused, nothing read past what was
+ * given), the remote key of pki/remote.c (certificates, CRLs and OCSP
+ * responses built by OpenSSL's ordinary calls, signed by a callback that
+ * stands in for the signer process, and verified with the CA's public
+ * key), and the local signer's sealing.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "fleetpki/buf.h"
+#include "fleetpki/error.h"
+#include "fleetpki/pki.h"
+#include "fleetpki/signer.h"
+#include "fleetpki/store.h"
+
+/* ---- framing -------------------------------------------------------- */
+
+static void
+good_hdr(unsigned char out[SIGNER_HDR_LEN])
+{
+	struct signer_hdr h = { SIGNER_VERSION, SIGNER_OP_SIGN, 77, 0, 40 };
+
+	signer_hdr_encode(&h, out);
+}
+
+static void
+test_hdr_roundtrip(void **state)
+{
+	unsigned char b[SIGNER_HDR_LEN];
+	struct signer_hdr h;
+	const char *why = NULL;
+
+	(void)state;
+	good_hdr(b);
+	assert_int_equal(signer_hdr_decode(b, sizeof(b), &h, &why), 0);
+	assert_int_equal(h.op, SIGNER_OP_SIGN);
+	assert_int_equal(h.id, 77);
+	assert_int_equal(h.len, 40);
+	assert_int_equal(h.status, 0);
+	/* A reply's op keeps its bit. */
+	h.op = SIGNER_OP_UNSEAL | SIGNER_OP_REPLY;
+	h.status = SIGNER_ST_NOKEY;
+	signer_hdr_encode(&h, b);
+	assert_int_equal(signer_hdr_decode(b, sizeof(b), &h, &why), 0);
+	assert_int_equal(h.op, SIGNER_OP_UNSEAL | SIGNER_OP_REPLY);
+	assert_int_equal(h.status, SIGNER_ST_NOKEY);
+}
+
+static void
+expect_bad_hdr(const unsigned char *b, size_t len, const char *reason)
+{
+	struct signer_hdr h;
+	const char *why = NULL;
+
+	assert_int_equal(signer_hdr_decode(b, len, &h, &why), -FP_E_BADREQ);
+	assert_non_null(why);
+	assert_string_equal(why, reason);
+}
+
+static void
+test_hdr_refused(void **state)
+{
+	unsigned char b[SIGNER_HDR_LEN];
+	size_t n;
+
+	(void)state;
+	/* Truncated: every length short of a header. */
+	good_hdr(b);
+	for (n = 0; n < SIGNER_HDR_LEN; n++)
+		expect_bad_hdr(b, n, "truncated header");
+	good_hdr(b);
+	b[0] ^= 0x20;
+	expect_bad_hdr(b, sizeof(b), "bad magic");
+	good_hdr(b);
+	b[5] = 2; /* version 2 */
+	expect_bad_hdr(b, sizeof(b), "unsupported version");
+	good_hdr(b);
+	b[4] = 1; /* version 257 */
+	expect_bad_hdr(b, sizeof(b), "unsupported version");
+	good_hdr(b);
+	b[7] = 9; /* op 9 */
+	expect_bad_hdr(b, sizeof(b), "unknown op");
+	good_hdr(b);
+	b[7] = 0; /* op 0 */
+	expect_bad_hdr(b, sizeof(b), "unknown op");
+	good_hdr(b);
+	b[15] = 1;
+	expect_bad_hdr(b, sizeof(b), "reserved bits set");
+	/* Oversize: one byte past the limit, and the largest u32. */
+	good_hdr(b);
+	b[16] = 0;
+	b[17] = 0;
+	b[18] = (SIGNER_BODY_MAX + 1) >> 8;
+	b[19] = (SIGNER_BODY_MAX + 1) & 0xff;
+	expect_bad_hdr(b, sizeof(b), "oversize body");
+	memset(b + 16, 0xff, 4);
+	expect_bad_hdr(b, sizeof(b), "oversize body");
+	/* The limit itself is fine. */
+	b[16] = 0;
+	b[17] = 0;
+	b[18] = SIGNER_BODY_MAX >> 8;
+	b[19] = SIGNER_BODY_MAX & 0xff;
+	{
+		struct signer_hdr h;
+
+		assert_int_equal(signer_hdr_decode(b, sizeof(b), &h, NULL), 0);
+		assert_int_equal(h.len, SIGNER_BODY_MAX);
+	}
+}
+
+static void
+sign_req(struct signer_sign_req *r, struct buf *out)
+{
+	memset(r, 0, sizeof(*r));
+	r->tenant_id = 3;
+	r->ca_id = 0x0102030405060708LL;
+	snprintf(r->kind, sizeof(r->kind), "certificate");
+	snprintf(r->md, sizeof(r->md), "SHA2-256");
+	memset(r->dg, 0xab, 32);
+	r->dlen = 32;
+	assert_int_equal(signer_sign_req_encode(r, out), 0);
+}
+
+static void
+test_sign_req(void **state)
+{
+	struct signer_sign_req r, d;
+	struct buf b = BUF_INIT, bad = BUF_INIT;
+	const char *why = NULL;
+	size_t n;
+
+	(void)state;
+	sign_req(&r, &b);
+	assert_int_equal(b.len, 20 + 11 + 8 + 32);
+	assert_int_equal(signer_sign_req_decode(b.data, b.len, &d, &why), 0);
+	assert_int_equal(d.tenant_id, 3);
+	assert_int_equal(d.ca_id, 0x0102030405060708LL);
+	assert_string_equal(d.kind, "certificate");
+	assert_string_equal(d.md, "SHA2-256");
+	assert_int_equal(d.dlen, 32);
+	assert_memory_equal(d.dg, r.dg, 32);
+
+	/* Truncated at every length, and one byte too many. */
+	for (n = 0; n < b.len; n++)
+		assert_int_equal(signer_sign_req_decode(b.data, n, &d, &why),
+		    -FP_E_BADREQ);
+	buf_append(&bad, b.data, b.len);
+	buf_append(&bad, "x", 1);
+	assert_int_equal(signer_sign_req_decode(bad.data, bad.len, &d, &why),
+	    -FP_E_BADREQ);
+	assert_string_equal(why, "lengths do not add up");
+
+	/* Each length field out of range. */
+	memcpy(bad.data, b.data, b.len);
+	bad.data[16] = 0;
+	assert_int_equal(signer_sign_req_decode(bad.data, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	memcpy(bad.data, b.data, b.len);
+	bad.data[17] = SIGNER_NAME_MAX + 1;
+	assert_int_equal(signer_sign_req_decode(bad.data, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	memcpy(bad.data, b.data, b.len);
+	bad.data[18] = SIGNER_DIGEST_MAX + 1;
+	assert_int_equal(signer_sign_req_decode(bad.data, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	memcpy(bad.data, b.data, b.len);
+	bad.data[19] = 1;
+	assert_int_equal(signer_sign_req_decode(bad.data, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	assert_string_equal(why, "reserved bits set");
+	/* A NUL or control byte in a name. */
+	memcpy(bad.data, b.data, b.len);
+	bad.data[22] = '\0';
+	assert_int_equal(signer_sign_req_decode(bad.data, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	assert_string_equal(why, "names must be printable");
+	/* Key ids that no row has. */
+	memcpy(bad.data, b.data, b.len);
+	memset(bad.data, 0xff, 8); /* tenant -1 */
+	assert_int_equal(signer_sign_req_decode(bad.data, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	memcpy(bad.data, b.data, b.len);
+	memset(bad.data + 8, 0, 8); /* CA 0 */
+	assert_int_equal(signer_sign_req_decode(bad.data, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	assert_string_equal(why, "key id out of range");
+
+	/* The encoder refuses what the decoder would. */
+	r.dlen = SIGNER_DIGEST_MAX + 1;
+	assert_int_not_equal(signer_sign_req_encode(&r, &bad), 0);
+	buf_free(&b);
+	buf_free(&bad);
+}
+
+static void
+test_blob_req(void **state)
+{
+	static const unsigned char key[] = "not really a key";
+	struct signer_blob_req r = { "cert:1:2:AB", 11, key, sizeof(key) };
+	struct signer_blob_req d;
+	struct buf b = BUF_INIT, big = BUF_INIT;
+	unsigned char *bad;
+	const char *why = NULL;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(signer_blob_req_encode(&r, &b), 0);
+	assert_int_equal(signer_blob_req_decode(b.data, b.len, &d, &why), 0);
+	assert_int_equal(d.aadlen, 11);
+	assert_memory_equal(d.aad, "cert:1:2:AB", 11);
+	assert_int_equal(d.len, sizeof(key));
+	assert_memory_equal(d.data, key, sizeof(key));
+	for (n = 0; n < b.len; n++)
+		assert_int_equal(signer_blob_req_decode(b.data, n, &d, &why),
+		    -FP_E_BADREQ);
+
+	bad = malloc(b.len);
+	memcpy(bad, b.data, b.len);
+	bad[0] = 0;
+	bad[1] = 0; /* no AAD */
+	assert_int_equal(signer_blob_req_decode(bad, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	assert_string_equal(why, "AAD length out of range");
+	memcpy(bad, b.data, b.len);
+	bad[0] = (SIGNER_AAD_MAX + 1) >> 8;
+	bad[1] = (SIGNER_AAD_MAX + 1) & 0xff;
+	assert_int_equal(signer_blob_req_decode(bad, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	/* A data length that claims more than is there, or 4 GiB. */
+	memcpy(bad, b.data, b.len);
+	bad[5]++;
+	assert_int_equal(signer_blob_req_decode(bad, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	assert_string_equal(why, "lengths do not add up");
+	memcpy(bad, b.data, b.len);
+	memset(bad + 2, 0xff, 4);
+	assert_int_equal(signer_blob_req_decode(bad, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	memcpy(bad, b.data, b.len);
+	bad[6 + 4] = '\n';
+	assert_int_equal(signer_blob_req_decode(bad, b.len, &d, &why),
+	    -FP_E_BADREQ);
+	assert_string_equal(why, "AAD must be printable");
+	free(bad);
+
+	/* A body over the limit is never encoded. */
+	r.len = SIGNER_BODY_MAX;
+	assert_int_not_equal(signer_blob_req_encode(&r, &big), 0);
+	buf_free(&b);
+	buf_free(&big);
+}
+
+/* ---- the remote key ------------------------------------------------- */
+
+/* The stand-in signer: a real key, and what it was asked. */
+static struct {
+	EVP_PKEY *key;
+	char kinds[128];
+	int64_t tenant_id, ca_id;
+	int fail;
+	int calls;
+} rs;
+
+static int
+stand_in_sign(void *arg, const struct pki_remote_ref *ref, const char *kind,
+    const char *md, const unsigned char *dg, size_t dlen, unsigned char *sig,
+    size_t *siglen)
+{
+	assert_ptr_equal(arg, &rs);
+	rs.calls++;
+	rs.tenant_id = ref->tenant_id;
+	rs.ca_id = ref->ca_id;
+	strncat(rs.kinds, kind, sizeof(rs.kinds) - strlen(rs.kinds) - 2);
+	strcat(rs.kinds, ",");
+	if (rs.fail)
+		return -FP_E_UNAVAILABLE;
+	return pki_sign_digest(rs.key, md, dg, dlen, sig, siglen);
+}
+
+static void
+remote_roundtrip(const char *alg)
+{
+	struct pki_remote_ref ref = { stand_in_sign, &rs, 5, 9 };
+	struct fp_status st = { 0 };
+	struct pki_profile prof;
+	struct pki_ca ca;
+	struct pki_revoked rev = { "0A0B0C", 1700000000, 1 };
+	EVP_PKEY *remote = NULL, *leafkey = NULL;
+	X509 *cacert = NULL, *leaf = NULL;
+	X509_CRL *crl = NULL;
+	OCSP_REQUEST *oreq = NULL;
+	OCSP_RESPONSE *oresp = NULL;
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_CERTID *id = NULL;
+	X509_STORE *store = NULL;
+	STACK_OF(X509) *certs = NULL;
+	struct pki_ocsp_req *preq = NULL;
+	struct pki_ocsp_answer ans = { PKI_OCSP_GOOD, 0, -1 };
+	struct buf der = BUF_INIT;
+	unsigned char *p = NULL;
+	const unsigned char *cp;
+	int len;
+
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(pki_ca_create(alg, "remote test CA", "fleetpki", 30,
+	                     &rs.key, &cacert, &st),
+	    0);
+	assert_int_equal(pki_key_remote(X509_get0_pubkey(cacert), &ref,
+	                     &remote),
+	    0);
+	/* OpenSSL sees the CA's key in it (what OCSP signing checks). */
+	assert_int_equal(X509_check_private_key(cacert, remote), 1);
+	ca.cert = cacert;
+	ca.key = remote;
+
+	memset(&prof, 0, sizeof(prof));
+	prof.subject.cn = "leaf";
+	prof.eku = PKI_EKU_CLIENT;
+	prof.days = 7;
+	assert_int_equal(pki_key_generate("ec-p256", &leafkey, &st), 0);
+	assert_int_equal(pki_issue(&ca, leafkey, &prof, &leaf, &st), 0);
+	assert_int_equal(X509_verify(leaf, X509_get0_pubkey(cacert)), 1);
+	assert_int_equal(X509_get_signature_nid(leaf),
+	    X509_get_signature_nid(cacert));
+
+	assert_int_equal(pki_crl_build(&ca, &rev, 1, 4, 1700000000, 1700086400,
+	                     &crl),
+	    0);
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(cacert)), 1);
+
+	/* OCSP: a request for the leaf, answered and verified. */
+	assert_non_null(oreq = OCSP_REQUEST_new());
+	assert_non_null(id = OCSP_cert_to_id(NULL, leaf, cacert));
+	assert_non_null(OCSP_request_add0_id(oreq, id));
+	assert_true((len = i2d_OCSP_REQUEST(oreq, &p)) > 0);
+	assert_int_equal(pki_ocsp_req_parse(p, (size_t)len, &preq), 0);
+	assert_int_equal(pki_ocsp_respond(&ca, preq, &ans, 1700000000,
+	                     1700003600, &der),
+	    0);
+	cp = der.data;
+	assert_non_null(oresp = d2i_OCSP_RESPONSE(NULL, &cp, (long)der.len));
+	assert_non_null(bs = OCSP_response_get1_basic(oresp));
+	assert_non_null(store = X509_STORE_new());
+	assert_int_equal(X509_STORE_add_cert(store, cacert), 1);
+	assert_non_null(certs = sk_X509_new_null());
+	assert_true(sk_X509_push(certs, cacert) > 0);
+	assert_int_equal(OCSP_basic_verify(bs, certs, store, 0), 1);
+
+	/* One call per artefact, each named, each with the key's ids. */
+	assert_int_equal(rs.calls, 3);
+	assert_string_equal(rs.kinds, "certificate,crl,ocsp,");
+	assert_int_equal(rs.tenant_id, 5);
+	assert_int_equal(rs.ca_id, 9);
+
+	/* A signer that fails: no artefact, no crash. */
+	rs.fail = 1;
+	X509_free(leaf);
+	leaf = NULL;
+	assert_int_not_equal(pki_issue(&ca, leafkey, &prof, &leaf, &st), 0);
+	assert_null(leaf);
+
+	sk_X509_free(certs);
+	X509_STORE_free(store);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(oresp);
+	pki_ocsp_req_free(preq);
+	OCSP_REQUEST_free(oreq);
+	OPENSSL_free(p);
+	buf_free(&der);
+	X509_CRL_free(crl);
+	X509_free(leaf);
+	X509_free(cacert);
+	EVP_PKEY_free(leafkey);
+	EVP_PKEY_free(remote);
+	EVP_PKEY_free(rs.key);
+}
+
+static void
+test_remote_key_ec(void **state)
+{
+	(void)state;
+	remote_roundtrip("ec-p256");
+	remote_roundtrip("ec-p384");
+}
+
+static void
+test_remote_key_rsa(void **state)
+{
+	(void)state;
+	remote_roundtrip("rsa-2048");
+}
+
+static void
+test_sign_digest_refuses(void **state)
+{
+	struct fp_status st = { 0 };
+	unsigned char dg[64] = { 1 }, sig[512];
+	size_t siglen = sizeof(sig);
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+
+	(void)state;
+	assert_int_equal(pki_ca_create("ec-p256", "d", NULL, 1, &key, &cert,
+	                     &st),
+	    0);
+	/* Another digest than the key's, or another length. */
+	assert_int_equal(pki_sign_digest(key, "SHA2-512", dg, 64, sig, &siglen),
+	    -FP_E_BADREQ);
+	assert_int_equal(pki_sign_digest(key, "SHA2-256", dg, 31, sig, &siglen),
+	    -FP_E_BADREQ);
+	assert_int_equal(pki_sign_digest(key, "SHA2-256", dg, 32, sig, &siglen),
+	    0);
+	assert_true(siglen > 0);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+}
+
+/* ---- the local signer ----------------------------------------------- */
+
+static void
+test_local_signer(void **state)
+{
+	unsigned char mk[PKI_SEAL_KEY_LEN];
+	struct fp_status st = { 0 };
+	struct ca_rec rec = { 0 };
+	struct buf sealed = BUF_INIT, opened = BUF_INIT, der = BUF_INIT;
+	struct signer *s;
+	EVP_PKEY *key = NULL, *got = NULL;
+	X509 *cert = NULL;
+	char *aad;
+
+	(void)state;
+	memset(mk, 7, sizeof(mk));
+	s = signer_local_new(mk);
+	assert_false(signer_is_remote(s));
+	assert_int_equal(signer_seal(s, "cert:1:2:AA",
+	                     (const unsigned char *)"secret", 6, &sealed),
+	    0);
+	assert_int_equal(signer_unseal(s, "cert:1:2:AA", sealed.data,
+	                     sealed.len, &opened),
+	    0);
+	assert_int_equal(opened.len, 6);
+	assert_memory_equal(opened.data, "secret", 6);
+	buf_free_secret(&opened);
+	assert_int_not_equal(signer_unseal(s, "cert:1:2:AB", sealed.data,
+	                         sealed.len, &opened),
+	    0);
+
+	/* A CA row as the store returns it: the key opens and matches. */
+	assert_int_equal(pki_ca_create("ec-p256", "l", NULL, 1, &key, &cert,
+	                     &st),
+	    0);
+	rec.id = 4;
+	rec.tenant_id = 2;
+	snprintf(rec.public_id, sizeof(rec.public_id), "00ff");
+	assert_int_equal(pki_key_to_der(key, &der), 0);
+	aad = signer_ca_aad(2, "00ff");
+	assert_string_equal(aad, "ca:2:00ff");
+	assert_int_equal(signer_seal(s, aad, der.data, der.len,
+	                     &rec.key_sealed),
+	    0);
+	assert_int_equal(signer_ca_key(s, &rec, cert, &got), 0);
+	assert_int_equal(EVP_PKEY_eq(got, key), 1);
+	EVP_PKEY_free(got);
+	/* Sealed for another row: refused. */
+	rec.tenant_id = 3;
+	assert_int_not_equal(signer_ca_key(s, &rec, cert, &got), 0);
+	assert_null(got);
+	/* No signer at all: an internal error, not a crash. */
+	assert_int_equal(signer_seal(NULL, aad, der.data, der.len, &sealed),
+	    -FP_E_INTERNAL);
+
+	free(aad);
+	buf_free_secret(&der);
+	buf_free(&sealed);
+	buf_free(&rec.key_sealed);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	signer_free(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hdr_roundtrip),
+		cmocka_unit_test(test_hdr_refused),
+		cmocka_unit_test(test_sign_req),
+		cmocka_unit_test(test_blob_req),
+		cmocka_unit_test(test_remote_key_ec),
+		cmocka_unit_test(test_remote_key_rsa),
+		cmocka_unit_test(test_sign_digest_refuses),
+		cmocka_unit_test(test_local_signer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
