@@ -40,6 +40,7 @@ typedef void (*proc_child_fn)(int slot, void *arg);
 
 struct proc_set {
 	const char		*what;	/* "worker", for log lines */
+	const char		*what0;	/* slot 0's, when it differs, or NULL */
 	struct proc_slot	*slots;
 	int			 cap;	/* slots allocated */
 	int			 want;	/* slots 0..want-1 are kept running */

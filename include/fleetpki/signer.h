@@ -181,6 +181,9 @@ int signer_why(struct signer *, int rc);
 
 /* ---- the signer process (src/signer/server.c) --------------------- */
 
+/* The signer process's name (/proc/<pid>/comm, 15 bytes at most). */
+#define SIGNER_COMM "fleetpki-signer"
+
 /*
  * fleetpkid's master, before forking: bind and listen on a fresh
  * abstract unix socket, its name in '*addr'.  Returns the fd; fatal on

@@ -37,6 +37,13 @@ proc_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What slot 'i' runs, for log lines. */
+static const char *
+slot_what(const struct proc_set *ps, int i)
+{
+	return i == 0 && ps->what0 != NULL ? ps->what0 : ps->what;
+}
+
 void
 proc_init(struct proc_set *ps, const char *what, int cap, int want,
     proc_child_fn child, void *arg)
@@ -76,7 +83,7 @@ spawn(struct proc_set *ps, int i)
 	ps->slots[i].pid = pid;
 	ps->slots[i].started_ms = proc_now_ms();
 	ps->slots[i].respawn_at_ms = 0;
-	log_debug("%s %d started as pid %ld", ps->what, i, (long)pid);
+	log_debug("%s %d started as pid %ld", slot_what(ps, i), i, (long)pid);
 }
 
 int64_t
@@ -121,11 +128,11 @@ proc_reap(struct proc_set *ps, int stopping)
 		s->pid = 0;
 		failed = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
 		if (WIFSIGNALED(status))
-			log_warn("%s pid %ld killed by signal %d", ps->what,
-			    (long)pid, WTERMSIG(status));
+			log_warn("%s pid %ld killed by signal %d",
+			    slot_what(ps, i), (long)pid, WTERMSIG(status));
 		else if (WEXITSTATUS(status) != 0)
-			log_warn("%s pid %ld exited with status %d", ps->what,
-			    (long)pid, WEXITSTATUS(status));
+			log_warn("%s pid %ld exited with status %d",
+			    slot_what(ps, i), (long)pid, WEXITSTATUS(status));
 		if (stopping || i >= ps->want)
 			continue;
 		if (failed && proc_now_ms() - s->started_ms < YOUNG_DEATH_MS) {
@@ -140,7 +147,7 @@ proc_reap(struct proc_set *ps, int stopping)
 			s->crashes++;
 			s->respawn_at_ms = proc_now_ms() + delay;
 			log_warn("%s %d crashing young; respawn in %lld ms",
-			    ps->what, i, (long long)delay);
+			    slot_what(ps, i), i, (long long)delay);
 		} else {
 			s->crashes = 0;
 			s->respawn_at_ms = proc_now_ms();

@@ -198,6 +198,8 @@ main(int argc, char **argv)
 	    signer_on ? " and a signer" : "");
 	proc_init(&workers, "worker", MAX_WORKERS + 1, cfg.workers + signer_on,
 	    worker_child, NULL);
+	if (signer_on)
+		workers.what0 = "signer";
 
 	while (!stopping) {
 		int64_t wait_ms = proc_spawn_due(&workers, 1000);

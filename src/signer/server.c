@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -392,6 +393,8 @@ signer_serve(const struct config *cfg, int listen_fd)
 	int fd;
 
 	proc_child_signals(on_stop);
+	/* Told apart from the workers in ps, pgrep and the tests. */
+	(void)prctl(PR_SET_NAME, SIGNER_COMM);
 	local = signer_local_new(cfg->master_key);
 	db = store_open(cfg->database_url, cfg->db_connect_timeout);
 	log_info("signer ready");

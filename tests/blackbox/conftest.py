@@ -111,10 +111,25 @@ class Stack:
     def master_pid(self):
         return int((self.dir / "run/fleetpkid.pid").read_text().split()[0])
 
-    def worker_pids(self):
+    def _children(self):
         r = subprocess.run(["pgrep", "-P", str(self.master_pid())],
                            capture_output=True, text=True)
-        return sorted(int(p) for p in r.stdout.split())
+        kids = []
+        for p in r.stdout.split():
+            try:
+                comm = Path(f"/proc/{p}/comm").read_text().strip()
+            except OSError:
+                continue  # gone meanwhile
+            kids.append((int(p), comm))
+        return kids
+
+    def worker_pids(self):
+        """The master's FastCGI workers (not its signer)."""
+        return sorted(p for p, comm in self._children() if comm != "fleetpki-signer")
+
+    def signer_pids(self):
+        """The master's signer process (a list: none while it is respawned)."""
+        return sorted(p for p, comm in self._children() if comm == "fleetpki-signer")
 
 
 def _run_up(dirpath):
