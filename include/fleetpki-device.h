@@ -35,6 +35,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -236,6 +239,25 @@ int fpd_read_answer(struct fpd_device *dev, const struct fpd_request *req,
 /* Send a built request as it is (the simulator's --replay uses it). */
 int fpd_send(struct fpd_client *cl, struct fpd_device *dev,
     const struct fpd_request *req, struct fpd_answer **ans);
+
+/*
+ * GENERATE_KEY: make the key pair 'cmd' asks for (KeyType EC-P256,
+ * EC-P384 or RSA-2048) and a CSR signed by it, subject CN = the ROT.
+ * On FPD_OK '*key' is the private key, the caller's to keep in the
+ * command's slot (EVP_PKEY_free), and '*csr_pem' the CSR to acknowledge
+ * with: fpd_ack_success(dev, cmd->id, *csr_pem), then free().  An
+ * unsupported KeyType is FPD_EINVAL: acknowledge the command failed.
+ */
+int fpd_generate_key(const struct fpd_device *dev,
+    const struct fpd_command *cmd, EVP_PKEY **key, char **csr_pem);
+
+/*
+ * INSTALL_CERTIFICATE (and INSTALL_KEY_AND_CERTIFICATE): the command's
+ * certificate, once it is known to belong to 'key'.  On FPD_OK '*cert'
+ * is the caller's (X509_free); otherwise install nothing.
+ */
+int fpd_check_certificate(const struct fpd_command *cmd, EVP_PKEY *key,
+    X509 **cert);
 
 /*
  * INSTALL_KEY_AND_CERTIFICATE: open the envelope of 'cmd' with the

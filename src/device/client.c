@@ -37,25 +37,6 @@
 #define MAX_CSR (16 * 1024)
 #define MAX_URL 2048
 
-struct ack {
-	char *id;
-	int ok;
-	char *error; /* FAILURE */
-	char *csr; /* SUCCESS of GENERATE_KEY */
-};
-
-struct fpd_device {
-	unsigned char rot[DEVPROTO_ROT_LEN];
-	char rot_hex[DEVPROTO_ROT_HEX_LEN + 1];
-	unsigned char secret[DEVPROTO_SECRET_LEN];
-	struct devproto_keys keys;
-	uint64_t counter; /* the last one used */
-	fpd_counter_save_fn save;
-	void *save_arg;
-	struct ack *acks;
-	size_t nacks;
-};
-
 struct fpd_client {
 	CURL *curl;
 	char *url;
@@ -549,103 +530,6 @@ fpd_read_answer(struct fpd_device *dev, const struct fpd_request *req,
 	}
 out:
 	fpd_answer_free(a);
-	return rc;
-}
-
-/* Standard padded base64 of exactly 'want' bytes into 'out'. */
-static int
-b64_exact(const char *s, unsigned char *out, size_t want)
-{
-	unsigned char *tmp = NULL;
-	size_t n, pad = 0;
-	int got, rc = -1;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n % 4 != 0 || n > INT32_MAX)
-		return -1;
-	if (s[n - 1] == '=')
-		pad++;
-	if (s[n - 2] == '=')
-		pad++;
-	if ((tmp = malloc(n / 4 * 3)) == NULL)
-		return -1;
-	got = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)n);
-	if (got >= 0 && (size_t)got - pad == want) {
-		memcpy(out, tmp, want);
-		rc = 0;
-	}
-	OPENSSL_cleanse(tmp, n / 4 * 3);
-	free(tmp);
-	return rc;
-}
-
-int
-fpd_unwrap_key(const struct fpd_device *dev, const struct fpd_command *cmd,
-    unsigned char **der, size_t *der_len)
-{
-	BIO *bio = NULL;
-	X509 *cert = NULL;
-	EVP_PKEY *pkey = NULL;
-	unsigned char *cder = NULL, *ct = NULL, *pt = NULL;
-	unsigned char nonce[DEVPROTO_ZTP_NONCE_LEN], tag[DEVPROTO_ZTP_TAG_LEN],
-	    hash[32];
-	const unsigned char *p;
-	size_t ctlen;
-	int clen, rc = FPD_EINVAL;
-
-	*der = NULL;
-	*der_len = 0;
-	if (dev == NULL || cmd == NULL ||
-	    cmd->type != FPD_CMD_INSTALL_KEY_AND_CERTIFICATE ||
-	    cmd->invalid != NULL || cmd->certificate == NULL ||
-	    cmd->wrapped_ciphertext == NULL)
-		goto out;
-	/* The envelope is bound to the certificate's DER. */
-	rc = FPD_ECRYPTO;
-	if ((bio = BIO_new_mem_buf(cmd->certificate, -1)) == NULL ||
-	    (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
-	    (clen = i2d_X509(cert, &cder)) <= 0 ||
-	    EVP_Digest(cder, (size_t)clen, hash, NULL, EVP_sha256(), NULL) != 1)
-		goto out;
-	rc = FPD_EPROTO;
-	ctlen = strlen(cmd->wrapped_ciphertext) / 4 * 3;
-	if (b64_exact(cmd->wrapped_nonce, nonce, sizeof(nonce)) != 0 ||
-	    b64_exact(cmd->wrapped_tag, tag, sizeof(tag)) != 0 || ctlen == 0)
-		goto out;
-	/* Its length is the decoded length less the padding. */
-	if (cmd->wrapped_ciphertext[strlen(cmd->wrapped_ciphertext) - 1] == '=')
-		ctlen--;
-	if (cmd->wrapped_ciphertext[strlen(cmd->wrapped_ciphertext) - 2] == '=')
-		ctlen--;
-	if ((ct = malloc(ctlen)) == NULL || (pt = malloc(ctlen)) == NULL) {
-		rc = FPD_ENOMEM;
-		goto out;
-	}
-	if (b64_exact(cmd->wrapped_ciphertext, ct, ctlen) != 0)
-		goto out;
-	rc = FPD_ECRYPTO;
-	if (devproto_ztp_open(dev->secret, dev->rot, hash, nonce, ct, ctlen, pt,
-	        tag) != 0)
-		goto out;
-	/* A PKCS#8 key whose public half is the certificate's. */
-	p = pt;
-	if (ctlen > LONG_MAX ||
-	    (pkey = d2i_AutoPrivateKey(NULL, &p, (long)ctlen)) == NULL ||
-	    p != pt + ctlen || X509_check_private_key(cert, pkey) != 1)
-		goto out;
-	*der = pt;
-	*der_len = ctlen;
-	pt = NULL;
-	rc = FPD_OK;
-out:
-	if (pt != NULL) {
-		OPENSSL_cleanse(pt, ctlen);
-		free(pt);
-	}
-	free(ct);
-	OPENSSL_free(cder);
-	EVP_PKEY_free(pkey);
-	X509_free(cert);
-	BIO_free(bio);
 	return rc;
 }
 

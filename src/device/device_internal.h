@@ -6,8 +6,31 @@
 #define FLEETPKI_DEVICE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fleetpki-device.h"
+#include "fleetpki/devproto.h"
+
+/* One acknowledgement waiting to be sent. */
+struct ack {
+	char *id;
+	int ok;
+	char *error; /* FAILURE */
+	char *csr; /* SUCCESS of GENERATE_KEY */
+};
+
+/* A device: its identity, keys, counter and pending acknowledgements. */
+struct fpd_device {
+	unsigned char rot[DEVPROTO_ROT_LEN];
+	char rot_hex[DEVPROTO_ROT_HEX_LEN + 1];
+	unsigned char secret[DEVPROTO_SECRET_LEN];
+	struct devproto_keys keys;
+	uint64_t counter; /* the last one used */
+	fpd_counter_save_fn save;
+	void *save_arg;
+	struct ack *acks;
+	size_t nacks;
+};
 
 /* The largest answer body read (a certificate chain fits many times). */
 #define FPD_MAX_ANSWER (256 * 1024)

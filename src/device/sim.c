@@ -260,54 +260,6 @@ slot_get(struct sim *s, const char *name, int create)
 	return &s->slots[s->nslots++];
 }
 
-static EVP_PKEY *
-make_key(const char *type)
-{
-	if (strcmp(type, "EC-P256") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (strcmp(type, "EC-P384") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	if (strcmp(type, "RSA-2048") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	return NULL;
-}
-
-/* A CSR for 'key' with CN = the ROT, PEM, malloc'ed. */
-static char *
-make_csr(EVP_PKEY *key, const char *rot)
-{
-	X509_REQ *req = NULL;
-	BIO *b = NULL;
-	char *data, *pem = NULL;
-	long n;
-
-	if ((req = X509_REQ_new()) == NULL ||
-	    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
-	        MBSTRING_ASC, (const unsigned char *)rot, -1, -1, 0) != 1 ||
-	    X509_REQ_set_pubkey(req, key) != 1 ||
-	    X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
-	    (b = BIO_new(BIO_s_mem())) == NULL ||
-	    PEM_write_bio_X509_REQ(b, req) != 1 ||
-	    (n = BIO_get_mem_data(b, &data)) <= 0 ||
-	    (pem = calloc(1, (size_t)n + 1)) == NULL)
-		goto out;
-	memcpy(pem, data, (size_t)n);
-out:
-	BIO_free(b);
-	X509_REQ_free(req);
-	return pem;
-}
-
-static X509 *
-read_cert(const char *pem)
-{
-	BIO *b = BIO_new_mem_buf(pem, -1);
-	X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-
-	BIO_free(b);
-	return x;
-}
-
 static void
 set_prop(struct sim *s, const struct fpd_property *p)
 {
@@ -355,10 +307,10 @@ apply(struct sim *s, const struct fpd_command *c)
 	case FPD_CMD_GENERATE_KEY:
 		if ((sl = slot_get(s, c->slot, 1)) == NULL)
 			fail = "no free key slot";
-		else if ((key = make_key(c->key_type)) == NULL)
-			fail = "unsupported KeyType";
-		else if ((csr = make_csr(key, s->rot)) == NULL)
-			fail = "could not make the CSR";
+		else if ((rc = fpd_generate_key(s->dev, c, &key, &csr)) !=
+		    FPD_OK)
+			fail = rc == FPD_EINVAL ? "unsupported KeyType"
+			                        : "could not make the key";
 		if (fail == NULL) {
 			/* A new key replaces the slot's key and certificate. */
 			EVP_PKEY_free(sl->key);
@@ -371,9 +323,7 @@ apply(struct sim *s, const struct fpd_command *c)
 	case FPD_CMD_INSTALL_CERTIFICATE:
 		if ((sl = slot_get(s, c->slot, 0)) == NULL || sl->key == NULL)
 			fail = "no key in that slot";
-		else if ((cert = read_cert(c->certificate)) == NULL)
-			fail = "certificate does not parse";
-		else if (X509_check_private_key(cert, sl->key) != 1)
+		else if (fpd_check_certificate(c, sl->key, &cert) != FPD_OK)
 			fail = "certificate does not match the slot's key";
 		if (fail == NULL) {
 			X509_free(sl->cert);
@@ -382,14 +332,14 @@ apply(struct sim *s, const struct fpd_command *c)
 		}
 		break;
 	case FPD_CMD_INSTALL_KEY_AND_CERTIFICATE:
-		if ((rc = fpd_unwrap_key(s->dev, c, &der, &len)) != FPD_OK)
+		if (fpd_unwrap_key(s->dev, c, &der, &len) != FPD_OK)
 			fail = "key envelope did not open";
 		else if ((sl = slot_get(s, c->slot, 1)) == NULL)
 			fail = "no free key slot";
 		else if ((p = der,
 		             key = d2i_AutoPrivateKey(NULL, &p, (long)len)) ==
 		        NULL ||
-		    (cert = read_cert(c->certificate)) == NULL)
+		    fpd_check_certificate(c, key, &cert) != FPD_OK)
 			fail = "key or certificate does not parse";
 		if (fail == NULL) {
 			EVP_PKEY_free(sl->key);

@@ -747,6 +747,86 @@ test_unwrap_key(void **state)
 }
 
 static void
+test_generate_key(void **state)
+{
+	static const char *const types[] = { "EC-P256", "EC-P384", "RSA-2048" };
+	struct fpd_device *dev = new_device(0, NULL);
+	struct fpd_request *req;
+	struct fpd_answer *ans;
+	struct fpd_command cmd;
+	EVP_PKEY *key, *other;
+	X509_REQ *csr;
+	X509 *cert;
+	BIO *b;
+	char *pem, *certpem, cn[32];
+	size_t i;
+
+	assert_int_equal(fpd_build_heartbeat(dev, NOW, &req), FPD_OK);
+	assert_int_equal(read_auth(dev, req, 200,
+	                     "{\"HeartbeatInSec\":60,\"Commands\":["
+	                     "{\"Id\":\"z1\",\"Type\":\"GENERATE_KEY\","
+	                     "\"Slot\":\"ztp\"}]}",
+	                     &ans),
+	    FPD_OK);
+	cmd = ans->commands[0];
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		cmd.key_type = (char *)types[i];
+		assert_int_equal(fpd_generate_key(dev, &cmd, &key, &pem),
+		    FPD_OK);
+		/* A CSR signed by the new key, CN = the ROT. */
+		b = BIO_new_mem_buf(pem, -1);
+		csr = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+		assert_non_null(csr);
+		assert_int_equal(X509_REQ_verify(csr, key), 1);
+		assert_int_equal(EVP_PKEY_eq(X509_REQ_get0_pubkey(csr), key),
+		    1);
+		assert_true(
+		    X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(csr),
+		        NID_commonName, cn, sizeof(cn)) > 0);
+		assert_string_equal(cn, ROT);
+		/* The acknowledgement can carry it. */
+		assert_int_equal(fpd_ack_success(dev, cmd.id, pem), FPD_OK);
+		X509_REQ_free(csr);
+		BIO_free(b);
+		free(pem);
+		EVP_PKEY_free(key);
+	}
+	cmd.key_type = (char *)"DSA-1024";
+	assert_int_equal(fpd_generate_key(dev, &cmd, &key, &pem), FPD_EINVAL);
+	assert_null(key);
+	assert_null(pem);
+	cmd.key_type = (char *)"EC-P256";
+	cmd.type = FPD_CMD_REMOVE_CERTIFICATE;
+	assert_int_equal(fpd_generate_key(dev, &cmd, &key, &pem), FPD_EINVAL);
+	fpd_answer_free(ans);
+	fpd_request_free(req);
+
+	/* A certificate installs only beside its own key. */
+	key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	certpem = self_signed(key);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.id = (char *)"z2";
+	cmd.type = FPD_CMD_INSTALL_CERTIFICATE;
+	cmd.certificate = certpem;
+	assert_int_equal(fpd_check_certificate(&cmd, key, &cert), FPD_OK);
+	assert_non_null(cert);
+	X509_free(cert);
+	assert_int_equal(fpd_check_certificate(&cmd, other, &cert),
+	    FPD_ECRYPTO);
+	assert_null(cert);
+	cmd.certificate = (char *)"-----BEGIN CERTIFICATE-----\nAAAA\n";
+	assert_int_equal(fpd_check_certificate(&cmd, key, &cert), FPD_ECRYPTO);
+	cmd.certificate = certpem;
+	cmd.type = FPD_CMD_GENERATE_KEY;
+	assert_int_equal(fpd_check_certificate(&cmd, key, &cert), FPD_EINVAL);
+	free(certpem);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+	fpd_device_free(dev);
+}
+
+static void
 test_client_args(void **state)
 {
 	struct fpd_client *cl;
@@ -778,6 +858,7 @@ main(void)
 		cmocka_unit_test(test_malformed_answers),
 		cmocka_unit_test(test_acks),
 		cmocka_unit_test(test_unwrap_key),
+		cmocka_unit_test(test_generate_key),
 		cmocka_unit_test(test_client_args),
 	};
 
