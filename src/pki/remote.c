@@ -5,8 +5,9 @@
  * the ordinary OpenSSL calls (X509_sign_ctx, X509_CRL_sign_ctx,
  * OCSP_basic_sign_ctx), but they hold no CA key: the key they sign with
  * is one of these.  It is served by a small built-in OpenSSL 3 provider
- * ("fleetpki-remote"), loaded into a library context of its own so that
- * no ordinary fetch in the process ever lands on it:
+ * ("fleetpki-remote"), loaded into a library context of its own (with
+ * the default provider beside it, for digests) so that no ordinary fetch
+ * in the process ever lands on it:
  *
  *   - key management named "EC" and "RSA" (so that OpenSSL treats the
  *     key as the CA's type: X509_check_private_key, which
@@ -452,7 +453,8 @@ remote_ctx(void)
 		return remote_libctx;
 	if ((lc = OSSL_LIB_CTX_new()) == NULL ||
 	    !OSSL_PROVIDER_add_builtin(lc, REMOTE_PROV, remote_init) ||
-	    OSSL_PROVIDER_load(lc, REMOTE_PROV) == NULL) {
+	    OSSL_PROVIDER_load(lc, REMOTE_PROV) == NULL ||
+	    OSSL_PROVIDER_load(lc, "default") == NULL) {
 		log_ossl_errors("loading the fleetpki-remote provider");
 		OSSL_LIB_CTX_free(lc);
 		return NULL;
@@ -480,7 +482,8 @@ pki_key_remote(EVP_PKEY *pub, const struct pki_remote_ref *ref, EVP_PKEY **out)
 	    sizeof(blob));
 	params[1] = OSSL_PARAM_construct_end();
 	if ((pctx = EVP_PKEY_CTX_new_from_name(lc,
-	         EVP_PKEY_is_a(pub, "EC") ? "EC" : "RSA", NULL)) == NULL ||
+	         EVP_PKEY_is_a(pub, "EC") ? "EC" : "RSA",
+	         "provider=" REMOTE_PROV)) == NULL ||
 	    EVP_PKEY_fromdata_init(pctx) != 1 ||
 	    EVP_PKEY_fromdata(pctx, out, EVP_PKEY_KEYPAIR, params) != 1) {
 		log_ossl_errors("pki_key_remote");
@@ -495,15 +498,25 @@ out:
 int
 pki_sign_ctx_new(EVP_PKEY *key, const char *kind, EVP_MD_CTX **out)
 {
+	const OSSL_PROVIDER *prov = EVP_PKEY_get0_provider(key);
 	EVP_MD_CTX *mctx = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
+	OSSL_LIB_CTX *lc = NULL;
 	OSSL_PARAM params[2];
 
 	*out = NULL;
+	/*
+	 * A remote key signs in its own library context, where the
+	 * signature fetch finds its algorithm at once: from the default
+	 * context OpenSSL 3.0 would first look there for it in vain, at
+	 * every signature (failed fetches are not cached).
+	 */
+	if (prov != NULL &&
+	    strcmp(OSSL_PROVIDER_get0_name(prov), REMOTE_PROV) == 0)
+		lc = remote_libctx;
 	if ((mctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit_ex(mctx, &pctx,
-	        EVP_MD_get0_name(pki_sig_md(key)), NULL, NULL, key,
-	        NULL) != 1) {
+	        EVP_MD_get0_name(pki_sig_md(key)), lc, NULL, key, NULL) != 1) {
 		log_ossl_errors("EVP_DigestSignInit_ex");
 		EVP_MD_CTX_free(mctx);
 		return -FP_E_INTERNAL;

@@ -309,13 +309,14 @@ send_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* A whole request is in c->buf: answer it.  -1 drops the connection. */
+/* A whole request is at the start of c->buf: answer it.  -1 drops the
+ * connection. */
 static int
 answer(struct conn *c)
 {
 	struct signer_hdr rh = { SIGNER_VERSION, 0, 0, 0, 0 };
 	unsigned char hdr[SIGNER_HDR_LEN];
-	struct buf reply = BUF_INIT;
+	struct buf reply = BUF_INIT, frame = BUF_INIT;
 	int rc = 0;
 
 	rh.op = c->h.op | SIGNER_OP_REPLY;
@@ -328,15 +329,16 @@ answer(struct conn *c)
 		buf_reset(&reply);
 	rh.len = (uint32_t)reply.len;
 	signer_hdr_encode(&rh, hdr);
-	if (send_all(c->fd, hdr, sizeof(hdr)) != 0 ||
-	    send_all(c->fd, reply.data, reply.len) != 0) {
+	/* Header and body in one send. */
+	buf_append(&frame, hdr, sizeof(hdr));
+	buf_append(&frame, reply.data, reply.len);
+	if (send_all(c->fd, frame.data, frame.len) != 0) {
 		log_warn("signer: cannot answer pid %ld: %s", (long)c->pid,
 		    strerror(errno));
 		rc = -1;
 	}
 	buf_free_secret(&reply);
-	OPENSSL_cleanse(c->buf, c->have);
-	c->have = 0;
+	buf_free_secret(&frame);
 	return rc;
 }
 
@@ -345,41 +347,42 @@ static int
 conn_read(struct conn *c)
 {
 	const char *why = NULL;
-	size_t want;
+	size_t frame, rest;
 	ssize_t n;
 
-	for (;;) {
-		want = c->have < SIGNER_HDR_LEN ? SIGNER_HDR_LEN
-		                                : SIGNER_HDR_LEN + c->h.len;
-		if ((n = recv(c->fd, c->buf + c->have, want - c->have, 0)) < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK ||
-			        errno == EINTR
-			    ? 0
-			    : -1;
-		if (n == 0) {
-			if (c->have > 0)
-				log_warn("signer: pid %ld closed mid-request "
-				         "(%zu bytes)",
-				    (long)c->pid, c->have);
-			return -1;
-		}
-		c->have += (size_t)n;
-		if (c->have == SIGNER_HDR_LEN) {
-			if (signer_hdr_decode(c->buf, c->have, &c->h, &why) !=
-			        0 ||
-			    (c->h.op & SIGNER_OP_REPLY) != 0 ||
-			    c->h.status != 0) {
-				log_warn(
-				    "signer: refused a frame from pid %ld: "
-				    "%s",
-				    (long)c->pid,
-				    why != NULL ? why : "not a request");
-				return -1;
-			}
-		}
-		if (c->have == SIGNER_HDR_LEN + c->h.len && answer(c) != 0)
-			return -1;
+	/* One read per wake-up: poll() tells again when more is there. */
+	if ((n = recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have, 0)) <
+	    0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+		    ? 0
+		    : -1;
+	if (n == 0) {
+		if (c->have > 0)
+			log_warn(
+			    "signer: pid %ld closed mid-request (%zu bytes)",
+			    (long)c->pid, c->have);
+		return -1;
 	}
+	c->have += (size_t)n;
+	/* Every whole frame in the buffer, in order. */
+	while (c->have >= SIGNER_HDR_LEN) {
+		if (signer_hdr_decode(c->buf, c->have, &c->h, &why) != 0 ||
+		    (c->h.op & SIGNER_OP_REPLY) != 0 || c->h.status != 0) {
+			log_warn("signer: refused a frame from pid %ld: %s",
+			    (long)c->pid, why != NULL ? why : "not a request");
+			return -1;
+		}
+		frame = SIGNER_HDR_LEN + c->h.len;
+		if (c->have < frame)
+			break;
+		if (answer(c) != 0)
+			return -1;
+		rest = c->have - frame;
+		memmove(c->buf, c->buf + frame, rest);
+		OPENSSL_cleanse(c->buf + rest, frame); /* may be a key */
+		c->have = rest;
+	}
+	return 0;
 }
 
 void

@@ -150,14 +150,17 @@ write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Exactly 'len' bytes; *got counts what arrived (for the retry rule). */
+/*
+ * Into 'p' (room for 'cap'), which holds '*got' bytes, until it holds
+ * 'min' at least: a whole reply usually comes in one recv.
+ */
 static int
-read_all(int fd, unsigned char *p, size_t len, size_t *got)
+read_min(int fd, unsigned char *p, size_t min, size_t cap, size_t *got)
 {
 	ssize_t n;
 
-	while (len > 0) {
-		if ((n = recv(fd, p, len, 0)) < 0) {
+	while (*got < min) {
+		if ((n = recv(fd, p + *got, cap - *got, 0)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -166,8 +169,6 @@ read_all(int fd, unsigned char *p, size_t len, size_t *got)
 			errno = ECONNRESET;
 			return -1;
 		}
-		p += n;
-		len -= (size_t)n;
 		*got += (size_t)n;
 	}
 	return 0;
@@ -198,19 +199,25 @@ static int
 call_once(struct signer *s, const struct signer_hdr *req,
     const struct buf *body, struct buf *reply)
 {
-	unsigned char hdr[SIGNER_HDR_LEN], tmp[SIGNER_BODY_MAX];
+	unsigned char in[SIGNER_HDR_LEN + SIGNER_BODY_MAX];
+	unsigned char hdr[SIGNER_HDR_LEN];
+	struct buf frame = BUF_INIT;
 	struct signer_hdr rh;
 	const char *why = NULL;
-	size_t got = 0;
+	size_t got = 0, total;
 	int reused, rc;
 
 	if (s->fd < 0 && (rc = conn_open(s)) != 0)
 		return rc;
 	reused = s->used;
+	/* One write for the frame, one read for the reply, as a rule. */
 	signer_hdr_encode(req, hdr);
-	if (write_all(s->fd, hdr, sizeof(hdr)) != 0 ||
-	    write_all(s->fd, body->data, body->len) != 0 ||
-	    read_all(s->fd, hdr, sizeof(hdr), &got) != 0) {
+	buf_append(&frame, hdr, sizeof(hdr));
+	buf_append(&frame, body->data, body->len);
+	rc = write_all(s->fd, frame.data, frame.len);
+	buf_free_secret(&frame); /* may carry a plaintext key */
+	if (rc != 0 ||
+	    read_min(s->fd, in, SIGNER_HDR_LEN, sizeof(in), &got) != 0) {
 		int e = errno;
 
 		conn_close(s);
@@ -221,28 +228,29 @@ call_once(struct signer *s, const struct signer_hdr *req,
 		                                    : strerror(e));
 		return -FP_E_UNAVAILABLE;
 	}
-	if (signer_hdr_decode(hdr, sizeof(hdr), &rh, &why) != 0 ||
-	    rh.op != (req->op | SIGNER_OP_REPLY) || rh.id != req->id) {
+	if (signer_hdr_decode(in, got, &rh, &why) != 0 ||
+	    rh.op != (req->op | SIGNER_OP_REPLY) || rh.id != req->id ||
+	    got > (total = SIGNER_HDR_LEN + rh.len)) {
 		log_err("signer: bad reply (%s)",
-		    why != NULL ? why : "op or id");
-		conn_close(s);
-		return -FP_E_UNAVAILABLE;
+		    why != NULL ? why : "op, id or length");
+		rc = -FP_E_UNAVAILABLE;
+		goto fail;
+	}
+	if (read_min(s->fd, in, total, total, &got) != 0) {
+		log_err("signer: reply cut short: %s", strerror(errno));
+		rc = -FP_E_UNAVAILABLE;
+		goto fail;
 	}
 	buf_reset(reply);
-	if (rh.len > 0) {
-		rc = read_all(s->fd, tmp, rh.len, &got);
-		if (rc == 0)
-			buf_append(reply, tmp, rh.len);
-		OPENSSL_cleanse(tmp, rh.len); /* may be a plaintext key */
-		if (rc != 0) {
-			log_err("signer: reply cut short: %s", strerror(errno));
-			conn_close(s);
-			return -FP_E_UNAVAILABLE;
-		}
-	}
+	buf_append(reply, in + SIGNER_HDR_LEN, rh.len);
+	OPENSSL_cleanse(in, got); /* may be a plaintext key */
 	s->used = 1;
 	if ((rc = status_rc(rh.status)) != 0)
 		log_warn("signer refused op %u: status %u", req->op, rh.status);
+	return rc;
+fail:
+	OPENSSL_cleanse(in, got);
+	conn_close(s);
 	return rc;
 }
 
@@ -271,6 +279,7 @@ remote_sign(void *arg, const struct pki_remote_ref *ref, const char *kind,
 	struct buf body = BUF_INIT, reply = BUF_INIT;
 	int rc;
 
+	s->last_err = 0; /* only this signature's error counts */
 	memset(&r, 0, sizeof(r));
 	r.tenant_id = ref->tenant_id;
 	r.ca_id = ref->ca_id;

@@ -15,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -23,6 +27,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "fleetpki/buf.h"
+#include "fleetpki/config.h"
 #include "fleetpki/error.h"
 #include "fleetpki/pki.h"
 #include "fleetpki/signer.h"
@@ -494,6 +499,210 @@ test_local_signer(void **state)
 	signer_free(s);
 }
 
+/* ---- the server loop ------------------------------------------------ */
+
+/*
+ * The client half, run in a child that is the signer's sibling (the
+ * signer serves only its parent's children).  Returns the number of the
+ * first check that failed, 0 when all held.
+ */
+static int
+cs_connect(const struct signer_addr *a)
+{
+	struct timeval tv = { 5, 0 };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    connect(fd, (const struct sockaddr *)&a->sun, a->len) != 0)
+		return -1;
+	return fd;
+}
+
+/* 1 when the server closed the connection (EOF), 0 when it answered. */
+static int
+cs_closed(int fd)
+{
+	unsigned char b[64];
+
+	return recv(fd, b, sizeof(b), 0) == 0;
+}
+
+/* One request; the reply's status, or -1 on a transport failure. */
+static int
+cs_call(int fd, uint16_t op, const struct buf *body, struct buf *reply)
+{
+	struct signer_hdr h = { SIGNER_VERSION, op, 42, 0, 0 }, rh;
+	unsigned char hdr[SIGNER_HDR_LEN], tmp[SIGNER_BODY_MAX];
+	ssize_t n;
+	size_t got = 0;
+
+	h.len = (uint32_t)body->len;
+	signer_hdr_encode(&h, hdr);
+	if (send(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
+	    (body->len > 0 &&
+	        send(fd, body->data, body->len, 0) != (ssize_t)body->len))
+		return -1;
+	while (got < SIGNER_HDR_LEN) {
+		if ((n = recv(fd, hdr + got, SIGNER_HDR_LEN - got, 0)) <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	if (signer_hdr_decode(hdr, sizeof(hdr), &rh, NULL) != 0 ||
+	    rh.op != (op | SIGNER_OP_REPLY) || rh.id != 42)
+		return -1;
+	for (got = 0; got < rh.len; got += (size_t)n)
+		if ((n = recv(fd, tmp + got, rh.len - got, 0)) <= 0)
+			return -1;
+	buf_reset(reply);
+	buf_append(reply, tmp, rh.len);
+	return rh.status;
+}
+
+static int
+server_client(const struct signer_addr *a)
+{
+	unsigned char hdr[SIGNER_HDR_LEN];
+	struct signer_hdr h = { SIGNER_VERSION, SIGNER_OP_SEAL, 1, 0, 0 };
+	struct signer_blob_req br = { "cert:1:2:AB", 11,
+		(const unsigned char *)"pt", 2 };
+	struct signer_sign_req sr;
+	struct buf body = BUF_INIT, reply = BUF_INIT, sealed = BUF_INIT;
+	int fd, check = 0;
+
+	/* 1-2: a wrong magic, then a good request on a new connection. */
+	check++;
+	if ((fd = cs_connect(a)) < 0 ||
+	    send(fd, "GET / HTTP/1.0\r\n\r\n\0\0\0", 20, 0) != 20 ||
+	    !cs_closed(fd))
+		return check;
+	close(fd);
+	check++;
+	if ((fd = cs_connect(a)) < 0 ||
+	    signer_blob_req_encode(&br, &body) != 0 ||
+	    cs_call(fd, SIGNER_OP_SEAL, &body, &sealed) != SIGNER_ST_OK ||
+	    sealed.len != 2 + PKI_SEAL_OVERHEAD)
+		return check;
+	/* 3: the same connection unseals it (and only with its AAD). */
+	check++;
+	buf_reset(&body);
+	br.data = sealed.data;
+	br.len = sealed.len;
+	if (signer_blob_req_encode(&br, &body) != 0 ||
+	    cs_call(fd, SIGNER_OP_UNSEAL, &body, &reply) != SIGNER_ST_OK ||
+	    reply.len != 2 || memcmp(reply.data, "pt", 2) != 0)
+		return check;
+	/* 4: a CA's AAD is refused, and the connection stays usable. */
+	check++;
+	buf_reset(&body);
+	br.aad = "ca:1:00ff";
+	br.aadlen = 9;
+	if (signer_blob_req_encode(&br, &body) != 0 ||
+	    cs_call(fd, SIGNER_OP_UNSEAL, &body, &reply) != SIGNER_ST_REFUSED)
+		return check;
+	/* 5: a body that does not decode: answered MALFORMED. */
+	check++;
+	buf_reset(&body);
+	buf_append(&body, "\0\0\0\0\0\0", 6);
+	if (cs_call(fd, SIGNER_OP_SEAL, &body, &reply) != SIGNER_ST_MALFORMED)
+		return check;
+	/* 6: a sign request while the store is down: UNAVAILABLE. */
+	check++;
+	memset(&sr, 0, sizeof(sr));
+	sr.tenant_id = 1;
+	sr.ca_id = 1;
+	snprintf(sr.kind, sizeof(sr.kind), "certificate");
+	snprintf(sr.md, sizeof(sr.md), "SHA2-256");
+	sr.dlen = 32;
+	buf_reset(&body);
+	if (signer_sign_req_encode(&sr, &body) != 0 ||
+	    cs_call(fd, SIGNER_OP_SIGN, &body, &reply) != SIGNER_ST_UNAVAILABLE)
+		return check;
+	close(fd);
+	/* 7: version 2: the connection is closed. */
+	check++;
+	h.version = 2;
+	signer_hdr_encode(&h, hdr);
+	hdr[5] = 2;
+	if ((fd = cs_connect(a)) < 0 || send(fd, hdr, sizeof(hdr), 0) != 20 ||
+	    !cs_closed(fd))
+		return check;
+	close(fd);
+	/* 8: oversize: closed before any body is read. */
+	check++;
+	h.version = SIGNER_VERSION;
+	h.len = SIGNER_BODY_MAX + 1;
+	signer_hdr_encode(&h, hdr);
+	if ((fd = cs_connect(a)) < 0 || send(fd, hdr, sizeof(hdr), 0) != 20 ||
+	    !cs_closed(fd))
+		return check;
+	close(fd);
+	/* 9: a reply sent as a request: closed. */
+	check++;
+	h.len = 0;
+	h.op = SIGNER_OP_SEAL | SIGNER_OP_REPLY;
+	signer_hdr_encode(&h, hdr);
+	if ((fd = cs_connect(a)) < 0 || send(fd, hdr, sizeof(hdr), 0) != 20 ||
+	    !cs_closed(fd))
+		return check;
+	close(fd);
+	/* 10: truncated: half a header, then the client goes away. */
+	check++;
+	if ((fd = cs_connect(a)) < 0 || send(fd, hdr, 7, 0) != 7)
+		return check;
+	close(fd);
+	/* 11: after all that, the server still answers. */
+	check++;
+	buf_reset(&body);
+	br.aad = "cert:9:9:CD";
+	br.aadlen = 11;
+	br.data = (const unsigned char *)"x";
+	br.len = 1;
+	if ((fd = cs_connect(a)) < 0 ||
+	    signer_blob_req_encode(&br, &body) != 0 ||
+	    cs_call(fd, SIGNER_OP_SEAL, &body, &reply) != SIGNER_ST_OK)
+		return check;
+	close(fd);
+	buf_free(&body);
+	buf_free(&reply);
+	buf_free(&sealed);
+	return 0;
+}
+
+static void
+test_server_refuses_bad_frames(void **state)
+{
+	struct signer_addr addr;
+	struct config cfg;
+	pid_t server, client;
+	int lfd, status;
+
+	(void)state;
+	config_defaults(&cfg);
+	memset(cfg.master_key, 3, sizeof(cfg.master_key));
+	free(cfg.database_url);
+	/* Nothing listens there: the store is down. */
+	cfg.database_url = strdup("host=127.0.0.1 port=1 connect_timeout=1");
+	cfg.db_connect_timeout = 1;
+	lfd = signer_listen(&addr);
+	if ((server = fork()) == 0)
+		signer_serve(&cfg, lfd);
+	assert_true(server > 0);
+	close(lfd);
+	if ((client = fork()) == 0)
+		_exit(server_client(&addr));
+	assert_true(client > 0);
+	assert_int_equal(waitpid(client, &status, 0), client);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0); /* else: the failed check */
+	/* It stops on SIGTERM, cleanly: it never crashed on the way. */
+	kill(server, SIGTERM);
+	assert_int_equal(waitpid(server, &status, 0), server);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	config_free(&cfg);
+}
+
 int
 main(void)
 {
@@ -506,6 +715,7 @@ main(void)
 		cmocka_unit_test(test_remote_key_rsa),
 		cmocka_unit_test(test_sign_digest_refuses),
 		cmocka_unit_test(test_local_signer),
+		cmocka_unit_test(test_server_refuses_bad_frames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
