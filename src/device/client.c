@@ -704,7 +704,7 @@ fpd_send(struct fpd_client *cl, struct fpd_device *dev,
 	    curl_easy_setopt(cl->curl, CURLOPT_CONNECTTIMEOUT,
 	        cl->timeout < 10 ? cl->timeout : 10L) != CURLE_OK ||
 	    curl_easy_setopt(cl->curl, CURLOPT_USERAGENT,
-	        "libfleetpki-device/" PACKAGE_VERSION) != CURLE_OK ||
+	        "libfleetpki-device/1") != CURLE_OK ||
 	    curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
 	    curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDS, req->body) !=
 	        CURLE_OK ||

@@ -11,6 +11,7 @@
 #       corpus_json seeds_json
 #   ./fuzz_jwt  -max_len=8192  -timeout=10 -max_total_time=600 corpus_jwt seeds_jwt
 #   ./fuzz_csr  -max_len=16384 -timeout=10 -max_total_time=600 corpus_csr seeds_csr
+#   ./fuzz_device -max_len=65536 -timeout=10 -max_total_time=600 corpus_device seeds_device
 #
 # The first directory collects the growing corpus; seeds_* are small
 # hand-made starting points written by this script.  A crash leaves
@@ -63,6 +64,16 @@ $CC $CFLAGS -o "$OUT/fuzz_json" tests/fuzz/fuzz_json.c $COMMON $LIBS
 # shellcheck disable=SC2086
 $CC $CFLAGS -o "$OUT/fuzz_jwt" tests/fuzz/fuzz_jwt.c $COMMON src/auth/jwt.c \
 	$LIBS
+# The device library's answer reader (libfleetpki-device, no libfleetpki).
+mkdir -p "$OUT/seeds_device"
+printf '{"HeartbeatInSec":3600,"Commands":[{"Id":"c1","Type":"SET_PROPERTIES","Properties":{"LocalDPR":true,"SecurityHeartbeatInSec":60}},{"Id":"z1","Type":"GENERATE_KEY","Slot":"ztp"},{"Id":"z2","Type":"INSTALL_KEY_AND_CERTIFICATE","Slot":"ztp","Certificate":"-----BEGIN CERTIFICATE-----\\n","WrappedKey":{"Alg":"A256GCM","Nonce":"AAAAAAAAAAAAAAAA","Ciphertext":"AAAA","Tag":"AAAAAAAAAAAAAAAAAAAAAA=="}}],"State":"ACTIVATED"}' \
+	>"$OUT/seeds_device/answer"
+printf '{"Error":"COUNTER_REPLAY","Message":"m","LastCounter":41,"RetryAfter":5}' \
+	>"$OUT/seeds_device/error"
+# shellcheck disable=SC2086
+$CC $CFLAGS $(pkg-config --cflags libcurl) -o "$OUT/fuzz_device" \
+	tests/fuzz/fuzz_device.c src/device/proto.c src/device/client.c \
+	src/device/answer.c src/device/ztp.c $LIBS $(pkg-config --libs libcurl)
 # Last: it needs the PKI core.
 # shellcheck disable=SC2086
 $CC $CFLAGS -o "$OUT/fuzz_csr" tests/fuzz/fuzz_csr.c $COMMON src/pki/*.c \
