@@ -27,4 +27,7 @@ extern const struct route_group certmaker_routes;
 /* Server-certificate distribution (server-certificates.txt). */
 extern const struct route_group srvcert_routes;
 
+/* Security services (security-services.txt), at the root paths. */
+extern const struct route_group secsvc_routes;
+
 #endif

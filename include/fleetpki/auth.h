@@ -32,6 +32,27 @@ int	auth_bearer(struct fp_ctx *, const char *authorization,
  */
 int	auth_token_mint(struct fp_ctx *, const struct tenant *t, int64_t ttl,
 	    char **token, struct fp_status *st);
+/*
+ * Make the first token signing key when there is none: `fleetpki
+ * migrate` does, so that fleetpkid (whose workers cannot seal one, see
+ * signer.h) always finds an active key.
+ */
+int	auth_token_key_ensure(struct fp_ctx *);
+
+/*
+ * The security-services dialect's AuthTokens: ES256 JWTs of audience
+ * JWT_AUDIENCE_SECSVC, subject the API key they were issued for.  An
+ * X.509-API token is no AuthToken, nor the other way round.
+ * auth_authtoken: any failure that is the caller's (no token, a bad one,
+ * another audience, an unknown tenant, a revoked API key) is
+ * -FP_E_UNAUTH "Not Authorized."; -FP_E_UNAVAILABLE when the database is
+ * down.  auth_authtoken_mint: for API key 'api_key' of tenant 't'.
+ */
+int	auth_authtoken(struct fp_ctx *, const char *authorization,
+	    struct tenant *out, struct fp_status *st);
+int	auth_authtoken_mint(struct fp_ctx *, const struct tenant *t,
+	    const char *api_key, int64_t ttl, char **token,
+	    struct fp_status *st);
 
 /* Certificate-maker API tokens: 40 characters of [A-Za-z0-9]. */
 #define AUTH_API_TOKEN_LEN 40

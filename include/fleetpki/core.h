@@ -319,4 +319,46 @@ int	core_challenge_solve(struct fp_ctx *, const struct tenant *t,
 int	core_challenge_verify(struct fp_ctx *, const struct pki_san *sans,
 	    size_t nsans, int port, const char *token, struct fp_status *st);
 
+/* ---- security-services accounts (account.c) ---------------------- */
+
+#define CORE_APIKEY_SECRET_LEN	32
+#define CORE_AUTHTOKEN_TTL	3600		/* an hour, as the spec's samples */
+#define CORE_REFRESH_TTL	(3 * 86400)	/* "can be used for 3 days" */
+/* A rotated RefreshToken presented again within this is a race, not theft. */
+#define CORE_REFRESH_GRACE	10
+
+/*
+ * A new API key for tenant 't' into 'out' (its UUID), and its secret
+ * (CORE_APIKEY_SECRET_LEN characters and a NUL) into 'secret', which the
+ * caller shows once and wipes: only its HMAC is kept.
+ */
+int	core_apikey_create(struct fp_ctx *, const struct tenant *t,
+	    struct apikey_rec *out, char secret[CORE_APIKEY_SECRET_LEN + 1]);
+
+/* What /authenticate and /refreshauthtoken answer.  Secret: clear it. */
+struct core_session {
+	char	*auth_token;		/* an ES256 JWT, malloc'd */
+	char	 refresh_token[44];	/* base64url of 32 random bytes */
+};
+void	core_session_clear(struct core_session *);
+
+/*
+ * POST /authenticate: API key 'key' with its 'secret' -> a session; the
+ * request's tenant becomes the key's.  Every failure that is the
+ * caller's (no such key, a revoked one, a wrong secret) is the same
+ * -FP_E_UNAUTH "Not Authorized.".
+ */
+int	core_authenticate(struct fp_ctx *, const char *key, const char *secret,
+	    struct core_session *out, struct fp_status *st);
+
+/*
+ * POST /refreshauthtoken: rotate 'refresh_token' of 'key' into a new
+ * session.  A token not live (unknown, expired, revoked, rotated) is
+ * -FP_E_UNAUTH; one rotated more than CORE_REFRESH_GRACE ago revokes its
+ * whole family first.  Of concurrent refreshes of one token exactly one
+ * succeeds.
+ */
+int	core_refresh(struct fp_ctx *, const char *key, const char *refresh_token,
+	    struct core_session *out, struct fp_status *st);
+
 #endif

@@ -21,6 +21,8 @@
 #define JWT_MAX_LEN	4096
 #define JWT_ISSUER	"fleetpki"
 #define JWT_AUDIENCE	"fleetpki"
+/* The security-services dialect's AuthTokens: never good elsewhere. */
+#define JWT_AUDIENCE_SECSVC "fleetpki-security-services"
 #define JWT_KID_MAX	64
 #define JWT_TENANT_MAX	64
 
@@ -51,6 +53,15 @@ int	jwt_sign_es256(EVP_PKEY *key, const char *kid, const char *tenant,
  * and every cache of verified claims decide by this one rule.
  */
 int	jwt_exp_ok(int64_t exp, time_t now, int leeway);
+
+/* jwt_sign_es256 for audience 'aud' (JWT_AUDIENCE_SECSVC, ...). */
+int	jwt_sign_es256_aud(EVP_PKEY *key, const char *kid, const char *aud,
+	    const char *tenant, const char *sub, int64_t iat, int64_t ttl,
+	    char **out);
+/* jwt_verify requiring audience 'aud' instead of JWT_AUDIENCE. */
+int	jwt_verify_aud(const char *token, size_t len, const char *aud,
+	    jwt_key_lookup lookup, void *arg, time_t now, int leeway,
+	    struct jwt_claims *out, struct fp_status *st);
 
 /*
  * Verify 'token' ('len' bytes, no NUL inside) at time 'now'; fill '*out'.

@@ -324,6 +324,11 @@ struct pki_remote_ref {
 	void			*arg;		/* borrowed: must outlive the key */
 	int64_t			 tenant_id;
 	int64_t			 ca_id;
+	/*
+	 * A key that is no CA's names itself here ("jwt:<kid>", the token
+	 * signing key), sent as the request's kind; "" for a CA's key.
+	 */
+	char			 label[32];
 };
 
 #define PKI_KIND_CERT	"certificate"

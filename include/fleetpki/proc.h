@@ -72,6 +72,14 @@ int64_t	proc_spawn_due(struct proc_set *, int64_t max_wait_ms);
  */
 void	proc_reap(struct proc_set *, int stopping);
 
+/*
+ * The supervisor's wait: start what is due, wait for one of the blocked
+ * signals of 'set' (proc_signals_block), reap on SIGCHLD, and return the
+ * next signal the caller acts on -- SIGTERM or SIGINT (stop), SIGHUP
+ * (reload) -- never sooner than something happened.
+ */
+int	proc_next_signal(struct proc_set *, const sigset_t *set);
+
 /* Children running now. */
 int	proc_alive(const struct proc_set *);
 

@@ -20,6 +20,7 @@ enum route_auth {
 	AUTH_NONE,	/* public: health, CRL, server certificates */
 	AUTH_BEARER,	/* JWT naming a tenant (identity API) */
 	AUTH_API_TOKEN,	/* X-Auth-Token of a user (certificate maker) */
+	AUTH_AUTHTOKEN,	/* Bearer AuthToken of an API key (security services) */
 };
 
 /*
@@ -41,13 +42,15 @@ typedef void (*route_error_fn)(struct http_resp *, int code,
  * (compared without parameters; NULL accepts any), 'untyped' whether a
  * request without Content-Type is accepted too (some dialects' clients
  * send none).  With 'json' the body is parsed strictly and decoded into
- * the route's input struct; without it the handler gets the bytes.
+ * the route's input struct (with 'optional', no body at all decodes as
+ * an empty object); without it the handler gets the bytes.
  */
 struct route_body {
 	size_t				 max;	/* bytes */
 	const char *const		*types;
 	int				 untyped;
 	const struct json_schema	*json;
+	int				 optional;	/* JSON: an empty body is "{}" */
 };
 
 struct route {

@@ -149,6 +149,22 @@ void signer_free(struct signer *);
 /* 1 for a remote signer. */
 int signer_is_remote(const struct signer *);
 
+/*
+ * "jwt:<kid>": the AAD a token (JWT) signing key is sealed with, and the
+ * kind under which the signer is asked to sign as that key.
+ */
+#define SIGNER_TOKEN_PREFIX "jwt:"
+
+struct jwt_key_rec;
+
+/*
+ * The token signing key 'rec': local, its sealed key unsealed; remote, a
+ * pki_key_remote on its public key, for which the signer signs as key
+ * 'rec->kid' (while it is active).  Free it before the signer.
+ */
+int signer_token_key(struct signer *, const struct jwt_key_rec *rec,
+    EVP_PKEY **out);
+
 /* "ca:<tenant>:<public id>": the AAD a CA's key is sealed with (malloc'd). */
 char *signer_ca_aad(int64_t tenant_id, const char *public_id);
 

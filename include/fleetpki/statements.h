@@ -66,6 +66,7 @@
 	/* tenant.c */ \
 	/* Before the tenant is known: through the owner's function. */ \
 	X(TENANT_BY_NAME, "SELECT id, name FROM fleetpki_tenant_by_name($1)") \
+	X(TENANT_BY_ID, "SELECT id, name FROM tenants WHERE id = $1") \
 	X(TENANT_CREATE, \
 	    "INSERT INTO tenants (name) VALUES ($1) RETURNING id, name") \
 	X(TENANT_ALL, "SELECT id, name FROM tenants ORDER BY name") \
@@ -290,7 +291,49 @@
 	X(JOB_RETRY, "UPDATE jobs SET state = 'pending', run_at = now(), " \
 	    "attempts = CASE WHEN state = 'failed' THEN 0 ELSE attempts END, " \
 	    "finished_at = NULL, locked_by = NULL, updated_at = now() " \
-	    "WHERE id = $1 AND state IN ('failed', 'pending') RETURNING id")
+	    "WHERE id = $1 AND state IN ('failed', 'pending') RETURNING id") \
+	/* ---- security-services accounts (account.c; sql/008) ---- */ \
+	/* An API key's tenant: the lookup before any tenant (sql/008). */ \
+	X(APIKEY_TENANT, "SELECT fleetpki_apikey_tenant($1)") \
+	X(APIKEY_GET, "SELECT " SQL_APIKEY_COLS " FROM api_keys " \
+	    "WHERE tenant_id = $1 AND key = $2") \
+	X(APIKEY_INSERT, "INSERT INTO api_keys (tenant_id, key, secret_hash) " \
+	    "VALUES ($1, $2, $3) RETURNING " SQL_APIKEY_COLS) \
+	X(APIKEY_LIST, "SELECT " SQL_APIKEY_COLS " FROM api_keys " \
+	    "WHERE tenant_id = $1 ORDER BY created_at, id") \
+	/* Revoke key $2 and every refresh token it was used for. */ \
+	X(APIKEY_REVOKE, "WITH k AS (UPDATE api_keys SET revoked_at = now() " \
+	    "WHERE tenant_id = $1 AND key = $2 AND revoked_at IS NULL " \
+	    "RETURNING id), r AS (UPDATE refresh_tokens SET revoked_at = now() " \
+	    "WHERE tenant_id = $1 AND api_key_id IN (SELECT id FROM k) AND " \
+	    "revoked_at IS NULL) SELECT count(*) FROM k") \
+	/* A new family's first token ($3 family, $4 hash), for $5 seconds. */ \
+	X(REFRESH_INSERT, "INSERT INTO refresh_tokens (tenant_id, api_key_id, " \
+	    "family, token_hash, expires_at) VALUES ($1, $2, $3, $4, " \
+	    "now() + make_interval(secs => $5))") \
+	/* \
+	 * Rotate: token $3, live and never used, is used now and $4 takes \
+	 * its place in the family, with the family's expiry.  The row lock \
+	 * makes one of concurrent rotations win; the others find it used. \
+	 */ \
+	X(REFRESH_ROTATE, "WITH t AS (UPDATE refresh_tokens SET used_at = now() " \
+	    "WHERE tenant_id = $1 AND api_key_id = $2 AND token_hash = $3 AND " \
+	    "used_at IS NULL AND revoked_at IS NULL AND expires_at > now() " \
+	    "RETURNING family, expires_at) INSERT INTO refresh_tokens " \
+	    "(tenant_id, api_key_id, family, token_hash, expires_at) " \
+	    "SELECT $1, $2, family, $4, expires_at FROM t RETURNING id") \
+	/* Why token $3 did not rotate: used (how long ago), revoked, expired. */ \
+	X(REFRESH_STATE, "SELECT family, used_at IS NOT NULL, revoked_at IS " \
+	    "NOT NULL, expires_at <= now(), coalesce(" \
+	    SQL_EPOCH("now()") " - " SQL_EPOCH("used_at") ", 0) " \
+	    "FROM refresh_tokens WHERE tenant_id = $1 AND api_key_id = $2 " \
+	    "AND token_hash = $3") \
+	X(REFRESH_REVOKE_FAMILY, "UPDATE refresh_tokens SET revoked_at = now() " \
+	    "WHERE tenant_id = $1 AND family = $2 AND revoked_at IS NULL")
+/* An API key row, as struct apikey_rec reads it (account.c). */
+#define SQL_APIKEY_COLS \
+	"id, tenant_id, key, secret_hash, revoked_at IS NOT NULL, " \
+	SQL_EPOCH("created_at")
 /* A job row, as struct job_rec reads it (job.c), of table alias 'a'. */
 #define SQL_JOB_COLS(a) \
 	a ".id, " a ".kind, " a ".key, coalesce(" a ".tenant_id, 0), " a \

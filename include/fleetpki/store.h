@@ -93,6 +93,8 @@ struct tenant {
 
 /* -FP_E_NOTFOUND when there is no tenant 'name'. */
 int	store_tenant_by_name(struct db *, const char *name, struct tenant *);
+/* The current tenant's own row (row-level security shows no other). */
+int	store_tenant_by_id(struct db *, int64_t id, struct tenant *);
 /* -FP_E_CONFLICT when the name is taken. */
 int	store_tenant_create(struct db *, const char *name, struct tenant *);
 /* Calls 'fn' for each tenant in name order. */
@@ -503,5 +505,66 @@ int	store_job_retry(struct db *, int64_t id);
  * listens again).
  */
 int	store_job_wait(struct db *, int timeout_ms);
+
+
+/* ---- security-services accounts (account.c, sql/008) ---- */
+
+struct apikey_rec {
+	int64_t	id;
+	int64_t	tenant_id;
+	char	key[37];		/* a UUID, as clients send it */
+	char	secret_hash[65];	/* HMAC-SHA256 of the secret, hex */
+	bool	revoked;
+	int64_t	created_at;
+};
+
+/*
+ * The tenant of API key 'key': the one lookup before a tenant is known
+ * (through the owner's fleetpki_apikey_tenant).  -FP_E_NOTFOUND for a
+ * key of no tenant.
+ */
+int	store_apikey_tenant(struct db *, const char *key, int64_t *tenant_id);
+/* -FP_E_NOTFOUND when the tenant has no such key (revoked ones count). */
+int	store_apikey_get(struct db *, int64_t tenant_id, const char *key,
+	    struct apikey_rec *);
+/* Sets rec->id and created_at.  -FP_E_CONFLICT on a key collision. */
+int	store_apikey_insert(struct db *, struct apikey_rec *rec);
+/* Every key of the tenant, oldest first; '*out' is free()d. */
+int	store_apikey_list(struct db *, int64_t tenant_id,
+	    struct apikey_rec **out, size_t *n);
+/*
+ * Revoke the key and every refresh token issued for it, at once.
+ * -FP_E_NOTFOUND when the tenant has no such key still active.
+ */
+int	store_apikey_revoke(struct db *, int64_t tenant_id, const char *key);
+
+/* The first token of a new family, good for 'ttl' seconds. */
+int	store_refresh_insert(struct db *, int64_t tenant_id,
+	    int64_t api_key_id, const char *family, const char *token_hash,
+	    int64_t ttl);
+/*
+ * Rotate: the live, unused token 'old_hash' of the key is marked used
+ * and 'new_hash' joins its family with the family's expiry, in one
+ * statement; of concurrent rotations of one token exactly one returns
+ * 0, the others -FP_E_NOTFOUND (as for a token that was not live).
+ */
+int	store_refresh_rotate(struct db *, int64_t tenant_id,
+	    int64_t api_key_id, const char *old_hash, const char *new_hash);
+
+/* Why a token did not rotate. */
+struct refresh_state {
+	char	family[33];
+	bool	used;		/* rotated already */
+	bool	revoked;	/* its family was revoked */
+	bool	expired;
+	int64_t	used_ago;	/* seconds since it was rotated */
+};
+
+/* -FP_E_NOTFOUND for a token the key never had. */
+int	store_refresh_state(struct db *, int64_t tenant_id, int64_t api_key_id,
+	    const char *token_hash, struct refresh_state *);
+/* Revoke every live token of the family. */
+int	store_refresh_revoke_family(struct db *, int64_t tenant_id,
+	    const char *family);
 
 #endif

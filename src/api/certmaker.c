@@ -48,7 +48,7 @@
 static const char *const json_types[] = { "application/json",
 	"application/x-www-form-urlencoded", NULL };
 static const struct route_body request_body = { BODY_JSON, json_types, 1,
-	&core_names_schema };
+	&core_names_schema, 0 };
 
 struct revoke_in {
 	const char *serial;
@@ -64,9 +64,9 @@ static const struct json_field revoke_fields[] = {
 static const struct json_schema revoke_schema =
     JSON_SCHEMA(struct revoke_in, revoke_fields);
 static const struct route_body revoke_body = { BODY_JSON, json_types, 1,
-	&revoke_schema };
+	&revoke_schema, 0 };
 
-static const struct route_body csr_body = { BODY_CSR_PEM, NULL, 1, NULL };
+static const struct route_body csr_body = { BODY_CSR_PEM, NULL, 1, NULL, 0 };
 
 /* The JSON request (decoded by core_names_schema, so first) and the key. */
 struct request_in {

@@ -70,7 +70,8 @@ static const struct in_field ocsp_get_params[] = {
 static const struct in_schema ocsp_get_schema = IN_SCHEMA(ocsp_get_params);
 
 static const char *const ocsp_types[] = { "application/ocsp-request", NULL };
-static const struct route_body ocsp_body = { BODY_OCSP, ocsp_types, 1, NULL };
+static const struct route_body ocsp_body = { BODY_OCSP, ocsp_types, 1, NULL,
+	0 };
 
 static int
 revinfo_crl_der(struct http_req *req, struct http_resp *resp,

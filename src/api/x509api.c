@@ -53,7 +53,7 @@ static const struct json_schema create_schema =
 
 static const char *const json_types[] = { "application/json", NULL };
 static const struct route_body create_body = { BODY_CSR_JSON, json_types, 1,
-	&create_schema };
+	&create_schema, 0 };
 
 /* GET /certificates?page&limit&fields&keyVal, GET/DELETE .../{fp}. */
 struct cert_in {

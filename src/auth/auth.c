@@ -49,6 +49,7 @@ static size_t key_next;
 
 struct token_entry {
 	unsigned char hash[32];
+	const char *aud; /* the audience it was verified for */
 	struct jwt_claims claims;
 	time_t at;
 };
@@ -109,12 +110,16 @@ key_lookup(void *varg, const char *kid)
 	return e->key;
 }
 
-int
-auth_bearer(struct fp_ctx *ctx, const char *authz, struct tenant *out,
-    struct fp_status *st)
+/*
+ * Verify an "Authorization: Bearer <jwt>" value for audience 'aud' into
+ * '*claims', through the verified-token cache.  A verdict is kept with
+ * its audience: a token good for one dialect is not for another.
+ */
+static int
+bearer(struct fp_ctx *ctx, const char *authz, const char *aud,
+    struct jwt_claims *claims, struct fp_status *st)
 {
 	struct lookup_arg arg = { ctx, 0 };
-	struct jwt_claims claims;
 	struct token_entry *e;
 	unsigned char hash[32];
 	time_t now = util_now();
@@ -138,24 +143,64 @@ auth_bearer(struct fp_ctx *ctx, const char *authz, struct tenant *out,
 		return -FP_E_INTERNAL;
 	}
 	e = &token_cache[hash[0] % TOKEN_CACHE];
-	if (e->at != 0 && now - e->at < TOKEN_TTL &&
+	if (e->at != 0 && now - e->at < TOKEN_TTL && e->aud == aud &&
 	    CRYPTO_memcmp(e->hash, hash, sizeof(hash)) == 0 &&
 	    jwt_exp_ok(e->claims.exp, now, ctx->cfg->jwt_leeway)) {
-		claims = e->claims;
-	} else {
-		rc = jwt_verify(token, len, key_lookup, &arg, now,
-		    ctx->cfg->jwt_leeway, &claims, st);
-		if (arg.db_error != 0)
-			return arg.db_error;
-		if (rc != 0)
-			return rc;
-		memcpy(e->hash, hash, sizeof(hash));
-		e->claims = claims;
-		e->at = now;
+		*claims = e->claims;
+		return 0;
 	}
+	rc = jwt_verify_aud(token, len, aud, key_lookup, &arg, now,
+	    ctx->cfg->jwt_leeway, claims, st);
+	if (arg.db_error != 0)
+		return arg.db_error;
+	if (rc != 0)
+		return rc;
+	memcpy(e->hash, hash, sizeof(hash));
+	e->aud = aud;
+	e->claims = *claims;
+	e->at = now;
+	return 0;
+}
+
+int
+auth_bearer(struct fp_ctx *ctx, const char *authz, struct tenant *out,
+    struct fp_status *st)
+{
+	struct jwt_claims claims;
+	int rc;
+
+	if ((rc = bearer(ctx, authz, JWT_AUDIENCE, &claims, st)) != 0)
+		return rc;
 	rc = core_tenant(ctx, claims.tenant, out);
 	if (rc == -FP_E_NOTFOUND)
 		return fp_fail(st, FP_E_UNAUTH, "Unknown tenant.");
+	return rc;
+}
+
+int
+auth_authtoken(struct fp_ctx *ctx, const char *authz, struct tenant *out,
+    struct fp_status *st)
+{
+	struct jwt_claims claims;
+	struct apikey_rec k;
+	int rc;
+
+	/* The dialect's one answer to any failure that is the caller's. */
+	if ((rc = bearer(ctx, authz, JWT_AUDIENCE_SECSVC, &claims, NULL)) ==
+	    -FP_E_UNAUTH)
+		return fp_fail(st, FP_E_UNAUTH, "Not Authorized.");
+	if (rc != 0)
+		return rc;
+	if ((rc = core_tenant(ctx, claims.tenant, out)) != 0)
+		goto out;
+	/* A revoked API key's AuthTokens stop at once, not at their exp. */
+	store_set_tenant(ctx->db, out->id);
+	if ((rc = store_apikey_get(ctx->db, out->id, claims.sub, &k)) == 0 &&
+	    k.revoked)
+		rc = -FP_E_NOTFOUND;
+out:
+	if (rc == -FP_E_NOTFOUND)
+		return fp_fail(st, FP_E_UNAUTH, "Not Authorized.");
 	return rc;
 }
 
@@ -202,14 +247,13 @@ out:
 	return rc;
 }
 
-int
-auth_token_mint(struct fp_ctx *ctx, const struct tenant *t, int64_t ttl,
-    char **token, struct fp_status *st)
+/* A JWT for audience 'aud', tenant 't', subject 'sub', valid 'ttl'. */
+static int
+mint(struct fp_ctx *ctx, const char *aud, const struct tenant *t,
+    const char *sub, int64_t ttl, char **token, struct fp_status *st)
 {
 	struct jwt_key_rec rec = { 0 };
-	struct buf der = BUF_INIT;
 	EVP_PKEY *key = NULL;
-	char *aad = NULL;
 	int rc;
 
 	if (ttl < 1 || ttl > ctx->cfg->jwt_max_ttl)
@@ -221,23 +265,43 @@ auth_token_mint(struct fp_ctx *ctx, const struct tenant *t, int64_t ttl,
 		rc = key_create(ctx, &rec);
 	if (rc != 0)
 		goto out;
-	aad = xasprintf("jwt:%s", rec.kid);
-	if ((rc = signer_unseal(ctx->signer, aad, rec.private_sealed.data,
-	         rec.private_sealed.len, &der)) != 0) {
-		fp_fail(st, FP_E_INTERNAL,
-		    "the signing key does not open: wrong master_key?");
+	/* Local: unsealed here; in fleetpkid, the signer signs with it. */
+	if ((rc = signer_token_key(ctx->signer, &rec, &key)) != 0)
 		goto out;
-	}
-	if ((rc = pki_key_from_der(der.data, der.len, &key)) != 0)
-		goto out;
-	rc = jwt_sign_es256(key, rec.kid, t->name, t->name, util_now(), ttl,
-	    token);
+	rc = jwt_sign_es256_aud(key, rec.kid, aud, t->name, sub, util_now(),
+	    ttl, token);
 out:
 	EVP_PKEY_free(key);
-	buf_free_secret(&der);
 	jwt_key_rec_clear(&rec);
-	free(aad);
 	return rc;
+}
+
+int
+auth_token_key_ensure(struct fp_ctx *ctx)
+{
+	struct jwt_key_rec rec = { 0 };
+	int rc;
+
+	/* The first key is made where the master key is: by the CLI. */
+	rc = store_jwt_key_active(ctx->db, &rec);
+	if (rc == -FP_E_NOTFOUND)
+		rc = key_create(ctx, &rec);
+	jwt_key_rec_clear(&rec);
+	return rc;
+}
+
+int
+auth_token_mint(struct fp_ctx *ctx, const struct tenant *t, int64_t ttl,
+    char **token, struct fp_status *st)
+{
+	return mint(ctx, JWT_AUDIENCE, t, t->name, ttl, token, st);
+}
+
+int
+auth_authtoken_mint(struct fp_ctx *ctx, const struct tenant *t,
+    const char *api_key, int64_t ttl, char **token, struct fp_status *st)
+{
+	return mint(ctx, JWT_AUDIENCE_SECSVC, t, api_key, ttl, token, st);
 }
 
 /* ---- certificate-maker API tokens -------------------------------- */

@@ -122,7 +122,7 @@ jwt_get_time(json_object *obj, const char *name, int64_t *v)
 
 /* "aud": our audience, or an array that contains it (RFC 7519 4.1.3). */
 static int
-jwt_aud_ok(json_object *claims)
+jwt_aud_ok(json_object *claims, const char *want)
 {
 	json_object *aud, *item;
 	size_t i, n;
@@ -130,17 +130,16 @@ jwt_aud_ok(json_object *claims)
 	if (!json_object_object_get_ex(claims, "aud", &aud))
 		return 0;
 	if (json_object_is_type(aud, json_type_string))
-		return jwt_string_is(claims, "aud", JWT_AUDIENCE);
+		return jwt_string_is(claims, "aud", want);
 	if (!json_object_is_type(aud, json_type_array))
 		return 0;
 	n = json_object_array_length(aud);
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(aud, i);
 		if (json_object_is_type(item, json_type_string) &&
-		    (size_t)json_object_get_string_len(item) ==
-		        strlen(JWT_AUDIENCE) &&
-		    memcmp(json_object_get_string(item), JWT_AUDIENCE,
-		        strlen(JWT_AUDIENCE)) == 0)
+		    (size_t)json_object_get_string_len(item) == strlen(want) &&
+		    memcmp(json_object_get_string(item), want, strlen(want)) ==
+		        0)
 			return 1;
 	}
 	return 0;
@@ -220,6 +219,15 @@ out:
 int
 jwt_verify(const char *token, size_t len, jwt_key_lookup lookup, void *arg,
     time_t now, int leeway, struct jwt_claims *out, struct fp_status *st)
+{
+	return jwt_verify_aud(token, len, JWT_AUDIENCE, lookup, arg, now,
+	    leeway, out, st);
+}
+
+int
+jwt_verify_aud(const char *token, size_t len, const char *aud,
+    jwt_key_lookup lookup, void *arg, time_t now, int leeway,
+    struct jwt_claims *out, struct fp_status *st)
 {
 	json_object *hdr = NULL, *claims = NULL;
 	struct buf sig = BUF_INIT;
@@ -311,7 +319,7 @@ jwt_verify(const char *token, size_t len, jwt_key_lookup lookup, void *arg,
 		rc = fp_fail(st, FP_E_UNAUTH, "invalid issuer");
 		goto out;
 	}
-	if (!jwt_aud_ok(claims)) {
+	if (!jwt_aud_ok(claims, aud)) {
 		rc = fp_fail(st, FP_E_UNAUTH, "invalid audience");
 		goto out;
 	}
@@ -393,6 +401,14 @@ int
 jwt_sign_es256(EVP_PKEY *key, const char *kid, const char *tenant,
     const char *sub, int64_t iat, int64_t ttl, char **out)
 {
+	return jwt_sign_es256_aud(key, kid, JWT_AUDIENCE, tenant, sub, iat, ttl,
+	    out);
+}
+
+int
+jwt_sign_es256_aud(EVP_PKEY *key, const char *kid, const char *aud,
+    const char *tenant, const char *sub, int64_t iat, int64_t ttl, char **out)
+{
 	json_object *hdr = NULL, *pl = NULL;
 	unsigned char rnd[JWT_JTI_BYTES];
 	char jti[2 * JWT_JTI_BYTES + 1], *hjson = NULL, *pjson = NULL;
@@ -430,7 +446,7 @@ jwt_sign_es256(EVP_PKEY *key, const char *kid, const char *tenant,
 	jwt_add(hdr, "typ", json_object_new_string("JWT"));
 	jwt_add(hdr, "kid", json_object_new_string(kid));
 	jwt_add(pl, "iss", json_object_new_string(JWT_ISSUER));
-	jwt_add(pl, "aud", json_object_new_string(JWT_AUDIENCE));
+	jwt_add(pl, "aud", json_object_new_string(aud));
 	if (sub != NULL)
 		jwt_add(pl, "sub", json_object_new_string(sub));
 	jwt_add(pl, "tenant", json_object_new_string(tenant));

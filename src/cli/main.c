@@ -151,6 +151,17 @@ tenant_or_die(struct cli *cli, const char *name, struct tenant *t)
 		die("reading tenant '%s' failed", name);
 }
 
+/* The --tenant a command needs: connect and look it up, or die. */
+static void
+cli_tenant(struct cli *cli, const struct cli_opts *o, const char *cmd,
+    struct tenant *t)
+{
+	if (o->tenant == NULL)
+		die("%s needs --tenant", cmd);
+	cli_open(cli);
+	tenant_or_die(cli, o->tenant, t);
+}
+
 /*
  * 1-64 of A-Z a-z 0-9 _ - (and '.' when 'dot').  The same rule as the
  * tables' CHECK constraints, checked here first so that the operator
@@ -184,6 +195,13 @@ cmd_migrate(struct cli *cli, struct cli_opts *o, char **args)
 	cli_open(cli);
 	if (migrate_run(cli->ctx.db, cli->cfg.sql_dir, &applied, &err) != 0)
 		die("migrate: %s", err);
+	/*
+	 * The token signing key is sealed under the master key, which only
+	 * the CLI and fleetpkid's signer hold: make it here, once, so that
+	 * /authenticate finds one on a fresh install.
+	 */
+	if (auth_token_key_ensure(&cli->ctx) != 0)
+		die("migrate: cannot make the token signing key");
 	printf("schema up to date (%d migration%s applied)\n", applied,
 	    applied == 1 ? "" : "s");
 	return 0;
@@ -284,10 +302,7 @@ cmd_ca_list(struct cli *cli, struct cli_opts *o, char **args)
 	struct tenant t;
 	size_t n = 0, i;
 
-	if (o->tenant == NULL)
-		die("ca list needs --tenant");
-	cli_open(cli);
-	tenant_or_die(cli, o->tenant, &t);
+	cli_tenant(cli, o, "ca list", &t);
 	if (store_ca_list(cli->ctx.db, t.id, &cas, &n) != 0)
 		die("listing CAs failed");
 	for (i = 0; i < n; i++)
@@ -304,10 +319,7 @@ cmd_token(struct cli *cli, struct cli_opts *o, char **args)
 	char *token = NULL;
 	int rc;
 
-	if (o->tenant == NULL)
-		die("token needs --tenant");
-	cli_open(cli);
-	tenant_or_die(cli, o->tenant, &t);
+	cli_tenant(cli, o, "token", &t);
 	/* An hour unless asked: a token on a command line ends up in logs. */
 	rc = auth_token_mint(&cli->ctx, &t, o->ttl_set ? o->ttl : 3600, &token,
 	    &st);
@@ -470,10 +482,7 @@ cmd_setting_set(struct cli *cli, struct cli_opts *o, char **args)
 	struct tenant t;
 	int rc;
 
-	if (o->tenant == NULL)
-		die("setting set needs --tenant");
-	cli_open(cli);
-	tenant_or_die(cli, o->tenant, &t);
+	cli_tenant(cli, o, "setting set", &t);
 	/* The core knows the keys and their values; the CLI passes text. */
 	if ((rc = core_setting_set(&cli->ctx, t.id, args[0], args[1], &st)) !=
 	    0)
@@ -494,10 +503,7 @@ cmd_setting_list(struct cli *cli, struct cli_opts *o, char **args)
 {
 	struct tenant t;
 
-	if (o->tenant == NULL)
-		die("setting list needs --tenant");
-	cli_open(cli);
-	tenant_or_die(cli, o->tenant, &t);
+	cli_tenant(cli, o, "setting list", &t);
 	if (core_setting_each(&cli->ctx, t.id, print_setting, NULL) != 0)
 		die("listing settings failed");
 	return 0;
@@ -519,6 +525,72 @@ fmt_time(int64_t t, char *out, size_t len)
 		snprintf(out, len, "-");
 	else
 		strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- security-services API keys (sql/008) ------------------------ */
+
+/*
+ * A new API key: two lines, "APIKey <key>" and "APISecret <secret>",
+ * which scripts read.  The secret is shown this once: only its HMAC
+ * under the pepper is stored.
+ */
+static int
+cmd_apikey_create(struct cli *cli, struct cli_opts *o, char **args)
+{
+	char secret[CORE_APIKEY_SECRET_LEN + 1];
+	struct apikey_rec k;
+	struct tenant t;
+
+	(void)args;
+	cli_tenant(cli, o, "apikey create", &t);
+	if (core_apikey_create(&cli->ctx, &t, &k, secret) != 0)
+		die("creating an API key for tenant '%s' failed", o->tenant);
+	printf("APIKey %s\nAPISecret %s\n", k.key, secret);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return 0;
+}
+
+/* One line a key: the key, active or revoked, when it was made. */
+static int
+cmd_apikey_list(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct apikey_rec *keys = NULL;
+	struct tenant t;
+	char when[32];
+	size_t n = 0, i;
+
+	(void)args;
+	cli_tenant(cli, o, "apikey list", &t);
+	if (store_apikey_list(cli->ctx.db, t.id, &keys, &n) != 0)
+		die("listing the API keys of tenant '%s' failed", o->tenant);
+	for (i = 0; i < n; i++) {
+		fmt_time(keys[i].created_at, when, sizeof(when));
+		printf("%s\t%s\t%s\n", keys[i].key,
+		    keys[i].revoked ? "revoked" : "active", when);
+	}
+	free(keys);
+	return 0;
+}
+
+/*
+ * Revoke a key: /authenticate refuses it, its RefreshTokens are revoked
+ * with it, and its AuthTokens stop at their next request.
+ */
+static int
+cmd_apikey_revoke(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct tenant t;
+	int rc;
+
+	cli_tenant(cli, o, "apikey revoke", &t);
+	rc = store_apikey_revoke(cli->ctx.db, t.id, args[0]);
+	if (rc == -FP_E_NOTFOUND)
+		die("tenant '%s' has no active API key '%s'", o->tenant,
+		    args[0]);
+	if (rc != 0)
+		die("revoking API key '%s' failed", args[0]);
+	printf("revoked %s\n", args[0]);
+	return 0;
 }
 
 /*
@@ -674,6 +746,11 @@ static const struct command commands[] = {
 	{ "setting set", "setting set --tenant T KEY VALUE", "t", 2,
 	    cmd_setting_set },
 	{ "setting list", "setting list --tenant T", "t", 0, cmd_setting_list },
+	{ "apikey create", "apikey create --tenant T", "t", 0,
+	    cmd_apikey_create },
+	{ "apikey list", "apikey list --tenant T", "t", 0, cmd_apikey_list },
+	{ "apikey revoke", "apikey revoke --tenant T KEY", "t", 1,
+	    cmd_apikey_revoke },
 	{ "job list", "job list [--limit N]", "L", 0, cmd_job_list },
 	{ "job show", "job show ID", "", 1, cmd_job_show },
 	{ "job retry", "job retry ID", "", 1, cmd_job_retry },

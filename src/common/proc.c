@@ -108,6 +108,26 @@ proc_spawn_due(struct proc_set *ps, int64_t max_wait_ms)
 	return wait_ms;
 }
 
+int
+proc_next_signal(struct proc_set *ps, const sigset_t *set)
+{
+	struct timespec ts;
+	siginfo_t info;
+	int64_t wait_ms;
+	int sig;
+
+	for (;;) {
+		wait_ms = proc_spawn_due(ps, 1000);
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000;
+		/* A time-out is no signal: a respawn may be due. */
+		if ((sig = sigtimedwait(set, &info, &ts)) == SIGCHLD)
+			proc_reap(ps, 0);
+		else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+			return sig;
+	}
+}
+
 void
 proc_reap(struct proc_set *ps, int stopping)
 {

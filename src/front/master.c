@@ -166,11 +166,9 @@ main(int argc, char **argv)
 {
 	struct proc_args args;
 	struct proc_set workers;
-	struct timespec ts;
-	siginfo_t info;
 	sigset_t set;
 	char *pid_path = NULL;
-	int sig, stopping = 0, code;
+	int code;
 
 	if (proc_parse_args(argc, argv, "fleetpkid", 0, usage, &args, &code) !=
 	    0)
@@ -201,27 +199,8 @@ main(int argc, char **argv)
 	if (signer_on)
 		workers.what0 = "signer";
 
-	while (!stopping) {
-		int64_t wait_ms = proc_spawn_due(&workers, 1000);
-
-		ts.tv_sec = wait_ms / 1000;
-		ts.tv_nsec = (wait_ms % 1000) * 1000000;
-		sig = sigtimedwait(&set, &info, &ts);
-		switch (sig) {
-		case SIGCHLD:
-			proc_reap(&workers, 0);
-			break;
-		case SIGTERM:
-		case SIGINT:
-			stopping = 1;
-			break;
-		case SIGHUP:
-			reload(&workers);
-			break;
-		default:
-			break; /* timeout: a respawn is due */
-		}
-	}
+	while (proc_next_signal(&workers, &set) == SIGHUP)
+		reload(&workers);
 	proc_drain(&workers, &set, DRAIN_GRACE_MS);
 	proc_free(&workers);
 	close(listen_fd);

@@ -27,6 +27,7 @@ static const struct route_group *const groups[] = {
 	&x509api_routes,
 	&certmaker_routes,
 	&srvcert_routes,
+	&secsvc_routes,
 };
 
 /*

@@ -222,8 +222,14 @@ decode_input(struct http_req *req, json_object **json, struct fp_status *st)
 		}
 	}
 	if (rb != NULL && rb->json != NULL) {
-		if ((rc = json_parse_strict((const char *)req->body,
-		         req->body_len, json, st)) != 0 ||
+		/* A body the route may omit reads as the empty object. */
+		const char *text = req->body_len == 0 && rb->optional
+		    ? "{}"
+		    : (const char *)req->body;
+		size_t len =
+		    req->body_len == 0 && rb->optional ? 2 : req->body_len;
+
+		if ((rc = json_parse_strict(text, len, json, st)) != 0 ||
 		    (rc = json_decode(*json, rb->json, req->arena, in, st)) !=
 		        0)
 			return rc;
@@ -322,6 +328,13 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 		         &req.tenant, &req.user, &st)) != 0)
 			goto out;
 		break;
+	case AUTH_AUTHTOKEN:
+		resp_header(resp, "Cache-Control", "no-store");
+		if ((rc = auth_authtoken(ctx,
+		         http_header(&req, "Authorization"), &req.tenant,
+		         &st)) != 0)
+			goto out;
+		break;
 	}
 	store_set_tenant(ctx->db, req.tenant.id); /* RLS: sql/005 */
 	/* So is the input: handlers read typed values only. */
@@ -335,7 +348,8 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 out:
 	if (rc != 0) {
 		if (fp_err_http(rc) == 401 && route != NULL &&
-		    route->auth == AUTH_BEARER)
+		    (route->auth == AUTH_BEARER ||
+		        route->auth == AUTH_AUTHTOKEN))
 			resp_header(resp, "WWW-Authenticate", "Bearer");
 		if (group != NULL && group->error != NULL)
 			group->error(resp, rc, &st);

@@ -154,11 +154,15 @@ signer_sign_req_decode(const unsigned char *body, size_t len,
 		return refuse(why, "field length out of range");
 	if (len != 20 + klen + mlen + dlen)
 		return refuse(why, "lengths do not add up");
-	if (r->tenant_id <= 0 || r->ca_id <= 0)
-		return refuse(why, "key id out of range");
 	if (get_name(body + 20, klen, r->kind) != 0 ||
 	    get_name(body + 20 + klen, mlen, r->md) != 0)
 		return refuse(why, "names must be printable");
+	/* A CA's key (both ids), or the token key (neither, kind "jwt:"). */
+	if ((r->tenant_id <= 0 || r->ca_id <= 0) &&
+	    (r->tenant_id != 0 || r->ca_id != 0 ||
+	        strncmp(r->kind, SIGNER_TOKEN_PREFIX,
+	            strlen(SIGNER_TOKEN_PREFIX)) != 0))
+		return refuse(why, "key id out of range");
 	memcpy(r->dg, body + 20 + klen + mlen, dlen);
 	r->dlen = dlen;
 	return 0;

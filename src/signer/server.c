@@ -73,6 +73,17 @@ static struct db *db;
 static struct key *keys;
 static size_t nkeys;
 
+/*
+ * Token (JWT) signing keys, opened on first use: few (one active, a
+ * retired one or two), so a small table that starts over when full.
+ */
+#define TOKEN_KEYS_MAX 8
+static struct {
+	char kid[65];
+	EVP_PKEY *key;
+} token_keys[TOKEN_KEYS_MAX];
+static size_t ntoken_keys;
+
 static void
 on_stop(int sig)
 {
@@ -208,6 +219,54 @@ out:
 	return st;
 }
 
+/*
+ * The active token signing key 'kid' (the table is global: no tenant).
+ * A retired key signs nothing more, even if it opened before.
+ */
+static int
+token_key_get(const char *kid, EVP_PKEY **out)
+{
+	struct jwt_key_rec rec = { 0 };
+	EVP_PKEY *key = NULL;
+	size_t i;
+	int rc, st = SIGNER_ST_FAILED;
+
+	rc = store_jwt_key_get(db, kid, &rec);
+	if (rc == -FP_E_NOTFOUND || (rc == 0 && !rec.active)) {
+		st = rc == 0 ? SIGNER_ST_REFUSED : SIGNER_ST_NOKEY;
+		goto out;
+	}
+	if (rc == -FP_E_UNAVAILABLE) {
+		st = SIGNER_ST_UNAVAILABLE;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	for (i = 0; i < ntoken_keys; i++) {
+		if (strcmp(token_keys[i].kid, kid) == 0) {
+			*out = token_keys[i].key;
+			st = SIGNER_ST_OK;
+			goto out;
+		}
+	}
+	if (signer_token_key(local, &rec, &key) != 0)
+		goto out;
+	if (ntoken_keys == TOKEN_KEYS_MAX) {
+		for (i = 0; i < ntoken_keys; i++)
+			EVP_PKEY_free(token_keys[i].key);
+		ntoken_keys = 0;
+	}
+	memcpy(token_keys[ntoken_keys].kid, rec.kid, sizeof(rec.kid));
+	token_keys[ntoken_keys].key = key;
+	ntoken_keys++;
+	log_info("opened token signing key %s", kid);
+	*out = key;
+	st = SIGNER_ST_OK;
+out:
+	jwt_key_rec_clear(&rec);
+	return st;
+}
+
 static int
 do_sign(const struct conn *c, struct buf *reply)
 {
@@ -225,7 +284,17 @@ do_sign(const struct conn *c, struct buf *reply)
 		    (long)c->pid, why);
 		return SIGNER_ST_MALFORMED;
 	}
-	if ((st = key_get(r.tenant_id, r.ca_id, &key)) != SIGNER_ST_OK) {
+	/* Tenant 0, CA 0 and kind "jwt:<kid>": the token signing key. */
+	if (r.tenant_id == 0 && r.ca_id == 0 &&
+	    strncmp(r.kind, SIGNER_TOKEN_PREFIX, strlen(SIGNER_TOKEN_PREFIX)) ==
+	        0) {
+		if ((st = token_key_get(r.kind + strlen(SIGNER_TOKEN_PREFIX),
+		         &key)) != SIGNER_ST_OK) {
+			log_warn("signer: refused to sign as %s for pid %ld",
+			    r.kind, (long)c->pid);
+			return st;
+		}
+	} else if ((st = key_get(r.tenant_id, r.ca_id, &key)) != SIGNER_ST_OK) {
 		log_warn(
 		    "signer: refused to sign %s for pid %ld: tenant %" PRId64
 		    " has no CA %" PRId64 "%s",

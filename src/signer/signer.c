@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 
 #include "fleetpki/config.h"
 #include "fleetpki/log.h"
@@ -283,7 +284,8 @@ remote_sign(void *arg, const struct pki_remote_ref *ref, const char *kind,
 	memset(&r, 0, sizeof(r));
 	r.tenant_id = ref->tenant_id;
 	r.ca_id = ref->ca_id;
-	snprintf(r.kind, sizeof(r.kind), "%s", kind);
+	snprintf(r.kind, sizeof(r.kind), "%s",
+	    ref->label[0] != '\0' ? ref->label : kind);
 	snprintf(r.md, sizeof(r.md), "%s", md);
 	if (dlen > sizeof(r.dg))
 		return -FP_E_INTERNAL;
@@ -341,6 +343,64 @@ no_signer(void)
 }
 
 int
+signer_token_key(struct signer *s, const struct jwt_key_rec *rec,
+    EVP_PKEY **out)
+{
+	struct pki_remote_ref ref;
+	struct buf keyder = BUF_INIT;
+	EVP_PKEY *key = NULL, *pub = NULL;
+	BIO *bio = NULL;
+	char *aad = NULL;
+	int rc = -FP_E_INTERNAL;
+
+	*out = NULL;
+	if (s == NULL)
+		return no_signer();
+	if (strlen(rec->kid) >
+	    sizeof(ref.label) - 1 - strlen(SIGNER_TOKEN_PREFIX)) {
+		log_err("token key %s: kid too long for the signer", rec->kid);
+		return -FP_E_INTERNAL;
+	}
+	if (s->remote) {
+		/* The public half is public: the private one stays there. */
+		if ((bio = BIO_new_mem_buf(rec->public_pem, -1)) == NULL ||
+		    (pub = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) ==
+		        NULL) {
+			log_ossl_errors("token key: public key");
+			goto out;
+		}
+		memset(&ref, 0, sizeof(ref));
+		ref.sign = remote_sign;
+		ref.arg = s;
+		snprintf(ref.label, sizeof(ref.label), SIGNER_TOKEN_PREFIX "%s",
+		    rec->kid);
+		rc = pki_key_remote(pub, &ref, &key);
+	} else {
+		aad = xasprintf(SIGNER_TOKEN_PREFIX "%s", rec->kid);
+		if ((rc = pki_open(s->master_key, aad, strlen(aad),
+		         rec->private_sealed.data, rec->private_sealed.len,
+		         &keyder)) != 0) {
+			log_err("token key %s: sealed key does not open "
+			        "(wrong master_key?)",
+			    rec->kid);
+			goto out;
+		}
+		rc = pki_key_from_der(keyder.data, keyder.len, &key);
+	}
+	if (rc == 0) {
+		*out = key;
+		key = NULL;
+	}
+out:
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(pub);
+	BIO_free(bio);
+	buf_free_secret(&keyder);
+	free(aad);
+	return rc;
+}
+
+int
 signer_ca_key(struct signer *s, const struct ca_rec *rec, X509 *cert,
     EVP_PKEY **out)
 {
@@ -358,6 +418,7 @@ signer_ca_key(struct signer *s, const struct ca_rec *rec, X509 *cert,
 			log_ossl_errors("CA certificate key");
 			return -FP_E_INTERNAL;
 		}
+		memset(&ref, 0, sizeof(ref));
 		ref.sign = remote_sign;
 		ref.arg = s;
 		ref.tenant_id = rec->tenant_id;

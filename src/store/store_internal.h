@@ -102,14 +102,20 @@ struct colmap {
 };
 
 #define COL_MEMBER_SIZE(type, f) sizeof(((type *)0)->f)
-#define COL_(t, type, f, size) { (t), offsetof(type, f), (size) }
+#define COL_(t, type, f, size)                                                 \
+	{                                                                      \
+		(t), offsetof(type, f), (size)                                 \
+	}
 #define COL_I64(type, f) COL_(COLT_I64, type, f, 0)
 #define COL_INT(type, f) COL_(COLT_INT, type, f, 0)
 #define COL_BOOL(type, f) COL_(COLT_BOOL, type, f, 0)
 #define COL_CHARS(type, f) COL_(COLT_CHARS, type, f, COL_MEMBER_SIZE(type, f))
 #define COL_STR(type, f) COL_(COLT_STR, type, f, 0)
 #define COL_BYTEA(type, f) COL_(COLT_BYTEA, type, f, 0)
-#define COL_SKIP { COLT_SKIP, 0, 0 }
+#define COL_SKIP                                                               \
+	{                                                                      \
+		COLT_SKIP, 0, 0                                                \
+	}
 
 /*
  * How rows of one statement become records: the columns, the record's

@@ -30,6 +30,17 @@ store_tenant_by_name(struct db *db, const char *name, struct tenant *t)
 	return q_one(db, STMT_TENANT_BY_NAME, &p, &tenant_rows, t);
 }
 
+/* The tenant the request runs for already (under the wall, its own row). */
+int
+store_tenant_by_id(struct db *db, int64_t id, struct tenant *t)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, id);
+	return q_one(db, STMT_TENANT_BY_ID, &p, &tenant_rows, t);
+}
+
 /* RETURNING gives the id and the name as stored in one round trip. */
 int
 store_tenant_create(struct db *db, const char *name, struct tenant *t)

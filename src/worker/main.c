@@ -61,11 +61,9 @@ main(int argc, char **argv)
 {
 	struct proc_args args;
 	struct proc_set kids;
-	struct timespec ts;
-	siginfo_t info;
 	sigset_t set;
 	size_t nclasses;
-	int code, sig, stopping = 0;
+	int code;
 
 	if (proc_parse_args(argc, argv, "fleetpki-worker", 1, usage, &args,
 	        &code) != 0)
@@ -99,29 +97,11 @@ main(int argc, char **argv)
 	log_info("running jobs: %zu class%s, scheduled every %d s", nclasses,
 	    nclasses == 1 ? "" : "es", cfg.worker_interval);
 
-	while (!stopping) {
-		int64_t wait_ms = proc_spawn_due(&kids, 1000);
-
-		ts.tv_sec = wait_ms / 1000;
-		ts.tv_nsec = (wait_ms % 1000) * 1000000;
-		sig = sigtimedwait(&set, &info, &ts);
-		switch (sig) {
-		case SIGCHLD:
-			proc_reap(&kids, 0);
-			break;
-		case SIGTERM:
-		case SIGINT:
-			stopping = 1;
-			break;
-		case SIGHUP:
-			if (proc_config_reload(&cfg, "fleetpki-worker") == 0) {
-				/* Fresh children read the new configuration. */
-				proc_replace_all(&kids);
-				log_info("configuration reloaded");
-			}
-			break;
-		default:
-			break; /* timeout: a respawn may be due */
+	while (proc_next_signal(&kids, &set) == SIGHUP) {
+		if (proc_config_reload(&cfg, "fleetpki-worker") == 0) {
+			/* Fresh children read the new configuration. */
+			proc_replace_all(&kids);
+			log_info("configuration reloaded");
 		}
 	}
 	proc_drain(&kids, &set, DRAIN_GRACE_MS);

@@ -205,6 +205,36 @@ test_sign_req(void **state)
 	    -FP_E_BADREQ);
 	assert_string_equal(why, "key id out of range");
 
+	/* The token signing key: neither id, and a "jwt:" kind only. */
+	{
+		struct signer_sign_req t = r;
+
+		t.tenant_id = 0;
+		t.ca_id = 0;
+		snprintf(t.kind, sizeof(t.kind), "jwt:0123abcd");
+		buf_reset(&bad);
+		assert_int_equal(signer_sign_req_encode(&t, &bad), 0);
+		assert_int_equal(signer_sign_req_decode(bad.data, bad.len, &d,
+		                     &why),
+		    0);
+		assert_string_equal(d.kind, "jwt:0123abcd");
+		snprintf(t.kind, sizeof(t.kind), "certificate");
+		buf_reset(&bad);
+		assert_int_equal(signer_sign_req_encode(&t, &bad), 0);
+		assert_int_equal(signer_sign_req_decode(bad.data, bad.len, &d,
+		                     &why),
+		    -FP_E_BADREQ);
+		assert_string_equal(why, "key id out of range");
+		/* One id without the other is no token key either. */
+		snprintf(t.kind, sizeof(t.kind), "jwt:0123abcd");
+		t.ca_id = 7;
+		buf_reset(&bad);
+		assert_int_equal(signer_sign_req_encode(&t, &bad), 0);
+		assert_int_equal(signer_sign_req_decode(bad.data, bad.len, &d,
+		                     &why),
+		    -FP_E_BADREQ);
+	}
+
 	/* The encoder refuses what the decoder would. */
 	r.dlen = SIGNER_DIGEST_MAX + 1;
 	assert_int_not_equal(signer_sign_req_encode(&r, &bad), 0);
@@ -300,7 +330,7 @@ stand_in_sign(void *arg, const struct pki_remote_ref *ref, const char *kind,
 static void
 remote_roundtrip(const char *alg)
 {
-	struct pki_remote_ref ref = { stand_in_sign, &rs, 5, 9 };
+	struct pki_remote_ref ref = { stand_in_sign, &rs, 5, 9, "" };
 	struct fp_status st = { 0 };
 	struct pki_profile prof;
 	struct pki_ca ca;
