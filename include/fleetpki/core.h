@@ -72,6 +72,12 @@ int	core_ca_create(struct fp_ctx *, const struct tenant *t,
 	    const char *name, const char *alg, int days, int64_t *id,
 	    struct fp_status *st);
 
+/*
+ * Write the SHA-2 key hashes (OCSP CertIDs, sql/009) of every CA made
+ * before they were kept; `fleetpki migrate` does.  '*written': CAs done.
+ */
+int	core_ca_key_hashes_backfill(struct fp_ctx *, int *written);
+
 /* Drop every cached CA and tenant (after SIGHUP). */
 void	core_cache_flush(void);
 

@@ -264,6 +264,19 @@ size_t	pki_ocsp_req_count(const struct pki_ocsp_req *);
  */
 int	pki_ocsp_req_key_id(const struct pki_ocsp_req *, size_t i,
 	    char out[41]);
+/*
+ * The issuerKeyHash of CertID 'i' under whichever hash it uses: '*alg'
+ * "sha1", "sha256", "sha384" or "sha512" (static) and the hash in
+ * upper-case hex.  -FP_E_NOTFOUND for another algorithm, or a hash of
+ * the wrong length for its algorithm.
+ */
+int	pki_ocsp_req_key_hash(const struct pki_ocsp_req *, size_t i,
+	    const char **alg, char out[129]);
+/*
+ * The hash under 'alg' ("sha256", ...) of 'cert''s public key, as an
+ * OCSP CertID's issuerKeyHash has it, in upper-case hex.
+ */
+int	pki_cert_key_hash(X509 *cert, const char *alg, char out[129]);
 /* 1 when CertID 'i' names 'ca' (name and key hash, its own algorithm). */
 int	pki_ocsp_req_issued_by(const struct pki_ocsp_req *, size_t i,
 	    X509 *ca);

@@ -90,6 +90,16 @@
 	    "fleetpki_ca_tenant_by_public_id($1)") \
 	X(CA_TENANT_BY_KEY_ID, "SELECT tenant_id FROM " \
 	    "fleetpki_ca_tenant_by_key_id($1)") \
+	/* The CA a SHA-2 issuerKeyHash names (sql/009): tenant and id. */ \
+	X(CA_BY_KEY_HASH, "SELECT tenant_id, ca_id FROM " \
+	    "fleetpki_ca_by_key_hash($1, $2)") \
+	X(CA_KEY_HASH_INSERT, "INSERT INTO ca_key_hashes (tenant_id, ca_id, " \
+	    "alg, hash) VALUES ($1, $2, $3, $4) ON CONFLICT (ca_id, alg) DO " \
+	    "NOTHING") \
+	/* CAs made before sql/009: their hashes are still to be written. */ \
+	X(CA_KEY_HASH_MISSING, "SELECT " SQL_CA_COLS " FROM cas ca WHERE NOT " \
+	    "EXISTS (SELECT 1 FROM ca_key_hashes h WHERE h.ca_id = ca.id) " \
+	    "ORDER BY ca.id") \
 	X(CA_LIST_ALL, "SELECT " SQL_CA_COLS " FROM cas ca ORDER BY ca.id") \
 	X(CA_LIST_TENANT, "SELECT " SQL_CA_COLS " FROM cas ca " \
 	    "WHERE ca.tenant_id = $1 ORDER BY ca.id") \

@@ -138,6 +138,20 @@ int	store_ca_tenant_by_public_id(struct db *, const char *public_id,
 	    int64_t *tenant_id);
 int	store_ca_tenant_by_key_id(struct db *, const char *key_id,
 	    int64_t *tenant_id);
+/*
+ * OCSP's other CertID hashes (sql/009): the tenant and CA whose public
+ * key hashes, under 'alg' ("sha256", "sha384", "sha512"), to 'hash'
+ * (upper-case hex); -FP_E_NOTFOUND for none.  Before any tenant, through
+ * the owner's fleetpki_ca_by_key_hash.  The insert is the CA's creator's
+ * (once per CA and hash; again is nothing); the missing ones are the
+ * CAs made before sql/009, whose hashes `fleetpki migrate` writes.
+ */
+int	store_ca_by_key_hash(struct db *, const char *alg, const char *hash,
+	    int64_t *tenant_id, int64_t *ca_id);
+int	store_ca_key_hash_insert(struct db *, int64_t tenant_id, int64_t ca_id,
+	    const char *alg, const char *hash);
+int	store_ca_missing_key_hashes(struct db *, struct ca_rec **out,
+	    size_t *n);
 /* The tenant's CA by public id, or by key identifier; -FP_E_NOTFOUND. */
 int	store_ca_by_public_id(struct db *, int64_t tenant_id,
 	    const char *public_id, struct ca_rec *);

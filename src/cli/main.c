@@ -190,7 +190,7 @@ static int
 cmd_migrate(struct cli *cli, struct cli_opts *o, char **args)
 {
 	char *err = NULL;
-	int applied;
+	int applied, hashed;
 
 	cli_open(cli);
 	if (migrate_run(cli->ctx.db, cli->cfg.sql_dir, &applied, &err) != 0)
@@ -202,6 +202,12 @@ cmd_migrate(struct cli *cli, struct cli_opts *o, char **args)
 	 */
 	if (auth_token_key_ensure(&cli->ctx) != 0)
 		die("migrate: cannot make the token signing key");
+	/* CAs made before sql/009: OCSP finds them by SHA-2 CertIDs too. */
+	if (core_ca_key_hashes_backfill(&cli->ctx, &hashed) != 0)
+		die("migrate: cannot write the CAs' key hashes");
+	if (hashed > 0)
+		printf("key hashes written for %d CA%s\n", hashed,
+		    hashed == 1 ? "" : "s");
 	printf("schema up to date (%d migration%s applied)\n", applied,
 	    applied == 1 ? "" : "s");
 	return 0;

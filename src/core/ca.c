@@ -278,11 +278,73 @@ core_ca_pki(const struct core_ca *ca)
 	return &ca->pki;
 }
 
+/* The SHA-2 hashes OCSP CertIDs may name a CA's key by (sql/009). */
+static const char *const key_hash_algs[] = { "sha256", "sha384", "sha512" };
+
+struct key_hashes {
+	char hex[FP_ARRAY_LEN(key_hash_algs)][129];
+};
+
+static int
+key_hashes_of(X509 *cert, struct key_hashes *h)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < FP_ARRAY_LEN(key_hash_algs); i++)
+		if ((rc = pki_cert_key_hash(cert, key_hash_algs[i],
+		         h->hex[i])) != 0)
+			return rc;
+	return 0;
+}
+
+static int
+key_hashes_store(struct db *db, int64_t tenant_id, int64_t ca_id,
+    const struct key_hashes *h)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < FP_ARRAY_LEN(key_hash_algs); i++)
+		if ((rc = store_ca_key_hash_insert(db, tenant_id, ca_id,
+		         key_hash_algs[i], h->hex[i])) != 0)
+			return rc;
+	return 0;
+}
+
+int
+core_ca_key_hashes_backfill(struct fp_ctx *ctx, int *written)
+{
+	struct key_hashes h;
+	struct ca_rec *old = NULL;
+	X509 *cert = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	*written = 0;
+	if ((rc = store_ca_missing_key_hashes(ctx->db, &old, &n)) != 0)
+		return rc;
+	for (i = 0; i < n && rc == 0; i++) {
+		X509_free(cert);
+		cert = NULL;
+		if ((rc = pki_cert_from_der(old[i].cert_der.data,
+		         old[i].cert_der.len, &cert)) == 0 &&
+		    (rc = key_hashes_of(cert, &h)) == 0 &&
+		    (rc = key_hashes_store(ctx->db, old[i].tenant_id, old[i].id,
+		         &h)) == 0)
+			(*written)++;
+	}
+	X509_free(cert);
+	store_ca_list_free(old, n);
+	return rc;
+}
+
 /* core_ca_create's writes, committed together by store_tx. */
 struct ca_create_arg {
 	struct fp_ctx *ctx;
 	struct ca_rec *rec;
 	struct crl_rec *crl;
+	const struct key_hashes *hashes;
 };
 
 static int
@@ -291,7 +353,9 @@ ca_create_tx(struct db *db, void *varg)
 	struct ca_create_arg *a = varg;
 	int rc;
 
-	if ((rc = store_ca_insert(db, a->rec)) != 0)
+	if ((rc = store_ca_insert(db, a->rec)) != 0 ||
+	    (rc = key_hashes_store(db, a->rec->tenant_id, a->rec->id,
+	         a->hashes)) != 0)
 		return rc;
 	/*
 	 * Relying parties fetch the CRL URL at once: have one ready, in
@@ -307,6 +371,7 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
     const char *alg, int days, int64_t *id, struct fp_status *st)
 {
 	struct ca_create_arg tx;
+	struct key_hashes hashes;
 	struct ca_rec rec = { 0 };
 	struct buf keyder = BUF_INIT;
 	struct crl_rec crl = { 0 };
@@ -348,7 +413,8 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 	util_hex(ASN1_STRING_get0_data(skid), 20, rec.key_id);
 	for (i = 0; rec.key_id[i] != '\0'; i++)
 		rec.key_id[i] = (char)toupper((unsigned char)rec.key_id[i]);
-	if ((rc = pki_key_to_der(key, &keyder)) != 0)
+	if ((rc = key_hashes_of(cert, &hashes)) != 0 ||
+	    (rc = pki_key_to_der(key, &keyder)) != 0)
 		goto out;
 	/* Local signers only: the signer process seals no CA key. */
 	aad = signer_ca_aad(t->id, rec.public_id);
@@ -358,6 +424,7 @@ core_ca_create(struct fp_ctx *ctx, const struct tenant *t, const char *name,
 	tx.ctx = ctx;
 	tx.rec = &rec;
 	tx.crl = &crl;
+	tx.hashes = &hashes;
 	if ((rc = store_tx(ctx->db, ca_create_tx, &tx)) != 0) {
 		if (rc == -FP_E_CONFLICT)
 			fp_fail(st, FP_E_CONFLICT,

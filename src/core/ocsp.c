@@ -1,9 +1,9 @@
 /*
  * core/ocsp: the OCSP responder (RFC 6960) for every CA of every tenant.
  *
- * Per request: parse, find the issuer by its SHA-1 key hash (the CA's
- * SKI; CertIDs hashed otherwise are answered "unauthorized": clients use
- * SHA-1 CertIDs, as RFC 5019 requires of them),
+ * Per request: parse, find the issuer by its key hash (SHA-1, the CA's
+ * SKI, as RFC 5019 clients send; or SHA-256, SHA-384, SHA-512, as other
+ * libraries do, kept beside the CA),
  * read the status of the asked serials (one indexed query), and sign.
  * Signing is the expensive part, so a worker keeps the signed answer to
  * a nonce-less request and serves it again while it is at most half its
@@ -33,9 +33,15 @@
 #define ISSUER_TTL 30 /* seconds: tenant settings are re-read */
 #define ANSWER_CACHE 512
 
-/* A CA as OCSP sees it: found by key id, with its validity setting. */
+/*
+ * How a CertID names its issuer: "<alg>:<issuerKeyHash in hex>", the
+ * SHA-1 one being the CA's key identifier.
+ */
+#define ISSUER_KEY_LEN (7 + 128 + 1)
+
+/* A CA as OCSP sees it: found by key hash, with its validity setting. */
 struct issuer {
-	char key_id[41];
+	char key[ISSUER_KEY_LEN];
 	int64_t tenant_id;
 	int64_t ca_id;
 	int64_t validity;
@@ -94,39 +100,54 @@ core_ocsp_result_clear(struct core_ocsp_result *r)
 }
 
 /*
- * The issuer named by 'key_id', from the cache or the store.  OCSP has
- * no tenant until here: the issuer's becomes the request's (the store
- * reads the CA, its settings and the statuses under it).
+ * The issuer whose key hashes, under 'alg', to 'hash', from the cache
+ * or the store.  OCSP has no tenant until here: the issuer's becomes the
+ * request's (the store reads the CA, its settings and the statuses under
+ * it).  SHA-1 is the CA's key identifier; the SHA-2 hashes are kept
+ * beside the CA (sql/009).
  */
 static int
-issuer_find(struct fp_ctx *ctx, const char *key_id, const struct issuer **out)
+issuer_find(struct fp_ctx *ctx, const char *alg, const char *hash,
+    const struct issuer **out)
 {
 	struct ca_rec rec = { 0 };
 	struct issuer *e;
 	long long validity;
-	int64_t tenant_id;
+	int64_t tenant_id, ca_id;
+	char key[ISSUER_KEY_LEN];
 	time_t now = util_now();
 	size_t i;
 	int rc;
 
+	snprintf(key, sizeof(key), "%s:%s", alg, hash);
 	for (i = 0; i < ISSUER_CACHE; i++) {
 		if (issuers[i].at != 0 && now - issuers[i].at < ISSUER_TTL &&
-		    strcmp(issuers[i].key_id, key_id) == 0) {
+		    strcmp(issuers[i].key, key) == 0) {
 			*out = &issuers[i];
 			store_set_tenant(ctx->db, issuers[i].tenant_id);
 			return 0;
 		}
 	}
-	if ((rc = store_ca_tenant_by_key_id(ctx->db, key_id, &tenant_id)) != 0)
-		goto out;
-	store_set_tenant(ctx->db, tenant_id);
-	if ((rc = store_ca_by_key_id(ctx->db, tenant_id, key_id, &rec)) != 0)
+	if (strcmp(alg, "sha1") == 0) {
+		if ((rc = store_ca_tenant_by_key_id(ctx->db, hash,
+		         &tenant_id)) != 0)
+			goto out;
+		store_set_tenant(ctx->db, tenant_id);
+		rc = store_ca_by_key_id(ctx->db, tenant_id, hash, &rec);
+	} else {
+		if ((rc = store_ca_by_key_hash(ctx->db, alg, hash, &tenant_id,
+		         &ca_id)) != 0)
+			goto out;
+		store_set_tenant(ctx->db, tenant_id);
+		rc = store_ca_by_id(ctx->db, tenant_id, ca_id, &rec);
+	}
+	if (rc != 0)
 		goto out;
 	if ((rc = core_setting_int(ctx, rec.tenant_id, "ocsp.validity",
 	         &validity)) != 0)
 		goto out;
 	e = &issuers[issuer_next++ % ISSUER_CACHE];
-	snprintf(e->key_id, sizeof(e->key_id), "%s", key_id);
+	memcpy(e->key, key, sizeof(key));
 	e->tenant_id = rec.tenant_id;
 	e->ca_id = rec.id;
 	e->validity = validity;
@@ -162,7 +183,8 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	struct pki_ocsp_answer ans[PKI_OCSP_MAX_CERTS];
 	char serials[PKI_OCSP_MAX_CERTS][PKI_SERIAL_HEX_LEN];
 	const char *sp[PKI_OCSP_MAX_CERTS];
-	char key_id[41], first_key[41];
+	char hash[129], first_hash[129];
+	const char *alg, *first_alg = NULL;
 	struct pki_ocsp_req *req = NULL;
 	struct ocsp_status_rec *st = NULL;
 	const struct issuer *iss;
@@ -182,14 +204,18 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	n = pki_ocsp_req_count(req);
 	/* One signature answers one issuer: every CertID must name it. */
 	for (i = 0; i < n; i++) {
-		if (pki_ocsp_req_key_id(req, i, key_id) != 0 ||
-		    (i > 0 && strcmp(key_id, first_key) != 0)) {
+		if (pki_ocsp_req_key_hash(req, i, &alg, hash) != 0 ||
+		    (i > 0 &&
+		        (strcmp(alg, first_alg) != 0 ||
+		            strcmp(hash, first_hash) != 0))) {
 			rc = answer_error(OCSP_RESPONSE_STATUS_UNAUTHORIZED,
 			    out);
 			goto out;
 		}
-		if (i == 0)
-			memcpy(first_key, key_id, sizeof(first_key));
+		if (i == 0) {
+			first_alg = alg;
+			memcpy(first_hash, hash, sizeof(first_hash));
+		}
 		/*
 		 * A serial we could never have issued (negative, over 20
 		 * bytes) is simply unknown; it is not looked up.
@@ -200,7 +226,7 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	for (i = 0, nq = 0; i < n; i++)
 		if (serials[i][0] != '\0')
 			sp[nq++] = serials[i];
-	rc = issuer_find(ctx, first_key, &iss);
+	rc = issuer_find(ctx, first_alg, first_hash, &iss);
 	if (rc == 0)
 		rc = core_ca_get(ctx, iss->tenant_id, iss->ca_id, &ca);
 	if (rc == -FP_E_NOTFOUND) {

@@ -122,23 +122,82 @@ certid_info(const struct pki_ocsp_req *rq, size_t i,
 	return 0;
 }
 
+/* The hashes a CertID may use, by OID, with the length of each. */
+static const struct {
+	int nid;
+	const char *name; /* as the store keeps it */
+	int len;
+} certid_algs[] = {
+	{ NID_sha1, "sha1", 20 },
+	{ NID_sha256, "sha256", 32 },
+	{ NID_sha384, "sha384", 48 },
+	{ NID_sha512, "sha512", 64 },
+};
+
+int
+pki_ocsp_req_key_hash(const struct pki_ocsp_req *rq, size_t i, const char **alg,
+    char out[129])
+{
+	ASN1_OCTET_STRING *kh = NULL;
+	ASN1_OBJECT *a = NULL;
+	size_t k;
+	int r, nid;
+
+	if ((r = certid_info(rq, i, NULL, &a, &kh, NULL)) != 0)
+		return r;
+	/*
+	 * A hash of the wrong length for its algorithm is a broken CertID
+	 * and names no CA; an algorithm we do not know (MD5) neither.
+	 */
+	nid = OBJ_obj2nid(a);
+	for (k = 0; k < FP_ARRAY_LEN(certid_algs); k++) {
+		if (certid_algs[k].nid != nid)
+			continue;
+		if (ASN1_STRING_length(kh) != certid_algs[k].len)
+			return -FP_E_NOTFOUND;
+		util_hex_upper(ASN1_STRING_get0_data(kh),
+		    (size_t)certid_algs[k].len, '\0', out);
+		*alg = certid_algs[k].name;
+		return 0;
+	}
+	return -FP_E_NOTFOUND;
+}
+
 int
 pki_ocsp_req_key_id(const struct pki_ocsp_req *rq, size_t i, char out[41])
 {
-	ASN1_OCTET_STRING *kh = NULL;
-	ASN1_OBJECT *alg = NULL;
+	char hex[129];
+	const char *alg;
 	int r;
 
-	if ((r = certid_info(rq, i, NULL, &alg, &kh, NULL)) != 0)
-		return r;
 	/*
 	 * Only a SHA-1 key hash can equal a SHA-1 SKI (RFC 5280 method 1,
-	 * what pki_ca_create and `openssl x509` write); a hash of another
-	 * length is a broken CertID and matches no CA either.
+	 * what pki_ca_create and `openssl x509` write).
 	 */
-	if (OBJ_obj2nid(alg) != NID_sha1 || ASN1_STRING_length(kh) != 20)
+	if ((r = pki_ocsp_req_key_hash(rq, i, &alg, hex)) != 0)
+		return r;
+	if (strcmp(alg, "sha1") != 0)
 		return -FP_E_NOTFOUND;
-	util_hex_upper(ASN1_STRING_get0_data(kh), 20, '\0', out);
+	memcpy(out, hex, 41);
+	return 0;
+}
+
+int
+pki_cert_key_hash(X509 *cert, const char *alg, char out[129])
+{
+	const ASN1_BIT_STRING *key = X509_get0_pubkey_bitstr(cert);
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	const EVP_MD *md;
+
+	/* As the CertID has it: the BIT STRING's value, no tag or length. */
+	if (key == NULL || (md = EVP_get_digestbyname(alg)) == NULL ||
+	    !EVP_Digest(ASN1_STRING_get0_data(key),
+	        (size_t)ASN1_STRING_length(key), d, &dlen, md, NULL)) {
+		log_ossl_errors("pki_cert_key_hash");
+		return -FP_E_INTERNAL;
+	}
+	util_hex_upper(d, dlen, '\0', out);
 	return 0;
 }
 

@@ -202,3 +202,56 @@ store_ca_list_free(struct ca_rec *cas, size_t n)
 		ca_rec_clear(&cas[i]);
 	free(cas);
 }
+
+/* ---- SHA-2 key hashes, for OCSP (sql/009) ------------------------ */
+
+/* CA_BY_KEY_HASH returns "tenant_id, ca_id". */
+static const struct colmap ca_ref_cols[] = {
+	COL_I64(struct ca_ref, tenant_id),
+	COL_I64(struct ca_ref, id),
+};
+static const struct rowmap ca_ref_rows =
+    ROWMAP(struct ca_ref, ca_ref_cols, NULL);
+
+/*
+ * Like the key-id lookup, before any tenant: the owner's function
+ * answers which tenant and CA, and nothing of the CA itself.
+ */
+int
+store_ca_by_key_hash(struct db *db, const char *alg, const char *hash,
+    int64_t *tenant_id, int64_t *ca_id)
+{
+	struct ca_ref r = { 0, 0 };
+	struct qparams p;
+	int rc;
+
+	q_init(&p);
+	q_text(&p, alg);
+	q_text(&p, hash);
+	if ((rc = q_one(db, STMT_CA_BY_KEY_HASH, &p, &ca_ref_rows, &r)) != 0)
+		return rc;
+	*tenant_id = r.tenant_id;
+	*ca_id = r.id;
+	return 0;
+}
+
+int
+store_ca_key_hash_insert(struct db *db, int64_t tenant_id, int64_t ca_id,
+    const char *alg, const char *hash)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_i64(&p, ca_id);
+	q_text(&p, alg);
+	q_text(&p, hash);
+	return q_command(db, STMT_CA_KEY_HASH_INSERT, &p);
+}
+
+int
+store_ca_missing_key_hashes(struct db *db, struct ca_rec **out, size_t *n)
+{
+	return q_many(db, STMT_CA_KEY_HASH_MISSING, NULL, &store_ca_rows,
+	    (void **)out, n);
+}

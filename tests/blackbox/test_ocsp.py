@@ -103,6 +103,29 @@ def test_post_good_and_revoked(ca, certs, http_url, work):
     assert abs(res.parsed.produced_at - time.time()) < 120
 
 
+@pytest.mark.parametrize("alg", ["sha256", "sha384", "sha512"])
+def test_sha2_certids(ca, certs, http_url, work, alg):
+    """CertIDs hashed with SHA-2 (as libraries other than OpenSSL send them)
+    are answered like SHA-1 ones, and the answer's CertID uses the
+    request's hash."""
+    pems = [certs[n][1] for n in ("good1", "rev_kc", "rev")]
+    res = ocsp_query(work, ca, certs=pems, url=http_url, extra=(f"-{alg}",))
+    assert_clean(res)
+    assert res.summary("cert0.pem") == "good"
+    assert res.summary("cert1.pem") == "revoked"
+    assert res.summary("cert2.pem") == "revoked"
+    assert res.detail("cert1.pem").get("Reason") == "keyCompromise"
+    for s in res.parsed.single.values():
+        assert s["hash"] == alg, res.parsed.single
+        assert_times(s)
+
+
+def test_sha2_certid_of_an_issuer_we_do_not_have(client, http_url, work):
+    other, _ = _self_signed_ca(work)
+    res = ocsp_query(work, other, serials=[1], url=http_url, extra=("-sha256",))
+    assert "Responder Error: unauthorized (6)" in res.all, res
+
+
 def test_post_without_nonce(ca, certs, http_url, work):
     res = ocsp_query(work, ca, certs=[certs["good1"][1], certs["rev_kc"][1]],
                      url=http_url, nonce=False)
@@ -646,3 +669,26 @@ def test_default_tenant_ca(default_tenant, env, work):
     assert_clean(res)
     assert res.summary("cert0.pem") == "good"
     assert fp == fingerprint(pem)
+
+
+def test_migrate_writes_key_hashes_of_older_cas(cli, env, ca, certs, http_url, work):
+    """CAs made before their SHA-2 key hashes were kept (sql/009) get them
+    from `fleetpki migrate`, and SHA-2 CertIDs find them afterwards."""
+    import subprocess
+    fp = fingerprint(ca)
+
+    def psql(sql):
+        return subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1",
+                               env["FLEETPKI_DATABASE_URL"], "-c", sql],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    psql("DELETE FROM ca_key_hashes WHERE ca_id = "
+         f"(SELECT id FROM cas WHERE fingerprint = '{fp}')")
+    out = cli.run("migrate").stdout
+    assert "key hashes written for 1 CA" in out, out
+    assert psql("SELECT count(*) FROM ca_key_hashes h JOIN cas c ON c.id = h.ca_id "
+                f"WHERE c.fingerprint = '{fp}'") == "3"
+    res = ocsp_query(work, ca, certs=[certs["good1"][1]], url=http_url, extra=("-sha512",))
+    assert res.summary("cert0.pem") == "good", res
+    # Run again: nothing left to write.
+    assert "key hashes" not in cli.run("migrate").stdout
