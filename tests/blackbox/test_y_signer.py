@@ -183,7 +183,8 @@ def test_signer_refuses_a_key_id_of_no_ca(stack, make_tenant, work):
         assert t.get("/x509/v1/ca").status == 200
     tid, caid = psql(stack, "SELECT c.tenant_id, c.id FROM cas c JOIN tenants t "
                             f"ON t.id = c.tenant_id WHERE t.name = '{t.name}'").split("|")
-    psql(stack, f"DELETE FROM crls WHERE ca_id = {caid}; DELETE FROM cas WHERE id = {caid}")
+    psql(stack, f"DELETE FROM crls WHERE ca_id = {caid}; "
+               f"DELETE FROM ca_key_hashes WHERE ca_id = {caid}; DELETE FROM cas WHERE id = {caid}")
     before = len(signer_log(stack))
     refused = re.compile(r"signer\[\d+\] warn: signer: refused to sign certificate for pid \d+: "
                          f"tenant {tid} has no CA {caid}\n")
