@@ -205,14 +205,6 @@ store_ca_list_free(struct ca_rec *cas, size_t n)
 
 /* ---- SHA-2 key hashes, for OCSP (sql/009) ------------------------ */
 
-/* CA_BY_KEY_HASH returns "tenant_id, ca_id". */
-static const struct colmap ca_ref_cols[] = {
-	COL_I64(struct ca_ref, tenant_id),
-	COL_I64(struct ca_ref, id),
-};
-static const struct rowmap ca_ref_rows =
-    ROWMAP(struct ca_ref, ca_ref_cols, NULL);
-
 /*
  * Like the key-id lookup, before any tenant: the owner's function
  * answers which tenant and CA, and nothing of the CA itself.
@@ -228,7 +220,9 @@ store_ca_by_key_hash(struct db *db, const char *alg, const char *hash,
 	q_init(&p);
 	q_text(&p, alg);
 	q_text(&p, hash);
-	if ((rc = q_one(db, STMT_CA_BY_KEY_HASH, &p, &ca_ref_rows, &r)) != 0)
+	/* "tenant_id, ca_id", as CRL_DUE's rows. */
+	if ((rc = q_one(db, STMT_CA_BY_KEY_HASH, &p, &store_ca_ref_rows, &r)) !=
+	    0)
 		return rc;
 	*tenant_id = r.tenant_id;
 	*ca_id = r.id;

@@ -175,12 +175,12 @@ store_crl_issue(struct db *db, int64_t tenant_id, int64_t ca_id,
 	return store_tx(db, crl_issue_tx, &a);
 }
 
-/* CRL_DUE returns "tenant_id, ca_id". */
+/* CRL_DUE and CA_BY_KEY_HASH return "tenant_id, ca_id". */
 static const struct colmap ca_ref_cols[] = {
 	COL_I64(struct ca_ref, tenant_id),
 	COL_I64(struct ca_ref, id),
 };
-static const struct rowmap ca_ref_rows =
+const struct rowmap store_ca_ref_rows =
     ROWMAP(struct ca_ref, ca_ref_cols, NULL);
 
 /*
@@ -195,5 +195,6 @@ store_crl_due(struct db *db, int64_t before, struct ca_ref **out, size_t *n)
 
 	q_init(&p);
 	q_i64(&p, before);
-	return q_many(db, STMT_CRL_DUE, &p, &ca_ref_rows, (void **)out, n);
+	return q_many(db, STMT_CRL_DUE, &p, &store_ca_ref_rows, (void **)out,
+	    n);
 }

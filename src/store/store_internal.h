@@ -181,6 +181,8 @@ int q_each(struct db *, enum stmt_id id, const struct qparams *p,
 
 /* SQL_CA_COLS into struct ca_rec (ca.c). */
 extern const struct rowmap store_ca_rows;
+/* "tenant_id, ca_id" into struct ca_ref (revocation.c; ca.c). */
+extern const struct rowmap store_ca_ref_rows;
 
 /* ---- transactions ------------------------------------------------ */
 
