@@ -143,7 +143,8 @@ bearer(struct fp_ctx *ctx, const char *authz, const char *aud,
 		return -FP_E_INTERNAL;
 	}
 	e = &token_cache[hash[0] % TOKEN_CACHE];
-	if (e->at != 0 && now - e->at < TOKEN_TTL && e->aud == aud &&
+	if (e->at != 0 && now - e->at < TOKEN_TTL && e->aud != NULL &&
+	    strcmp(e->aud, aud) == 0 &&
 	    CRYPTO_memcmp(e->hash, hash, sizeof(hash)) == 0 &&
 	    jwt_exp_ok(e->claims.exp, now, ctx->cfg->jwt_leeway)) {
 		*claims = e->claims;

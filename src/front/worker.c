@@ -222,6 +222,12 @@ decode_input(struct http_req *req, json_object **json, struct fp_status *st)
 		}
 	}
 	if (rb != NULL && rb->json != NULL) {
+		/* A JSON route without an input struct is the table's bug. */
+		if (in == NULL) {
+			log_err("%s %s: JSON body but no input struct",
+			    r->method, r->pattern);
+			return -FP_E_INTERNAL;
+		}
 		/* A body the route may omit reads as the empty object. */
 		const char *text = req->body_len == 0 && rb->optional
 		    ? "{}"
