@@ -397,3 +397,57 @@ def pid_alive_in(pidfile):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+# --------------------------------------------------------------------------
+# shared by the tests that reach into the database, wait, or start a stack
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def psql(url, sql):
+    """Run 'sql' with psql against 'url' (the owner's, as DIR/env has it);
+    its output, unaligned, stripped.  Skips the test when psql is missing."""
+    import shutil
+
+    import pytest
+
+    if not shutil.which("psql") or not url:
+        pytest.skip("no psql or no database URL")
+    r = subprocess.run(["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-Atc", sql],
+                       capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def wait_until(pred, timeout, what, step=0.2):
+    """Poll 'pred' until it returns something true (returned), or fail
+    after 'timeout' seconds naming 'what'."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def scripts_up(dirpath, *args):
+    """scripts/up --dir 'dirpath' with 'args', on the binaries under test
+    (FLEETPKI_BUILD_DIR, FLEETPKI_NO_BUILD as scripts/check sets them)."""
+    cmd = ["bash", str(REPO / "scripts/up"), "--dir", str(dirpath), *args]
+    if os.environ.get("FLEETPKI_BUILD_DIR"):
+        cmd += ["--build-dir", os.environ["FLEETPKI_BUILD_DIR"]]
+    if os.environ.get("FLEETPKI_NO_BUILD") == "1":
+        cmd.append("--no-build")
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                          env=env_without_fleetpki(), stdin=subprocess.DEVNULL, cwd=REPO)
+
+
+def scripts_down(dirpath):
+    subprocess.run(["bash", str(REPO / "scripts/down"), "--dir", str(dirpath)],
+                   capture_output=True, text=True, timeout=180,
+                   env=env_without_fleetpki(), stdin=subprocess.DEVNULL)

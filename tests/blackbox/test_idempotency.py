@@ -7,18 +7,23 @@ is found again by its retry."""
 import concurrent.futures
 import json
 import socket
-import ssl
 import time
 import uuid
 
 import pytest
 
 from cm_helpers import make_cm_tenant  # noqa: F401  (a fixture)
-from helpers import assert_json_error
+from helpers import assert_json_error, psql
 
 CERTS = "/x509/v1/certificates"
 REQUEST = "/api/v1/certificate/request"
 REQUEST_CSR = "/api/v1/certificate/request-with-csr"
+
+
+def age(env, k):
+    """Make key 'k' a day and an hour old, as if used yesterday."""
+    psql(env["FLEETPKI_DATABASE_URL"], "UPDATE idempotency_keys SET created_at = "
+         f"now() - interval '25 hours' WHERE key = '{k}'")
 
 
 def key():
@@ -179,15 +184,12 @@ def test_certmaker_csr_retry(cm, work):
 
 def test_expired_keys_are_forgotten(x509, work, env):
     """A key older than a day may be used afresh (here aged by hand)."""
-    import subprocess
     csr = work.csr(subject="/CN=idem 7")
     k = key()
     r = x509.post(CERTS, {"csr": csr}, headers={"Idempotency-Key": k})
     assert r.status == 201, r
     first = r.json()["certificateFingerprint"]
-    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", env["FLEETPKI_DATABASE_URL"],
-                    "-c", "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' "
-                          f"WHERE key = '{k}'"], check=True, capture_output=True)
+    age(env, k)
     r = x509.post(CERTS, {"csr": work.csr(subject="/CN=idem 7b")},
                   headers={"Idempotency-Key": k})
     assert r.status == 201, r
@@ -198,7 +200,6 @@ def test_expired_keys_are_forgotten(x509, work, env):
 def test_worker_prunes_day_old_keys(x509, work, env, cli):
     """fleetpki-worker's idempotency.prune forgets keys past their day, and
     only those."""
-    import subprocess
     old, fresh = key(), key()
     for k in (old, fresh):
         r = x509.post(CERTS, {"csr": work.csr(subject="/CN=idem prune")},
@@ -206,14 +207,10 @@ def test_worker_prunes_day_old_keys(x509, work, env, cli):
         assert r.status == 201, r
 
     def count(k):
-        out = subprocess.run(["psql", "-XAtq", env["FLEETPKI_DATABASE_URL"], "-c",
-                              f"SELECT count(*) FROM idempotency_keys WHERE key = '{k}'"],
-                             check=True, capture_output=True, text=True).stdout
-        return int(out.strip())
+        return int(psql(env["FLEETPKI_DATABASE_URL"],
+                        f"SELECT count(*) FROM idempotency_keys WHERE key = '{k}'"))
 
-    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", env["FLEETPKI_DATABASE_URL"],
-                    "-c", "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' "
-                          f"WHERE key = '{old}'"], check=True, capture_output=True)
+    age(env, old)
     cli.run("--once", program="fleetpki-worker")
     assert count(old) == 0
     assert count(fresh) == 1

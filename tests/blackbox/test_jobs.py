@@ -3,38 +3,23 @@ scheduled once however many workers run; failed jobs are retried by the
 operator (`fleetpki job list|show|retry`); a job whose worker died is taken
 over when its lease runs out."""
 
-import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
-from helpers import random_name
+from helpers import psql as _psql, random_name, wait_until
+
+
+def psql(env, sql):
+    return _psql(env.get("FLEETPKI_DATABASE_URL"), sql)
 
 JOB_FIELDS = ["id", "kind", "key", "tenant_id", "state", "attempts", "max_attempts",
               "run_at", "lease_until", "locked_by", "created_at", "updated_at",
               "finished_at", "args", "last_error"]
 
 
-def psql(env, sql):
-    if not shutil.which("psql") or not env.get("FLEETPKI_DATABASE_URL"):
-        pytest.skip("no psql or no database URL")
-    r = subprocess.run(["psql", env["FLEETPKI_DATABASE_URL"], "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                        "-Atc", sql], capture_output=True, text=True, timeout=60,
-                       stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def job_list(cli):

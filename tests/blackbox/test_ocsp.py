@@ -15,6 +15,7 @@ from cm_helpers import (  # noqa: F401  (make_cm_tenant is a fixture)
     CLI_REASONS, cache_max_age, cert_serial_hex, crl_dps, make_cm_tenant,
     ocsp_parse_response, ocsp_query, ocsp_request_der, ocsp_url_get_path,
     ocsp_urls)
+import helpers
 from helpers import fingerprint, openssl, verify
 
 OCSP_REQ = {"Content-Type": "application/ocsp-request"}
@@ -674,13 +675,10 @@ def test_default_tenant_ca(default_tenant, env, work):
 def test_migrate_writes_key_hashes_of_older_cas(cli, env, ca, certs, http_url, work):
     """CAs made before their SHA-2 key hashes were kept (sql/009) get them
     from `fleetpki migrate`, and SHA-2 CertIDs find them afterwards."""
-    import subprocess
     fp = fingerprint(ca)
 
     def psql(sql):
-        return subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1",
-                               env["FLEETPKI_DATABASE_URL"], "-c", sql],
-                              check=True, capture_output=True, text=True).stdout.strip()
+        return helpers.psql(env["FLEETPKI_DATABASE_URL"], sql)
 
     psql("DELETE FROM ca_key_hashes WHERE ca_id = "
          f"(SELECT id FROM cas WHERE fingerprint = '{fp}')")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from helpers import assert_json_error
+from helpers import assert_json_error, wait_until
 
 
 def pg_ctl(stack, *args):
@@ -37,14 +37,6 @@ def pg_start(stack):
                "start")
     assert r.returncode == 0, r.stderr + r.stdout
 
-
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def ok(client, token):

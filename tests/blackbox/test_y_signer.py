@@ -16,16 +16,14 @@ Runs late (file name): the last test stops and kills the signer.
 
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
-import subprocess
 import time
 
 import pytest
 
-from helpers import assert_json_error, random_name
+from helpers import assert_json_error, psql as _psql, random_name, wait_until
 from cm_helpers import make_cm_tenant, ocsp_query  # noqa: F401 (a fixture)
 
 try:
@@ -36,15 +34,10 @@ except ImportError:  # pragma: no cover - python3-cryptography is a dependency
     AESGCM = None
 
 
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
+
+def psql(stack, sql):
+    return _psql(stack.env["FLEETPKI_DATABASE_URL"], sql)
 
 def master_key(stack):
     text = (stack.dir / "fleetpki.conf").read_text()
@@ -52,16 +45,6 @@ def master_key(stack):
     assert m, "no master_key in fleetpki.conf"
     return bytes.fromhex(m.group(1))
 
-
-def psql(stack, sql):
-    if not shutil.which("psql"):
-        pytest.skip("no psql")
-    r = subprocess.run(["psql", stack.env["FLEETPKI_DATABASE_URL"], "-X", "-q",
-                        "-v", "ON_ERROR_STOP=1", "-Atc", sql],
-                       capture_output=True, text=True, timeout=60,
-                       stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
 
 
 def ca_scalar(stack, tenant):
@@ -247,3 +230,4 @@ def test_stopped_signer_503_killed_signer_respawned(owned, default_tenant, work)
     wait_until(issued, 30, "issuance after the signer's respawn")
     log = signer_log(stack)
     assert f"signer pid {old[0]} killed by signal 9" in log
+

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 import helpers
-from conftest import REPO, free_ports, read_env
-from helpers import Client
+from conftest import free_ports, read_env
+from helpers import Client, scripts_down, scripts_up
 
 CERTS = "/x509/v1/certificates"
 
@@ -118,23 +118,14 @@ def host(replicated):
     d = Path(tempfile.mkdtemp(prefix="fleetpki-failover-host-", dir="/tmp"))
     os.chmod(d, 0o711)
     https, http = free_ports(2)
-    cmd = ["bash", str(REPO / "scripts/up"), "--dir", str(d), "--port", str(https),
-           "--http-port", str(http), "--workers", "2",
-           "--database-url", f"postgresql://fleetpki_owner@{hosts}/fleetpki?{query}",
-           "--app-database-url", f"postgresql://fleetpki_app@{hosts}/fleetpki?{query}"]
-    if os.environ.get("FLEETPKI_BUILD_DIR"):
-        cmd += ["--build-dir", os.environ["FLEETPKI_BUILD_DIR"]]
-    if os.environ.get("FLEETPKI_NO_BUILD") == "1":
-        cmd.append("--no-build")
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                       env=helpers.env_without_fleetpki(), stdin=subprocess.DEVNULL, cwd=REPO)
+    r = scripts_up(d, "--port", str(https), "--http-port", str(http), "--workers", "2",
+                   "--database-url", f"postgresql://fleetpki_owner@{hosts}/fleetpki?{query}",
+                   "--app-database-url", f"postgresql://fleetpki_app@{hosts}/fleetpki?{query}")
     try:
         assert r.returncode == 0, r.stderr[-4000:]
         yield read_env(d / "env"), d
     finally:
-        subprocess.run(["bash", str(REPO / "scripts/down"), "--dir", str(d)],
-                       capture_output=True, text=True, timeout=180,
-                       env=helpers.env_without_fleetpki(), stdin=subprocess.DEVNULL)
+        scripts_down(d)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -9,28 +9,21 @@ the worker's scheduled jobs run once, not once per host."""
 
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 import helpers
-from conftest import REPO, Cli, free_ports, read_env  # noqa: I001
-from helpers import Client, Crl, random_name
-
-CERTS = "/x509/v1/certificates"
+from conftest import Cli, free_ports, read_env
+from helpers import Client, Crl, random_name, scripts_down, scripts_up
 
 
 def psql(env, sql):
-    if not shutil.which("psql"):
-        pytest.skip("no psql")
-    r = subprocess.run(["psql", env["FLEETPKI_DATABASE_URL"], "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                        "-Atc", sql], capture_output=True, text=True, timeout=60,
-                       stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
+    return helpers.psql(env["FLEETPKI_DATABASE_URL"], sql)
+
+CERTS = "/x509/v1/certificates"
+
 
 
 @pytest.fixture(scope="module")
@@ -47,23 +40,14 @@ def host_b(host_a):
     d = Path(tempfile.mkdtemp(prefix="fleetpki-host-b-", dir="/tmp"))
     os.chmod(d, 0o711)
     https, http = free_ports(2)
-    cmd = ["bash", str(REPO / "scripts/up"), "--dir", str(d), "--port", str(https),
-           "--http-port", str(http), "--workers", "2", "--join", str(host_a.dir),
-           "--set", "outbound_allow=127.0.0.0/8"]
-    if os.environ.get("FLEETPKI_BUILD_DIR"):
-        cmd += ["--build-dir", os.environ["FLEETPKI_BUILD_DIR"]]
-    if os.environ.get("FLEETPKI_NO_BUILD") == "1":
-        cmd.append("--no-build")
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                       env=helpers.env_without_fleetpki(), stdin=subprocess.DEVNULL, cwd=REPO)
+    r = scripts_up(d, "--port", str(https), "--http-port", str(http), "--workers", "2",
+                   "--join", str(host_a.dir), "--set", "outbound_allow=127.0.0.0/8")
     try:
         assert r.returncode == 0, r.stderr[-4000:]
         env = read_env(d / "env")
         yield env
     finally:
-        subprocess.run(["bash", str(REPO / "scripts/down"), "--dir", str(d)],
-                       capture_output=True, text=True, timeout=180,
-                       env=helpers.env_without_fleetpki(), stdin=subprocess.DEVNULL)
+        scripts_down(d)
         shutil.rmtree(d, ignore_errors=True)
 
 
