@@ -29,5 +29,14 @@ extern const struct route_group srvcert_routes;
 
 /* Security services (security-services.txt), at the root paths. */
 extern const struct route_group secsvc_routes;
+/* ... its routes that answer errors as {"Message"} (secsvc.c) */
+extern const struct route_group secsvc_m_routes;
+/* ... tags (secsvc_tags.c) */
+extern const struct route_group secsvc_tag_routes;
+/* ... notifications, activity, usage, clones, suspicious (secsvc_reports.c) */
+extern const struct route_group secsvc_report_routes;
+
+/* The device protocol (docs/device-protocol.md), under /device/v1. */
+extern const struct route_group devproto_routes;
 
 #endif

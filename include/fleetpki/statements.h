@@ -55,7 +55,18 @@
  * Grouped by the src/store file that runs them; the name is the
  * prepared statement's name on the server too.
  */
+/*
+ * The registry's statements live beside their entities, one list per
+ * area (issue 8), and join the one table here.
+ */
+#include "fleetpki/stmt_registry.h"
+#include "fleetpki/stmt_tags.h"
+#include "fleetpki/stmt_device.h"
+
 #define FOREACH_STMT(X) \
+	FOREACH_STMT_REGISTRY(X) \
+	FOREACH_STMT_TAGS(X) \
+	FOREACH_STMT_DEVICE(X) \
 	/* store.c */ \
 	X(PING, "SELECT 1") \
 	/* db.c: the request's tenant, for its transaction only (sql/005) */ \

@@ -145,3 +145,21 @@ static const struct route routes[] = {
 };
 
 const struct route_group secsvc_routes = ROUTE_GROUP("secsvc", routes, NULL);
+
+/*
+ * The spec spells the error member "Message" on some routes
+ * (/device/whitelist/add, /device/provisioning/set) and "message" on
+ * the others: those routes are a group of their own with this shape.
+ */
+static void
+secsvc_error_m(struct http_resp *resp, int code, const struct fp_status *st)
+{
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "Message",
+	    json_object_new_string(fp_status_message(st, code)));
+	resp_json(resp, fp_err_http(code), obj);
+}
+
+const struct route_group secsvc_m_routes = { "secsvc-m", NULL, 0,
+	secsvc_error_m };

@@ -21,6 +21,7 @@
 #include "fleetpki/buf.h"
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
+#include "fleetpki/core_registry.h"
 #include "fleetpki/log.h"
 #include "fleetpki/migrate.h"
 #include "fleetpki/signer.h"
@@ -533,6 +534,30 @@ fmt_time(int64_t t, char *out, size_t len)
 		strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* ---- security-services registry (sql/010) ------------------------- */
+
+/*
+ * A new device profile.  The DeviceProfileUID is printed alone on the
+ * last line, for scripts (and `fleetpki device seal --profile`).
+ */
+static int
+cmd_profile_create(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct profile_rec p;
+	struct tenant t;
+	int rc;
+
+	(void)args;
+	cli_tenant(cli, o, "profile create", &t);
+	if (o->name == NULL)
+		die("profile create: --name is required");
+	if ((rc = core_profile_create(&cli->ctx, &t, o->name, &p, &st)) != 0)
+		die("profile create: %s", errtext(rc, &st));
+	printf("profile '%s' of tenant '%s'\n%s\n", p.name, t.name, p.uid);
+	return 0;
+}
+
 /* ---- security-services API keys (sql/008) ------------------------ */
 
 /*
@@ -752,6 +777,8 @@ static const struct command commands[] = {
 	{ "setting set", "setting set --tenant T KEY VALUE", "t", 2,
 	    cmd_setting_set },
 	{ "setting list", "setting list --tenant T", "t", 0, cmd_setting_list },
+	{ "profile create", "profile create --tenant T --name N", "tn", 0,
+	    cmd_profile_create },
 	{ "apikey create", "apikey create --tenant T", "t", 0,
 	    cmd_apikey_create },
 	{ "apikey list", "apikey list --tenant T", "t", 0, cmd_apikey_list },

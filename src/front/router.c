@@ -28,6 +28,10 @@ static const struct route_group *const groups[] = {
 	&certmaker_routes,
 	&srvcert_routes,
 	&secsvc_routes,
+	&secsvc_m_routes,
+	&secsvc_tag_routes,
+	&secsvc_report_routes,
+	&devproto_routes,
 };
 
 /*
