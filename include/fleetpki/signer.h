@@ -179,7 +179,8 @@ int signer_ca_key(struct signer *, const struct ca_rec *rec, X509 *cert,
 
 /*
  * AES-256-GCM under the master key with 'aad' (NUL-terminated), as
- * pki_seal/pki_open; remote, in the "cert:" domain only.  Unsealed
+ * pki_seal/pki_open; remote, in the "cert:" domain, and unsealing in
+ * the "device:" domain (signer_aad_allowed).  Unsealed
  * bytes are secret: wipe them (buf_free_secret) after the answer.
  */
 int signer_seal(struct signer *, const char *aad, const unsigned char *pt,
@@ -196,6 +197,13 @@ int signer_unseal(struct signer *, const char *aad, const unsigned char *ct,
 int signer_why(struct signer *, int rc);
 
 /* ---- the signer process (src/signer/server.c) --------------------- */
+
+/*
+ * Whether the signer seals (op SIGNER_OP_SEAL) or unseals
+ * (SIGNER_OP_UNSEAL) under 'aad' for a worker: "cert:" both ways,
+ * "device:" (a device's root secret) unseal only, nothing else.
+ */
+int signer_aad_allowed(int op, const char *aad);
 
 /* The signer process's name (/proc/<pid>/comm, 15 bytes at most). */
 #define SIGNER_COMM "fleetpki-signer"

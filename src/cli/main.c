@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -16,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fleetpki/auth.h"
 #include "fleetpki/buf.h"
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
+#include "fleetpki/core_device.h"
 #include "fleetpki/core_registry.h"
 #include "fleetpki/log.h"
 #include "fleetpki/migrate.h"
@@ -57,6 +60,8 @@ struct cli {
  */
 struct cli_opts {
 	const char *tenant, *name, *key, *server, *slot, *cert;
+	/* device seal */
+	const char *profile, *rot, *serial, *imei, *from, *secrets_out;
 	int admin;
 	long long days, ttl, limit;
 	int days_set, ttl_set, limit_set;
@@ -558,6 +563,328 @@ cmd_profile_create(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/* ---- devices (sealing, the deny list) ----------------------------- */
+
+/*
+ * One device: its root secret is made here, sealed under the master key
+ * and printed this once, alone on the last line (64 hex digits).
+ */
+static int
+seal_one(struct cli *cli, struct cli_opts *o, const struct tenant *t)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct core_seal_item it;
+	int rc;
+
+	if (o->rot == NULL || o->serial == NULL)
+		die("device seal: --rot and --serial are required (or --from)");
+	if (o->secrets_out != NULL)
+		die("device seal: --secrets-out goes with --from");
+	memset(&it, 0, sizeof(it));
+	it.line = 1;
+	it.rot = o->rot;
+	it.serial = o->serial;
+	it.imei = o->imei;
+	it.profile_uid = o->profile;
+	if ((rc = core_device_seal(&cli->ctx, t, NULL, &it, 1, &st)) != 0)
+		die("device seal: %s", errtext(rc, &st));
+	if (!it.sealed)
+		die("device seal: %s", it.err);
+	printf("device %s of tenant '%s' sealed%s%s\n%s\n", it.rot_norm,
+	    t->name, o->profile != NULL ? " with profile " : "",
+	    o->profile != NULL ? o->profile : "", it.secret_out);
+	OPENSSL_cleanse(it.secret_out, sizeof(it.secret_out));
+	return 0;
+}
+
+/* The columns a production log may have (docs/README-device.md). */
+enum log_col {
+	LC_ROT,
+	LC_SERIAL,
+	LC_IMEI,
+	LC_PROFILE,
+	LC_SCL,
+	LC_SECRET,
+	LC__COUNT
+};
+static const char *const log_cols[LC__COUNT] = { "ROTPublicUID",
+	"DeviceSerialNumber", "IMEI", "DeviceProfileUID", "SCLSerialNumber",
+	"RootSecret" };
+
+#define SEAL_CHUNK 1000
+#define LOG_FIELDS_MAX 16
+#define LOG_LINE_MAX 1024
+
+/* Split a line at commas in place; -1 when it has too many fields. */
+static int
+split_csv(char *line, char **f, int max)
+{
+	int n = 0;
+	char *p = line, *c;
+
+	for (;;) {
+		if (n == max)
+			return -1;
+		f[n++] = p;
+		if ((c = strchr(p, ',')) == NULL)
+			break;
+		*c = '\0';
+		p = c + 1;
+	}
+	return n;
+}
+
+static void
+progress(size_t done, size_t total)
+{
+	int i, w = 40, fill = total > 0 ? (int)(done * (size_t)w / total) : w;
+
+	fputs("\rsealing [", stderr);
+	for (i = 0; i < w; i++)
+		fputc(i < fill ? '#' : ' ', stderr);
+	fprintf(stderr, "] %zu/%zu", done, total);
+	fflush(stderr);
+}
+
+struct seal_batch {
+	struct cli *cli;
+	const struct tenant *t;
+	const char *batch;
+	FILE *secrets;
+	struct core_seal_item items[SEAL_CHUNK];
+	char *text[SEAL_CHUNK];
+	size_t n;
+	size_t lines, sealed, refused;
+};
+
+/* Seal the chunk gathered: one statement; then its secrets and reasons. */
+static void
+seal_flush(struct seal_batch *b)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	size_t i;
+	int rc;
+
+	if (b->n == 0)
+		return;
+	if ((rc = core_device_seal(&b->cli->ctx, b->t, b->batch, b->items, b->n,
+	         &st)) != 0)
+		die("device seal: %s at line %d (%zu devices sealed before "
+		    "it)",
+		    errtext(rc, &st), b->items[0].line, b->sealed);
+	for (i = 0; i < b->n; i++) {
+		struct core_seal_item *it = &b->items[i];
+
+		if (it->sealed) {
+			b->sealed++;
+			if (it->secret_out[0] != '\0' &&
+			    fprintf(b->secrets, "%s,%s\n", it->rot_norm,
+			        it->secret_out) < 0)
+				die("device seal: writing the secrets failed");
+		} else {
+			b->refused++;
+			fprintf(stderr, "line %d: %s\n", it->line, it->err);
+		}
+		OPENSSL_cleanse(it->secret_out, sizeof(it->secret_out));
+		free(b->text[i]);
+		b->text[i] = NULL;
+	}
+	if (b->secrets != NULL && fflush(b->secrets) != 0)
+		die("device seal: writing the secrets failed");
+	b->n = 0;
+}
+
+static size_t
+count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+	int c;
+
+	if (f == NULL)
+		return 0;
+	while ((c = getc(f)) != EOF)
+		if (c == '\n')
+			n++;
+	fclose(f);
+	return n > 0 ? n - 1 : 0;
+}
+
+/*
+ * A production log: a header row naming the columns (log_cols, any
+ * order; ROTPublicUID and DeviceSerialNumber required), then one device
+ * a line.  Sealed SEAL_CHUNK lines per statement; every line is
+ * recorded in device_prod_log (duplicates too: the suspicious report's
+ * evidence).  Secrets: a RootSecret column gives them; the others are
+ * made here and written to --secrets-out ("ROT,SECRET" lines, the
+ * simulator's --devices format), a new file of mode 0600.
+ */
+static int
+seal_from(struct cli *cli, struct cli_opts *o, const struct tenant *t)
+{
+	static struct seal_batch b;
+	char line[LOG_LINE_MAX + 2], *f[LOG_FIELDS_MAX], batch[160], when[32];
+	int col[LC__COUNT], nf, i, k, lineno = 1, fd, tty = isatty(2);
+	size_t total = tty ? count_lines(o->from) : 0;
+	const char *base;
+	FILE *in;
+
+	if (o->rot != NULL || o->serial != NULL || o->imei != NULL ||
+	    o->profile != NULL)
+		die("device seal: --from takes its devices from the file only");
+	if ((in = fopen(o->from, "r")) == NULL)
+		die("device seal: cannot open %s: %s", o->from,
+		    strerror(errno));
+	if (fgets(line, sizeof(line), in) == NULL)
+		die("device seal: %s is empty (it needs a header row)",
+		    o->from);
+	line[strcspn(line, "\r\n")] = '\0';
+	for (k = 0; k < LC__COUNT; k++)
+		col[k] = -1;
+	if ((nf = split_csv(line, f, LOG_FIELDS_MAX)) < 0)
+		die("device seal: too many columns in the header row");
+	for (i = 0; i < nf; i++) {
+		for (k = 0; k < LC__COUNT; k++)
+			if (strcmp(f[i], log_cols[k]) == 0)
+				break;
+		if (k == LC__COUNT)
+			die("device seal: unknown column '%s' (the columns are "
+			    "ROTPublicUID, DeviceSerialNumber, IMEI, "
+			    "DeviceProfileUID, SCLSerialNumber, RootSecret)",
+			    f[i]);
+		if (col[k] >= 0)
+			die("device seal: column '%s' twice", f[i]);
+		col[k] = i;
+	}
+	if (col[LC_ROT] < 0 || col[LC_SERIAL] < 0)
+		die("device seal: the header row needs ROTPublicUID and "
+		    "DeviceSerialNumber");
+	if (o->secrets_out == NULL && col[LC_SECRET] < 0)
+		die("device seal: without a RootSecret column, --secrets-out "
+		    "FILE receives the secrets made");
+	memset(&b, 0, sizeof(b));
+	b.cli = cli;
+	b.t = t;
+	if (o->secrets_out != NULL) {
+		fd = open(o->secrets_out, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 || (b.secrets = fdopen(fd, "w")) == NULL)
+			die("device seal: cannot create %s: %s (it must not "
+			    "exist)",
+			    o->secrets_out, strerror(errno));
+	}
+	base =
+	    strrchr(o->from, '/') != NULL ? strrchr(o->from, '/') + 1 : o->from;
+	fmt_time((int64_t)time(NULL), when, sizeof(when));
+	snprintf(batch, sizeof(batch), "%.100s@%s", base, when);
+	b.batch = batch;
+	while (fgets(line, sizeof(line), in) != NULL) {
+		struct core_seal_item *it = &b.items[b.n];
+		char *copy;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(in))
+			die("device seal: line %d is longer than %d bytes",
+			    lineno, LOG_LINE_MAX);
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0')
+			continue;
+		memset(it, 0, sizeof(*it));
+		it->line = lineno;
+		copy = b.text[b.n] = xstrdup(line);
+		nf = split_csv(copy, f, LOG_FIELDS_MAX);
+		for (k = 0; nf > 0 && k < LC__COUNT; k++) {
+			const char *v =
+			    col[k] >= 0 && col[k] < nf ? f[col[k]] : NULL;
+			v = v != NULL && *v != '\0' ? v : NULL;
+			switch (k) {
+			case LC_ROT:
+				it->rot = v;
+				break;
+			case LC_SERIAL:
+				it->serial = v;
+				break;
+			case LC_IMEI:
+				it->imei = v;
+				break;
+			case LC_PROFILE:
+				it->profile_uid = v;
+				break;
+			case LC_SCL:
+				it->scl = v;
+				break;
+			case LC_SECRET:
+				it->secret_hex = v;
+				break;
+			}
+		}
+		/* A bad line is still recorded: rot "" when unreadable. */
+		if (nf < 0)
+			it->rot = NULL;
+		else if (it->secret_hex == NULL && b.secrets == NULL)
+			it->secret_hex = "-"; /* refused: nowhere to put one */
+		b.lines++;
+		if (++b.n == SEAL_CHUNK) {
+			seal_flush(&b);
+			if (tty)
+				progress(b.lines, total);
+		}
+	}
+	if (ferror(in))
+		die("device seal: reading %s failed", o->from);
+	fclose(in);
+	seal_flush(&b);
+	if (tty) {
+		progress(b.lines, total > b.lines ? total : b.lines);
+		fputc('\n', stderr);
+	}
+	if (b.secrets != NULL && fclose(b.secrets) != 0)
+		die("device seal: writing %s failed", o->secrets_out);
+	printf("batch '%s' of tenant '%s': %zu lines, %zu devices sealed, "
+	       "%zu lines refused\n",
+	    batch, t->name, b.lines, b.sealed, b.refused);
+	if (o->secrets_out != NULL)
+		printf("secrets in %s\n", o->secrets_out);
+	return 0;
+}
+
+static int
+cmd_device_seal(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct tenant t;
+
+	(void)args;
+	cli_tenant(cli, o, "device seal", &t);
+	return o->from != NULL ? seal_from(cli, o, &t) : seal_one(cli, o, &t);
+}
+
+static int
+device_block(struct cli *cli, struct cli_opts *o, const char *rot, bool block)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	const char *cmd = block ? "device block" : "device unblock";
+	struct tenant t;
+	int rc;
+
+	cli_tenant(cli, o, cmd, &t);
+	if ((rc = core_device_block(&cli->ctx, &t, rot, block, &st)) != 0)
+		die("%s: %s", cmd, errtext(rc, &st));
+	printf("device %s of tenant '%s' %s\n", rot, t.name,
+	    block ? "blocked" : "unblocked");
+	return 0;
+}
+
+static int
+cmd_device_block(struct cli *cli, struct cli_opts *o, char **args)
+{
+	return device_block(cli, o, args[0], true);
+}
+
+static int
+cmd_device_unblock(struct cli *cli, struct cli_opts *o, char **args)
+{
+	return device_block(cli, o, args[0], false);
+}
+
 /* ---- security-services API keys (sql/008) ------------------------ */
 
 /*
@@ -784,6 +1111,15 @@ static const struct command commands[] = {
 	{ "apikey list", "apikey list --tenant T", "t", 0, cmd_apikey_list },
 	{ "apikey revoke", "apikey revoke --tenant T KEY", "t", 1,
 	    cmd_apikey_revoke },
+	{ "device seal",
+	    "device seal --tenant T [--profile UID] --rot ROT --serial SN "
+	    "[--imei IMEI] | device seal --tenant T --from LOG.csv "
+	    "[--secrets-out FILE]",
+	    "tpreifo", 0, cmd_device_seal },
+	{ "device block", "device block --tenant T ROT", "t", 1,
+	    cmd_device_block },
+	{ "device unblock", "device unblock --tenant T ROT", "t", 1,
+	    cmd_device_unblock },
 	{ "job list", "job list [--limit N]", "L", 0, cmd_job_list },
 	{ "job show", "job show ID", "", 1, cmd_job_show },
 	{ "job retry", "job retry ID", "", 1, cmd_job_retry },
@@ -879,6 +1215,12 @@ main(int argc, char **argv)
 		{ "cert", required_argument, NULL, 'C' },
 		{ "admin", no_argument, NULL, 'a' },
 		{ "limit", required_argument, NULL, 'L' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "rot", required_argument, NULL, 'r' },
+		{ "serial", required_argument, NULL, 'e' },
+		{ "imei", required_argument, NULL, 'i' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "secrets-out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -961,6 +1303,24 @@ main(int argc, char **argv)
 			break;
 		case 'a':
 			o.admin = 1;
+			break;
+		case 'p':
+			o.profile = optarg;
+			break;
+		case 'r':
+			o.rot = optarg;
+			break;
+		case 'e':
+			o.serial = optarg;
+			break;
+		case 'i':
+			o.imei = optarg;
+			break;
+		case 'f':
+			o.from = optarg;
+			break;
+		case 'o':
+			o.secrets_out = optarg;
 			break;
 		case 'd':
 			o.days = parse_num("days", optarg, 1, 36500);

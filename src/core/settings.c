@@ -31,6 +31,15 @@ static const struct setting {
 	    "seconds a challenge may be solved in" },
 	{ "ocsp.validity", SET_INT, "3600", 60, 7 * 86400,
 	    "seconds from an OCSP response's thisUpdate to nextUpdate" },
+	/* The device protocol (core/device.c, docs/README-device.md). */
+	{ "device_clock_skew", SET_INT, "300", 0, 86400,
+	    "seconds a device request's timestamp may be off the server's" },
+	{ "device_heartbeat_burst", SET_INT, "10", 1, 1000,
+	    "heartbeats a device may send at once (its token bucket)" },
+	{ "device_heartbeat_interval", SET_INT, "60", 1, 86400,
+	    "seconds in which a device earns one more heartbeat" },
+	{ "device_heartbeat_default", SET_INT, "86400", 1, 31622400,
+	    "HeartbeatInSec when no SecurityHeartbeatInSec is current" },
 };
 
 static const struct setting *

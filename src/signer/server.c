@@ -50,8 +50,9 @@
 #define KEYS_MAX 4096
 /* A reply that cannot be written in this long drops the connection. */
 #define WRITE_WAIT_MS 1000
-/* The only AAD domain sealed or unsealed for a worker. */
+/* The AAD domains a worker may use: sealed or unsealed, unsealed only. */
 #define CERT_AAD "cert:"
+#define DEVICE_AAD "device:"
 
 struct conn {
 	int fd;
@@ -317,6 +318,26 @@ do_sign(const struct conn *c, struct buf *reply)
 	return SIGNER_ST_OK;
 }
 
+/*
+ * What a worker may ask: seal and unseal a certificate's server-made key
+ * ("cert:"), and unseal a device's root secret ("device:"), because the
+ * workers verify device requests' MACs and MAC the answers with keys
+ * derived from it (docs/device-protocol.md §10).  That is the trade-off:
+ * a compromised worker can open the root secrets of devices (as it could
+ * forge their answers anyway), but still never a CA key ("ca:") or a
+ * token signing key ("jwt:"), and it cannot seal a device secret (only
+ * the operator's CLI seals devices, with its local signer).
+ */
+int
+signer_aad_allowed(int op, const char *aad)
+{
+	if (strncmp(aad, CERT_AAD, strlen(CERT_AAD)) == 0)
+		return op == SIGNER_OP_SEAL || op == SIGNER_OP_UNSEAL;
+	if (strncmp(aad, DEVICE_AAD, strlen(DEVICE_AAD)) == 0)
+		return op == SIGNER_OP_UNSEAL;
+	return 0;
+}
+
 static int
 do_blob(const struct conn *c, int op, struct buf *reply)
 {
@@ -335,9 +356,9 @@ do_blob(const struct conn *c, int op, struct buf *reply)
 	memcpy(aad, r.aad, r.aadlen);
 	aad[r.aadlen] = '\0';
 	/* Never a CA's or a token key's AAD: those stay in here. */
-	if (strncmp(aad, CERT_AAD, strlen(CERT_AAD)) != 0) {
+	if (!signer_aad_allowed(op, aad)) {
 		log_warn("signer: refused to %s '%s' for pid %ld: not a "
-		         "certificate's key",
+		         "certificate's key (nor a device secret to open)",
 		    op == SIGNER_OP_SEAL ? "seal" : "unseal", aad,
 		    (long)c->pid);
 		return SIGNER_ST_REFUSED;
@@ -351,8 +372,13 @@ do_blob(const struct conn *c, int op, struct buf *reply)
 		    (long)c->pid);
 		return SIGNER_ST_FAILED;
 	}
-	log_info("%s '%s' for pid %ld",
-	    op == SIGNER_OP_SEAL ? "sealed" : "unsealed", aad, (long)c->pid);
+	/* A device secret opens on every device request: not worth a line. */
+	if (strncmp(aad, DEVICE_AAD, strlen(DEVICE_AAD)) == 0)
+		log_debug("unsealed '%s' for pid %ld", aad, (long)c->pid);
+	else
+		log_info("%s '%s' for pid %ld",
+		    op == SIGNER_OP_SEAL ? "sealed" : "unsealed", aad,
+		    (long)c->pid);
 	return SIGNER_ST_OK;
 }
 

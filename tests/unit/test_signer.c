@@ -733,10 +733,33 @@ test_server_refuses_bad_frames(void **state)
 	config_free(&cfg);
 }
 
+/*
+ * What a worker may ask of the signer: certificates' keys both ways,
+ * device root secrets unsealed only, never a CA or token key.
+ */
+static void
+test_aad_policy(void **state)
+{
+	(void)state;
+	assert_true(signer_aad_allowed(SIGNER_OP_SEAL, "cert:1:2:AB"));
+	assert_true(signer_aad_allowed(SIGNER_OP_UNSEAL, "cert:1:2:AB"));
+	assert_true(
+	    signer_aad_allowed(SIGNER_OP_UNSEAL, "device:1:0000200456789544"));
+	assert_false(
+	    signer_aad_allowed(SIGNER_OP_SEAL, "device:1:0000200456789544"));
+	assert_false(signer_aad_allowed(SIGNER_OP_UNSEAL, "ca:1:abc"));
+	assert_false(signer_aad_allowed(SIGNER_OP_SEAL, "ca:1:abc"));
+	assert_false(signer_aad_allowed(SIGNER_OP_UNSEAL, "jwt:kid"));
+	assert_false(signer_aad_allowed(SIGNER_OP_UNSEAL, "devic:1:x"));
+	assert_false(signer_aad_allowed(SIGNER_OP_UNSEAL, ""));
+	assert_false(signer_aad_allowed(SIGNER_OP_SIGN, "cert:1:2:AB"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_aad_policy),
 		cmocka_unit_test(test_hdr_roundtrip),
 		cmocka_unit_test(test_hdr_refused),
 		cmocka_unit_test(test_sign_req),
