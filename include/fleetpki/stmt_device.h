@@ -39,7 +39,8 @@
 	    "INSERT INTO device_clone_events (tenant_id, device_id, reason, "   \
 	    "counter, last_counter, peer) "                                     \
 	    "SELECT $1, $2, CASE WHEN (d.counter = $3 AND d.last_mac = $4) "    \
-	    "OR d.last_request_ts > $5 THEN 'COUNTER_REPLAY' "                  \
+	    "OR ($3 < d.counter AND d.last_request_ts > $5 + 2) "               \
+	    "THEN 'COUNTER_REPLAY' "                                            \
 	    "ELSE 'COUNTER_CONFLICT' END, $3, d.counter, $6 "                   \
 	    "FROM devices d WHERE d.tenant_id = $1 AND d.id = $2 "              \
 	    "RETURNING reason, last_counter")                                   \
