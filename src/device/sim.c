@@ -7,7 +7,7 @@
  *       [--counter N | --counter-file FILE] [--no-bootstrap]
  *       [--interval SEC] [--replay] [--clone]
  *   fleetpki-device-sim --url URL [--cacert FILE] --devices FILE
- *       [--heartbeats N] [--concurrency N] [--interval SEC]
+ *       [--heartbeats N] [--concurrency N] [--interval SEC] [--no-bootstrap]
  *
  * One device: bootstrap, then N heartbeats, applying what each answer
  * asks (properties, ZTP keys and certificates) and acknowledging it in
@@ -855,6 +855,9 @@ run_fleet(const struct opts *o)
 	t0 = now_sec();
 	for (i = 0; i < f.n; i++) {
 		f.sims[i].due = t0;
+		/* --no-bootstrap: devices that bootstrapped in an earlier run. */
+		if (o->no_bootstrap)
+			f.sims[i].step = 1;
 		heap_push(&f, i);
 	}
 	for (t = 0; t < o->concurrency; t++) {
@@ -911,7 +914,7 @@ usage(void)
 	       "       fleetpki-device-sim --url URL [--cacert FILE] "
 	       "--devices FILE\n"
 	       "         [--heartbeats N] [--concurrency N] "
-	       "[--interval SEC]\n");
+	       "[--interval SEC] [--no-bootstrap]\n");
 }
 
 static long
@@ -1032,7 +1035,7 @@ main(int argc, char **argv)
 		die_usage("--url is required");
 	if (o.devices != NULL) {
 		if (o.rot != NULL || o.secret != NULL || o.replay || o.clone ||
-		    o.counter_file != NULL || o.have_counter || o.no_bootstrap)
+		    o.counter_file != NULL || o.have_counter)
 			die_usage("--devices takes no single-device option");
 	} else {
 		if (o.rot == NULL || o.secret == NULL)
