@@ -292,26 +292,36 @@ struct work {
 	json_object *answer;
 };
 
-/* The answer's Commands: the pending SET_PROPERTIES (ZTP appends here). */
+/*
+ * The answer's Commands: the pending SET_PROPERTIES (ZTP appends here),
+ * from 'known' when the caller read the pending row already (seq 0:
+ * there is none), else read here.
+ */
 static int
-commands(struct db *db, struct work *w, json_object **out)
+commands(struct db *db, struct work *w, const struct device_desired_rec *known,
+    json_object **out)
 {
 	struct device_desired_rec d;
+	const struct device_desired_rec *p = known;
 	json_object *arr = json_object_new_array(), *props = NULL, *cmd;
 	char id[32];
 	int rc;
 
 	*out = arr;
-	rc = store_device_desired(db, w->tenant_id, w->device_id, &d);
-	if (rc == -FP_E_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	if (d.props != NULL &&
-	    json_parse_strict(d.props, strlen(d.props), &props, NULL) == 0 &&
+	memset(&d, 0, sizeof(d));
+	if (p == NULL) {
+		rc = store_device_desired(db, w->tenant_id, w->device_id, &d);
+		if (rc == -FP_E_NOTFOUND)
+			return 0;
+		if (rc != 0)
+			return rc;
+		p = &d;
+	}
+	if (p->seq > 0 && p->props != NULL &&
+	    json_parse_strict(p->props, strlen(p->props), &props, NULL) == 0 &&
 	    json_object_is_type(props, json_type_object) &&
 	    json_object_object_length(props) > 0) {
-		snprintf(id, sizeof(id), "p-%lld", (long long)d.seq);
+		snprintf(id, sizeof(id), "p-%lld", (long long)p->seq);
 		cmd = json_object_new_object();
 		json_object_object_add(cmd, "Id", json_object_new_string(id));
 		json_object_object_add(cmd, "Type",
@@ -467,7 +477,7 @@ do_bootstrap(struct db *db, struct work *w, const struct device_rec *dev)
 	    (rc = store_device_desired_merge(db, w->tenant_id, w->device_id,
 	         props)) != 0)
 		goto out;
-	if ((rc = commands(db, w, &cmds)) != 0)
+	if ((rc = commands(db, w, NULL, &cmds)) != 0)
 		goto out;
 	ans = json_object_new_object();
 	json_object_object_add(ans, "State", json_object_new_string(state));
@@ -493,6 +503,7 @@ do_heartbeat(struct db *db, struct work *w)
 	json_object *ans, *cmds = NULL, *p, *detail;
 	char id[32], *text;
 	long long interval = 0;
+	bool acked = false;
 	size_t i;
 	int rc;
 
@@ -503,7 +514,7 @@ do_heartbeat(struct db *db, struct work *w)
 	} else if (rc != 0)
 		return rc;
 	snprintf(id, sizeof(id), "p-%lld", (long long)d.seq);
-	for (i = 0; d.seq > 0 && i < w->hb.nacks; i++) {
+	for (i = 0; d.seq > 0 && i < w->hb.nacks && !acked; i++) {
 		const struct device_ack *a = &w->hb.acks[i];
 		json_object *props = NULL;
 
@@ -545,15 +556,16 @@ do_heartbeat(struct db *db, struct work *w)
 			    w->device_id, a->id, "SET_PROPERTIES",
 			    a->success ? "SUCCESS" : "FAILURE", text);
 		free(text);
-		break;
+		acked = true;
 	}
+	if (rc == 0)
+		rc = store_device_heartbeat_done(db, w->tenant_id, w->device_id,
+		    &interval);
+	/* Nothing acknowledged: the pending command is the one just read. */
+	if (rc == 0)
+		rc = commands(db, w, acked ? NULL : &d, &cmds);
 	device_desired_rec_clear(&d);
-	if (rc != 0)
-		return rc;
-	if ((rc = store_device_heartbeat_done(db, w->tenant_id, w->device_id,
-	         &interval)) != 0)
-		return rc;
-	if ((rc = commands(db, w, &cmds)) != 0) {
+	if (rc != 0) {
 		json_object_put(cmds);
 		return rc;
 	}
