@@ -794,7 +794,7 @@ core_device_request(struct fp_ctx *ctx, const struct device_req *req,
 		return 0;
 	}
 	if (rc != 0)
-		return rc;
+		goto done;
 	core_device_aad(tenant_id, rot_hex, aad, sizeof(aad));
 	rc = signer_unseal(ctx->signer, aad, dev.secret_sealed.data,
 	    dev.secret_sealed.len, &secret);
