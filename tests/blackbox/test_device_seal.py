@@ -161,3 +161,34 @@ def test_block_unblock(stack):
     assert res.returncode == 1 and "has no device" in res.stderr
     res = run("device", "block", "--tenant", t.name, "xyz", check=False)
     assert res.returncode == 1 and "16 hex digits" in res.stderr
+
+
+def test_seal_batch_progress_bar_on_a_terminal(stack, tmp_path):
+    """stderr a terminal: a progress bar; stdout still the plain summary."""
+    import pty
+    import subprocess
+
+    t = make_secsvc_tenant(stack)
+    log = tmp_path / "log.csv"
+    log.write_text("ROTPublicUID,DeviceSerialNumber\n"
+                   + "".join(f"{rot()},S{i}\n" for i in range(1500)))
+    master, slave = pty.openpty()
+    cmd = [str(stack.cli.bin / "fleetpki"), "--config", stack.cli.config, "device", "seal",
+           "--tenant", t.name, "--from", str(log), "--secrets-out", str(tmp_path / "s")]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
+                       env=stack.cli.env, timeout=180, text=True)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    assert r.returncode == 0, err
+    assert "1500 devices sealed" in r.stdout and "sealing [" not in r.stdout
+    err = err.decode()
+    assert "sealing [" in err and "1000/1500" in err and "1500/1500" in err, err
