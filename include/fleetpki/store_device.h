@@ -52,29 +52,36 @@ struct device_rec {
 	char reported_serial[DEVICE_SERIAL_MAX + 1];
 	char reported_imei[DEVICE_IMEI_MAX + 1];
 	char firmware[DEVICE_FIRMWARE_MAX + 1];
+	/* heartbeats: 0, or the seconds until the bucket has a token */
+	int64_t retry_after;
+	/* the interval the current properties ask for (0: none) */
+	int64_t interval;
+};
+
+/* A request's counter, and for a heartbeat its token bucket. */
+struct device_accept {
+	int64_t counter;
+	const unsigned char *mac; /* 32 bytes */
+	int64_t timestamp;
+	const char *peer;
+	bool heartbeat; /* also take a token, set last_heartbeat */
+	long long burst, interval; /* the bucket (device_heartbeat_*) */
 };
 
 /*
- * Accept 'counter' for device 'id': UPDATE ... SET counter = $n WHERE
- * counter < $n, with the request's MAC, timestamp and peer (sql/011),
- * inside the caller's transaction; fills 'out'.  -FP_E_CONFLICT when the
- * counter did not grow: then a device_clone_events row is written (its
- * reason in 'reason', COUNTER_REPLAY or COUNTER_CONFLICT) and
- * '*last_counter' is the counter the device is at.
+ * Accept 'a->counter' for device 'id': UPDATE ... SET counter = $n
+ * WHERE counter < $n, with the request's MAC, timestamp and peer
+ * (sql/011), inside the caller's transaction; for a heartbeat also
+ * last_heartbeat and one token of its bucket ('out->retry_after' > 0:
+ * there was none; the caller refuses and rolls back).  Fills 'out'.
+ * -FP_E_CONFLICT when the counter did not grow: then a
+ * device_clone_events row is written (its reason in 'reason',
+ * COUNTER_REPLAY or COUNTER_CONFLICT) and '*last_counter' is the counter
+ * the device is at.
  */
 int store_device_accept(struct db *, int64_t tenant_id, int64_t id,
-    int64_t counter, const unsigned char *mac, int64_t timestamp,
-    const char *peer, struct device_rec *out, char reason[32],
+    const struct device_accept *a, struct device_rec *out, char reason[32],
     int64_t *last_counter);
-
-/*
- * Take one heartbeat token from the device's bucket of 'burst' tokens,
- * one more every 'interval' seconds.  0 and '*retry_after' 0 when taken;
- * 0 and '*retry_after' the seconds until one is due when the bucket is
- * empty.
- */
-int store_device_hb_take(struct db *, int64_t tenant_id, int64_t id,
-    long long burst, long long interval, long long *retry_after);
 
 /* A profile of the tenant, by UID or by id: -FP_E_NOTFOUND. */
 struct device_profile_rec {

@@ -497,7 +497,7 @@ out:
 }
 
 static int
-do_heartbeat(struct db *db, struct work *w)
+do_heartbeat(struct db *db, struct work *w, const struct device_rec *dev)
 {
 	struct device_desired_rec d;
 	json_object *ans, *cmds = NULL, *p, *detail;
@@ -558,7 +558,12 @@ do_heartbeat(struct db *db, struct work *w)
 		free(text);
 		acked = true;
 	}
-	if (rc == 0)
+	/*
+	 * The interval the current properties ask for: as accepted, unless
+	 * an acknowledgement just changed them.
+	 */
+	interval = dev->interval;
+	if (rc == 0 && acked)
 		rc = store_device_heartbeat_done(db, w->tenant_id, w->device_id,
 		    &interval);
 	/* Nothing acknowledged: the pending command is the one just read. */
@@ -586,6 +591,7 @@ static int
 request_tx(struct db *db, void *varg)
 {
 	struct work *w = varg;
+	struct device_accept acc;
 	struct device_rec dev;
 	long long skew;
 	int rc;
@@ -593,8 +599,15 @@ request_tx(struct db *db, void *varg)
 	json_object_put(w->answer); /* store_tx may run this again */
 	w->answer = NULL;
 	w->outcome = OUT_OK;
-	rc = store_device_accept(db, w->tenant_id, w->device_id,
-	    (int64_t)w->counter, w->mac, w->timestamp, w->req->peer, &dev,
+	memset(&acc, 0, sizeof(acc));
+	acc.counter = (int64_t)w->counter;
+	acc.mac = w->mac;
+	acc.timestamp = w->timestamp;
+	acc.peer = w->req->peer;
+	acc.heartbeat = w->req->op == DEVICE_OP_HEARTBEAT;
+	acc.burst = w->set.burst;
+	acc.interval = w->set.interval;
+	rc = store_device_accept(db, w->tenant_id, w->device_id, &acc, &dev,
 	    w->reason, &w->last_counter);
 	if (rc == -FP_E_CONFLICT) {
 		w->outcome = OUT_REPLAY;
@@ -613,10 +626,8 @@ request_tx(struct db *db, void *varg)
 			w->outcome = OUT_NOT_BOOTSTRAPPED;
 			return -FP_E_CONFLICT;
 		}
-		if ((rc = store_device_hb_take(db, w->tenant_id, w->device_id,
-		         w->set.burst, w->set.interval, &w->retry_after)) != 0)
-			return rc;
-		if (w->retry_after > 0) {
+		/* The token was taken with the counter (rolled back here). */
+		if ((w->retry_after = dev.retry_after) > 0) {
 			w->outcome = OUT_RATE;
 			return -FP_E_RATELIMIT;
 		}
@@ -626,7 +637,7 @@ request_tx(struct db *db, void *varg)
 		return -FP_E_BADREQ;
 	}
 	return w->req->op == DEVICE_OP_BOOTSTRAP ? do_bootstrap(db, w, &dev)
-	                                         : do_heartbeat(db, w);
+	                                         : do_heartbeat(db, w, &dev);
 }
 
 static int

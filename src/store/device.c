@@ -113,6 +113,8 @@ static const struct colmap device_cols[] = {
 	COL_CHARS(struct device_rec, reported_serial),
 	COL_CHARS(struct device_rec, reported_imei),
 	COL_CHARS(struct device_rec, firmware),
+	COL_I64(struct device_rec, retry_after),
+	COL_I64(struct device_rec, interval),
 };
 static const struct rowmap device_rows =
     ROWMAP(struct device_rec, device_cols, NULL);
@@ -128,10 +130,23 @@ static const struct colmap clone_cols[] = {
 static const struct rowmap clone_rows =
     ROWMAP(struct clone_rec, clone_cols, NULL);
 
+/* $1..$6 of both statements: tenant, device, counter, MAC, time, peer. */
+static void
+accept_params(struct qparams *p, int64_t tenant_id, int64_t id,
+    const struct device_accept *a, const struct buf *mac)
+{
+	q_init(p);
+	q_i64(p, tenant_id);
+	q_i64(p, id);
+	q_i64(p, a->counter);
+	q_bytea(p, mac);
+	q_i64(p, a->timestamp);
+	q_text(p, a->peer);
+}
+
 int
 store_device_accept(struct db *db, int64_t tenant_id, int64_t id,
-    int64_t counter, const unsigned char *mac, int64_t timestamp,
-    const char *peer, struct device_rec *out, char reason[32],
+    const struct device_accept *a, struct device_rec *out, char reason[32],
     int64_t *last_counter)
 {
 	struct buf macb = BUF_INIT;
@@ -142,18 +157,19 @@ store_device_accept(struct db *db, int64_t tenant_id, int64_t id,
 	memset(out, 0, sizeof(*out));
 	reason[0] = '\0';
 	*last_counter = 0;
-	buf_append(&macb, mac, DEVPROTO_MAC_LEN);
-	q_init(&p);
-	q_i64(&p, tenant_id);
-	q_i64(&p, id);
-	q_i64(&p, counter);
-	q_bytea(&p, &macb);
-	q_i64(&p, timestamp);
-	q_text(&p, peer);
-	rc = q_one(db, STMT_DEVICE_ACCEPT, &p, &device_rows, out);
+	buf_append(&macb, a->mac, DEVPROTO_MAC_LEN);
+	accept_params(&p, tenant_id, id, a, &macb);
+	if (a->heartbeat) {
+		q_i64(&p, a->burst);
+		q_i64(&p, a->interval);
+	}
+	rc =
+	    q_one(db, a->heartbeat ? STMT_DEVICE_ACCEPT_HB : STMT_DEVICE_ACCEPT,
+	        &p, &device_rows, out);
 	if (rc == -FP_E_NOTFOUND) {
 		/* Did not grow: the evidence, in this transaction. */
 		memset(&c, 0, sizeof(c));
+		accept_params(&p, tenant_id, id, a, &macb);
 		rc = q_one(db, STMT_DEVICE_CLONE_EVENT, &p, &clone_rows, &c);
 		if (rc == 0) {
 			snprintf(reason, 32, "%s", c.reason);
@@ -164,35 +180,6 @@ store_device_accept(struct db *db, int64_t tenant_id, int64_t id,
 	}
 	buf_free(&macb);
 	return rc;
-}
-
-struct hb_take {
-	int64_t retry_after;
-};
-static const struct colmap hb_take_cols[] = {
-	COL_I64(struct hb_take, retry_after),
-};
-static const struct rowmap hb_take_rows =
-    ROWMAP(struct hb_take, hb_take_cols, NULL);
-
-int
-store_device_hb_take(struct db *db, int64_t tenant_id, int64_t id,
-    long long burst, long long interval, long long *retry_after)
-{
-	struct hb_take t = { 0 };
-	struct qparams p;
-	int rc;
-
-	*retry_after = 0;
-	q_init(&p);
-	q_i64(&p, tenant_id);
-	q_i64(&p, id);
-	q_i64(&p, burst);
-	q_i64(&p, interval);
-	if ((rc = q_one(db, STMT_DEVICE_HB_TAKE, &p, &hb_take_rows, &t)) != 0)
-		return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
-	*retry_after = t.retry_after;
-	return 0;
 }
 
 /* ---- bootstrap ----------------------------------------------------- */
