@@ -474,3 +474,45 @@ def test_tenant_isolation(stack, tenant):
                (SELECT count(*) > 0 FROM events WHERE rot = '{r}');
         COMMIT;""")
     assert own.splitlines()[-1] == "1,true"
+
+
+# ---- races ------------------------------------------------------------------
+
+def test_one_counter_passes_once_under_concurrency(stack, tenant):
+    """Twenty copies of one request at once: exactly one is accepted
+    (UPDATE ... WHERE counter < $n in the request's transaction)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    r, secret = seal(stack, tenant)
+    d = Device(stack, r, secret)
+    assert d.bootstrap().status == 200
+    d.counter += 1
+    c, ts = d.counter, int(time.time())
+    with ThreadPoolExecutor(20) as ex:
+        got = list(ex.map(lambda _: d.send(HEARTBEAT, {"Acks": []}, counter=c, ts=ts).status,
+                          range(20)))
+    assert sorted(got) == [200] + [409] * 19, got
+    assert counter_of(tenant, r) == c
+
+
+def test_bucket_is_not_overdrawn_under_concurrency(stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = make_secsvc_tenant(stack)
+    stack.cli.run("setting", "set", "--tenant", t.name, "device_heartbeat_burst", "3")
+    stack.cli.run("setting", "set", "--tenant", t.name, "device_heartbeat_interval", "86400")
+    r, secret = seal(stack, t)
+    d = Device(stack, r, secret)
+    assert d.bootstrap().status == 200
+    base = d.counter
+    with ThreadPoolExecutor(16) as ex:
+        got = list(ex.map(lambda i: d.send(HEARTBEAT, {"Acks": []}, counter=base + 1 + i).status,
+                          range(16)))
+    # lower counters may lose to higher ones (409); never more than the bucket
+    assert got.count(200) <= 3 and got.count(200) >= 1, got
+    assert set(got) <= {200, 409, 429}, got
+    # what is left of the bucket, then nothing
+    d.counter = base + 100
+    for _ in range(3 - got.count(200)):
+        assert d.heartbeat().status == 200
+    assert d.heartbeat().status == 429
