@@ -221,8 +221,8 @@
 	    ", " SQL_EPOCH("next_update") ", der FROM crls WHERE ca_id = $1 " \
 	    "ORDER BY crl_number DESC LIMIT 1") \
 	X(CRL_INSERT, "INSERT INTO crls (ca_id, tenant_id, crl_number, " \
-	    "this_update, next_update, der) VALUES ($1, $2, $3, " \
-	    "to_timestamp($4), to_timestamp($5), $6)") \
+	    "this_update, next_update, der, revocations) VALUES ($1, $2, $3, " \
+	    "to_timestamp($4), to_timestamp($5), $6, $7)") \
 	/* Every tenant's CAs: through the owner's function (sql/005). */ \
 	X(CRL_DUE, "SELECT tenant_id, ca_id FROM fleetpki_crl_due($1)") \
 	/* jwt_key.c */ \

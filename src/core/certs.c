@@ -198,7 +198,6 @@ core_cert_delete(struct fp_ctx *ctx, const struct tenant *t,
     const char *fingerprint)
 {
 	struct cert_rec rec = { 0 };
-	struct crl_rec crl = { 0 };
 	int rc;
 
 	if ((rc = store_cert_remove(ctx->db, t->id, fingerprint,
@@ -207,15 +206,16 @@ core_cert_delete(struct fp_ctx *ctx, const struct tenant *t,
 	log_info("revoked certificate %s serial %s", fingerprint, rec.serial);
 	core_ocsp_invalidate(ctx);
 	/*
-	 * The revocation is committed; a fresh CRL makes it visible at once.
-	 * Should signing the CRL fail, the revocation still stands and the
-	 * worker's next pass issues the CRL, so the caller still succeeds.
+	 * The revocation is committed and OCSP shows it from now on; the
+	 * worker issues the CRL within seconds.  Should queueing fail, the
+	 * revocation still stands and the worker's scheduled pass finds the
+	 * CA due (sql/014), so the caller still succeeds.
 	 */
-	if (core_crl_issue(ctx, t->id, rec.ca_id, &crl) != 0)
-		log_err("CRL after revoking %s not issued; the worker will",
+	if (core_crl_soon(ctx) != 0)
+		log_err("CRL job after revoking %s not queued; the scheduled "
+		        "refresh will issue it",
 		    rec.serial);
 out:
 	cert_rec_clear(&rec);
-	crl_rec_clear(&crl);
 	return rc;
 }

@@ -148,3 +148,19 @@ core_crl_refresh_due(struct fp_ctx *ctx, int *issued)
 	free(due);
 	return failed > 0 ? -FP_E_INTERNAL : 0;
 }
+
+int
+core_crl_soon(struct fp_ctx *ctx)
+{
+	int64_t id = 0;
+
+	/*
+	 * Already queued (pending, or running since before this commit):
+	 * nothing to add.  A running job re-checks until nothing is due, so
+	 * it sees this revocation unless it committed in the instant
+	 * between that job's last check and its end; then the scheduled
+	 * crl.refresh (every worker_interval) issues it.
+	 */
+	return store_job_enqueue(ctx->db, CORE_CRL_REVOKED_JOB, "", 0, NULL, 0,
+	    5, &id);
+}

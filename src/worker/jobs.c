@@ -65,6 +65,35 @@ job_crl_refresh(struct fp_ctx *ctx, const struct job_rec *job,
 }
 
 /*
+ * Queued by every revocation (core_crl_soon): issue the CRLs that lack a
+ * revocation, again until none does, so that revocations committed
+ * while a pass was signing are in the next pass of the same job — one
+ * job coalesces a burst of revocations into a CRL or two per CA.
+ */
+#define CRL_REVOKED_PASSES 8
+static int
+job_crl_revoked(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	int issued, total = 0, pass, rc = 0;
+
+	for (pass = 0; pass < CRL_REVOKED_PASSES; pass++) {
+		issued = 0;
+		if ((rc = core_crl_refresh_due(ctx, &issued)) != 0 ||
+		    issued == 0)
+			break;
+		total += issued;
+	}
+	if (total > 0)
+		log_info("crl after revocations (job %lld): issued %d CRL%s",
+		    (long long)job->id, total, total == 1 ? "" : "s");
+	if (rc != 0)
+		return fp_fail(st, rc < 0 ? (enum fp_err) - rc : FP_E_INTERNAL,
+		    "some CRLs failed (%s)", fp_err_default(rc));
+	return 0;
+}
+
+/*
  * Forget Idempotency-Keys older than they are honoured (a day): the
  * table stays the size of a day's keyed issuances.
  */
@@ -83,6 +112,7 @@ job_idempotency_prune(struct fp_ctx *ctx, const struct job_rec *job,
 
 const struct job_kind worker_job_kinds[] = {
 	{ "crl.refresh", "pki", JOB_EVERY_TICK, 300, 3, job_crl_refresh },
+	{ CORE_CRL_REVOKED_JOB, "pki", 0, 300, 5, job_crl_revoked },
 	{ "idempotency.prune", "pki", 3600, 120, 3, job_idempotency_prune },
 };
 const size_t worker_njob_kinds = FP_ARRAY_LEN(worker_job_kinds);

@@ -1,6 +1,6 @@
 """fleetpki-worker: the CRL job."""
 
-from helpers import Crl, pid_alive_in
+from helpers import Crl, pid_alive_in, serial
 
 
 def config_with(cli, tmp_path, **settings):
@@ -36,7 +36,7 @@ def test_once_regenerates_crls_within_the_margin(cli, make_tenant, tmp_path, wor
     ca = t.ca_pem()
     fp, pem = t.issue(work.csr("p256"))
     assert t.delete(f"/x509/v1/certificates/{fp}").status == 204
-    before = Crl(t.crl_pem())
+    before = t.crl_with(serial(pem))
     # A refresh margin longer than the validity: every CRL is due.
     conf = config_with(cli, tmp_path, crl_validity=86400, crl_refresh_margin=172800)
     cli.run("--once", program="fleetpki-worker", config=conf, timeout=120)

@@ -1,5 +1,6 @@
-"""Revocation: DELETE feeds the CRL; GET /x509/v1/ca/crl and the DER CRL at
-the certificate's CRL distribution point, checked with openssl."""
+"""Revocation: DELETE feeds the CRL (through the worker, within seconds);
+GET /x509/v1/ca/crl and the DER CRL at the certificate's CRL distribution
+point, checked with openssl."""
 
 import datetime
 import re
@@ -27,7 +28,7 @@ def test_revocation_reaches_the_crl(make_tenant, client, work):
         assert ok, out
 
     assert t.delete(f"{CERTS}/{fp_a}").status == 204
-    crl1 = Crl(t.crl_pem())
+    crl1 = t.crl_with(serial(pem_a))
     assert crl1.verifies_with(ca, work)
     assert crl1.serials == {serial(pem_a)}
     assert crl1.number > crl0.number
@@ -37,7 +38,7 @@ def test_revocation_reaches_the_crl(make_tenant, client, work):
     assert ok, out
 
     assert t.delete(f"{CERTS}/{fp_b}").status == 204
-    crl2 = Crl(t.crl_pem())
+    crl2 = t.crl_with(serial(pem_b))
     assert crl2.verifies_with(ca, work)
     assert crl2.serials == {serial(pem_a), serial(pem_b)}
     assert crl2.number > crl1.number
@@ -117,3 +118,38 @@ def test_concurrent_issue_and_revoke(make_tenant, work):
     assert crl.number > before
     assert crl.verifies_with(ca, work)
     assert t.get(CERTS).json()["paging"]["totalItems"] == 0
+
+
+def test_revocation_does_not_wait_for_the_crl(owned, make_tenant, work):
+    """No request builds a CRL: with fleetpki-worker stopped, DELETE still
+    answers, OCSP-free readers see the old CRL, and the CRL with the
+    revocation appears once the worker runs again (its queued job)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from helpers import psql
+
+    t = make_tenant()
+    fp, pem = t.issue(work.csr("p256", subject="/CN=stopped worker"))
+    first = t.crl_pem()
+    sup = int((owned.dir / "run/fleetpki-worker.pid").read_text().split()[0])
+    kids = [int(p) for p in subprocess.run(["pgrep", "-P", str(sup)], capture_output=True,
+                                           text=True).stdout.split()]
+    stopped = [sup] + kids
+    for p in stopped:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        assert t.delete(f"{CERTS}/{fp}").status == 204
+        url = owned.env["FLEETPKI_DATABASE_URL"]
+        queued = psql(url, "SELECT count(*) FROM jobs WHERE kind = 'crl.revoked' "
+                           "AND state = 'pending'")
+        assert int(queued) >= 1
+        time.sleep(2)
+        assert t.crl_pem() == first
+    finally:
+        for p in stopped:
+            os.kill(p, signal.SIGCONT)
+    crl = t.crl_with(serial(pem))
+    assert crl.verifies_with(t.ca_pem(), work)
