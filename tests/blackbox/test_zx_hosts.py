@@ -16,7 +16,7 @@ import pytest
 
 import helpers
 from conftest import Cli, free_ports, read_env
-from helpers import Client, Crl, random_name, scripts_down, scripts_up
+from helpers import Client, Crl, crl_with, random_name, scripts_down, scripts_up
 
 
 def psql(env, sql):
@@ -113,8 +113,9 @@ def test_revocation_on_a_shows_on_b(host_a, host_b, tenant, work):
         res = ocsp_query(work, ca_pem, certs=[pem], url=host_b["FLEETPKI_HTTP_URL"] + "/ocsp")
         assert res.summary("cert0.pem") == "revoked", res
         serial = int(cert_serial_hex(pem), 16)
-        crl_b = Crl(b.get("/x509/v1/ca/crl", token=tok).json()["crl"])
-        crl_a = Crl(a.get("/x509/v1/ca/crl", token=tok).json()["crl"])
+        # The CRL follows within seconds, from either host's worker.
+        crl_b = crl_with(lambda: b.get("/x509/v1/ca/crl", token=tok).json()["crl"], serial)
+        crl_a = crl_with(lambda: a.get("/x509/v1/ca/crl", token=tok).json()["crl"], serial)
         assert serial in crl_b.serials and serial in crl_a.serials
         assert len(crl_b.serials) == i + 1 and len(crl_a.serials) == i + 1
         numbers += [crl_a.number, crl_b.number]
