@@ -16,7 +16,7 @@ import pytest
 
 import helpers
 from conftest import Cli, free_ports, read_env
-from helpers import Client, Crl, crl_with, random_name, scripts_down, scripts_up
+from helpers import Client, crl_with, random_name, scripts_down, scripts_up
 
 
 def psql(env, sql):
