@@ -120,6 +120,33 @@ int core_issue_device_csr(struct fp_ctx *, const struct tenant *t,
 int core_cert_delete(struct fp_ctx *, const struct tenant *t,
     const char *fingerprint);
 
+/*
+ * Mass revocation (`fleetpki revoke`), set-based: the certificates of
+ * the tenant's CA named 'ca_name' with the given serials (any case,
+ * colons allowed), or issued in [from, to), with 'reason'.  Serials go
+ * in statements of CORE_REVOKE_CHUNK; 'progress' (may be NULL) is told
+ * how many were done after each.  'rep' counts what happened and lists
+ * the serials that matched no certificate of the CA, or were not serials
+ * ("SERIAL\n" lines; free with core_revoke_report_clear).  The worker
+ * issues the CRL (core_crl_soon).
+ */
+#define CORE_REVOKE_CHUNK 5000
+struct core_revoke_report {
+	int64_t revoked;
+	int64_t already;
+	int64_t missing;
+	struct buf missing_list;
+};
+typedef void (*core_progress_fn)(void *arg, size_t done, size_t total);
+int core_revoke_serials(struct fp_ctx *, const struct tenant *t,
+    const char *ca_name, const char *const *serials, size_t n, int reason,
+    core_progress_fn progress, void *arg, struct core_revoke_report *rep,
+    struct fp_status *st);
+int core_revoke_issued_between(struct fp_ctx *, const struct tenant *t,
+    const char *ca_name, int64_t from, int64_t to, int reason,
+    struct core_revoke_report *rep, struct fp_status *st);
+void core_revoke_report_clear(struct core_revoke_report *);
+
 /* ---- CRLs -------------------------------------------------------- */
 
 /* Sign and store the next CRL of a CA. */

@@ -177,6 +177,40 @@
 	    "AND removed_at IS NULL) " \
 	    "SELECT c.id, c.ca_id, coalesce(c.user_id, 0), " \
 	    "(SELECT count(*) FROM r) FROM c") \
+	/* \
+	 * Mass revocation (`fleetpki revoke`): the serials $3 (a text[] \
+	 * literal) of CA $2, set-based.  Answers how many were revoked now, \
+	 * how many were revoked before, and the serials of no certificate \
+	 * of that CA (comma-separated). \
+	 */ \
+	X(REVOKE_SERIALS, \
+	    "WITH s AS (SELECT DISTINCT unnest($3::text[]) AS serial), " \
+	    "c AS (SELECT c.id, c.tenant_id, c.ca_id, c.serial FROM " \
+	    "certificates c JOIN s ON s.serial = c.serial WHERE c.tenant_id = " \
+	    "$1 AND c.ca_id = $2), " \
+	    "r AS (INSERT INTO revocations (certificate_id, tenant_id, ca_id, " \
+	    "serial, reason) SELECT id, tenant_id, ca_id, serial, $4 FROM c " \
+	    "ON CONFLICT (certificate_id) DO NOTHING RETURNING certificate_id), " \
+	    "u AS (UPDATE certificates SET removed_at = now(), " \
+	    "modified_at = now() WHERE id IN (SELECT certificate_id FROM r) " \
+	    "AND removed_at IS NULL) " \
+	    "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM c) - " \
+	    "(SELECT count(*) FROM r), coalesce((SELECT string_agg(s.serial, " \
+	    "',' ORDER BY s.serial) FROM s WHERE NOT EXISTS (SELECT 1 FROM c " \
+	    "WHERE c.serial = s.serial)), '')") \
+	/* The same for every certificate of CA $2 issued in [$3, $4). */ \
+	X(REVOKE_ISSUED_BETWEEN, \
+	    "WITH c AS (SELECT id, tenant_id, ca_id, serial FROM certificates " \
+	    "WHERE tenant_id = $1 AND ca_id = $2 AND created_at >= " \
+	    "to_timestamp($3) AND created_at < to_timestamp($4)), " \
+	    "r AS (INSERT INTO revocations (certificate_id, tenant_id, ca_id, " \
+	    "serial, reason) SELECT id, tenant_id, ca_id, serial, $5 FROM c " \
+	    "ON CONFLICT (certificate_id) DO NOTHING RETURNING certificate_id), " \
+	    "u AS (UPDATE certificates SET removed_at = now(), " \
+	    "modified_at = now() WHERE id IN (SELECT certificate_id FROM r) " \
+	    "AND removed_at IS NULL) " \
+	    "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM c) - " \
+	    "(SELECT count(*) FROM r), ''") \
 	/* revocation.c: OCSP */ \
 	X(OCSP_STATUS, "SELECT c.serial, coalesce(" SQL_EPOCH("r.revoked_at") \
 	    ", 0), coalesce(r.reason, -1) FROM certificates c LEFT JOIN " \

@@ -80,7 +80,7 @@ test_buf(void **state)
 	buf_reset(&b);
 	assert_int_equal(b.len, 0);
 	assert_string_equal((char *)b.data, "");
-	buf_append(&b, "\0z", 2);	/* binary-safe */
+	buf_append(&b, "\0z", 2); /* binary-safe */
 	assert_int_equal(b.len, 2);
 	s = buf_steal(&b, &len);
 	assert_int_equal(len, 2);
@@ -153,10 +153,10 @@ write_config(const char *text)
 	return path;
 }
 
-#define KEYS \
-	"master_key = 000102030405060708090a0b0c0d0e0f" \
-	"101112131415161718191a1b1c1d1e1f\n" \
-	"pepper = ffeeddccbbaa99887766554433221100" \
+#define KEYS                                                                   \
+	"master_key = 000102030405060708090a0b0c0d0e0f"                        \
+	"101112131415161718191a1b1c1d1e1f\n"                                   \
+	"pepper = ffeeddccbbaa99887766554433221100"                            \
 	"ffeeddccbbaa99887766554433221100\n"
 
 static void
@@ -165,17 +165,17 @@ test_config(void **state)
 	struct config cfg;
 	char *path, *err = NULL;
 
-	path = write_config("# comment\n" KEYS
-	    "workers = 7   # trailing comment\n"
-	    "socket_mode = 0640\n"
-	    "database_url = postgresql://u@h:5/db\n\n");
+	path =
+	    write_config("# comment\n" KEYS "workers = 7   # trailing comment\n"
+	                 "socket_mode = 0640\n"
+	                 "database_url = postgresql://u@h:5/db\n\n");
 	assert_int_equal(config_load(path, &cfg, &err), 0);
 	assert_int_equal(cfg.workers, 7);
 	assert_int_equal(cfg.socket_mode, 0640);
 	assert_string_equal(cfg.database_url, "postgresql://u@h:5/db");
 	assert_int_equal(cfg.master_key[1], 0x01);
 	assert_int_equal(cfg.pepper[0], 0xff);
-	assert_int_equal(cfg.crl_validity, 86400);	/* default */
+	assert_int_equal(cfg.crl_validity, 86400); /* default */
 	config_free(&cfg);
 	unlink(path);
 	free(path);
@@ -185,15 +185,14 @@ static void
 test_config_errors(void **state)
 {
 	static const char *const bad[] = {
-		KEYS "wrokers = 2\n",		/* unknown key: a typo */
-		KEYS "workers = two\n",
-		KEYS "workers = 0\n",		/* out of range */
-		KEYS "workers\n",		/* no '=' */
-		KEYS "listen = \n",		/* empty string */
+		KEYS "wrokers = 2\n", /* unknown key: a typo */
+		KEYS "workers = two\n", KEYS "workers = 0\n", /* out of range */
+		KEYS "workers\n", /* no '=' */
+		KEYS "listen = \n", /* empty string */
 		KEYS "socket_mode = 0999\n",
 		"pepper = ffeeddccbbaa99887766554433221100"
-		    "ffeeddccbbaa99887766554433221100\n", /* no master_key */
-		KEYS "master_key = 0011\n",	/* short key */
+		"ffeeddccbbaa99887766554433221100\n", /* no master_key */
+		KEYS "master_key = 0011\n", /* short key */
 	};
 	struct config cfg;
 	char *path, *err;
@@ -283,12 +282,47 @@ test_empty_dir(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+static void
+test_parse_iso8601(void **state)
+{
+	static const char *const bad[] = { "", "2020", "2020-1-01",
+		"2020-13-01", "2020-00-10", "2020-02-30", "2021-02-29",
+		"2020-04-31", "2020-01-01T", "2020-01-01T24:00:00Z",
+		"2020-01-01T10:60:00Z", "2020-01-01T10:00Z",
+		"2020-01-01T10:00:00.Z", "2020-01-01T10:00:00+1:00",
+		"2020-01-01T10:00:00+01:00x", "2020-01-01 10:00:00Z",
+		"2020-01-01x", " 2020-01-01", "+020-01-01" };
+	int64_t v;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(util_parse_iso8601("1970-01-01", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(util_parse_iso8601("2020-02-29", &v), 0);
+	assert_int_equal(v, 1582934400);
+	assert_int_equal(util_parse_iso8601("2020-03-02T07:40:19Z", &v), 0);
+	assert_int_equal(v, 1583134819);
+	assert_int_equal(util_parse_iso8601("2020-03-02T07:40:19.123Z", &v), 0);
+	assert_int_equal(v, 1583134819);
+	assert_int_equal(util_parse_iso8601("2020-03-02T09:40:19+02:00", &v),
+	    0);
+	assert_int_equal(v, 1583134819);
+	assert_int_equal(util_parse_iso8601("2020-03-01T23:59:00-08:00", &v),
+	    0);
+	assert_int_equal(v, 1583135940);
+	assert_int_equal(util_parse_iso8601("2020-03-02T07:40:19", &v), 0);
+	assert_int_equal(v, 1583134819);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(util_parse_iso8601(bad[i], &v), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_iso8601),
+		cmocka_unit_test(test_parse_iso8601),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_arena),
