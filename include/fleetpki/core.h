@@ -177,6 +177,8 @@ int core_crl_refresh_due(struct fp_ctx *, int *issued);
  * made meanwhile).  No request builds or signs a CRL.
  */
 #define CORE_CRL_REVOKED_JOB "crl.revoked"
+/* How long revocations gather before a CRL is signed for them. */
+#define CORE_CRL_GATHER_MS 1000
 int core_crl_soon(struct fp_ctx *);
 
 /* ---- server certificates ----------------------------------------- */

@@ -161,6 +161,6 @@ core_crl_soon(struct fp_ctx *ctx)
 	 * between that job's last check and its end; then the scheduled
 	 * crl.refresh (every worker_interval) issues it.
 	 */
-	return store_job_enqueue(ctx->db, CORE_CRL_REVOKED_JOB, "", 0, NULL, 0,
-	    5, &id);
+	return store_job_enqueue(ctx->db, CORE_CRL_REVOKED_JOB, "", 0, NULL,
+	    CORE_CRL_GATHER_MS / 1000, 5, &id);
 }

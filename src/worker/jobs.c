@@ -68,7 +68,9 @@ job_crl_refresh(struct fp_ctx *ctx, const struct job_rec *job,
  * Queued by every revocation (core_crl_soon): issue the CRLs that lack a
  * revocation, again until none does, so that revocations committed
  * while a pass was signing are in the next pass of the same job — one
- * job coalesces a burst of revocations into a CRL or two per CA.
+ * job coalesces a burst of revocations into a CRL or two per CA.  The
+ * job is queued CORE_CRL_GATHER_MS after the first revocation
+ * (core_crl_soon), so that the ones right after it share its CRL.
  */
 #define CRL_REVOKED_PASSES 8
 static int
@@ -78,6 +80,13 @@ job_crl_revoked(struct fp_ctx *ctx, const struct job_rec *job,
 	int issued, total = 0, pass, rc = 0;
 
 	for (pass = 0; pass < CRL_REVOKED_PASSES; pass++) {
+		/*
+		 * Revocations still arriving: a pause between passes lets
+		 * them gather, so a storm costs a CRL a second per CA, not a
+		 * CRL per revocation, however large the CRL.
+		 */
+		if (pass > 0)
+			usleep(CORE_CRL_GATHER_MS * 1000);
 		issued = 0;
 		if ((rc = core_crl_refresh_due(ctx, &issued)) != 0 ||
 		    issued == 0)
