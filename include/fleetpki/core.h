@@ -176,6 +176,9 @@ int core_crl_refresh_due(struct fp_ctx *, int *issued);
  * (queue a "crl.revoked" job; one queued job carries every revocation
  * made meanwhile).  No request builds or signs a CRL.
  */
+/* The worker's hourly job: keep the newest crl_history CRLs per CA. */
+int core_crl_prune(struct fp_ctx *, int64_t *deleted);
+
 #define CORE_CRL_REVOKED_JOB "crl.revoked"
 /* How long revocations gather before a CRL is signed for them. */
 #define CORE_CRL_GATHER_MS 1000

@@ -249,8 +249,16 @@
 	    "claimed_at = CASE WHEN $2::text IS NULL THEN NULL ELSE " \
 	    "claimed_at END WHERE id = $1") \
 	/* revocation.c: CRLs */ \
-	X(REVOKED_FOR_CA, "SELECT serial, " SQL_EPOCH("revoked_at") ", reason " \
-	    "FROM revocations WHERE ca_id = $1 ORDER BY revoked_at, serial") \
+	/* \
+	 * Every revocation of CA $1 (sql/014 counts them), with its \
+	 * certificate's notAfter: the CRL leaves out the long expired. \
+	 */ \
+	X(REVOKED_FOR_CA, "SELECT r.serial, " SQL_EPOCH("r.revoked_at") ", " \
+	    "r.reason, " SQL_EPOCH("c.not_after") " FROM revocations r JOIN " \
+	    "certificates c ON c.id = r.certificate_id WHERE r.ca_id = $1 " \
+	    "ORDER BY r.revoked_at, r.serial") \
+	/* Keep the newest $1 CRLs of each CA (sql/015). */ \
+	X(CRL_PRUNE, "SELECT fleetpki_crl_prune($1)") \
 	X(CRL_LATEST, "SELECT ca_id, crl_number, " SQL_EPOCH("this_update") \
 	    ", " SQL_EPOCH("next_update") ", der FROM crls WHERE ca_id = $1 " \
 	    "ORDER BY crl_number DESC LIMIT 1") \

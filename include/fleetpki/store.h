@@ -351,6 +351,7 @@ struct revoked_rec {
 	char serial[41];
 	int64_t revoked_at;
 	int reason;
+	int64_t not_after; /* the certificate's, Unix seconds */
 };
 
 struct crl_rec {
@@ -396,6 +397,9 @@ int store_revoke_serials(struct db *, int64_t tenant_id, int64_t ca_id,
     const char *const *serials, size_t n, int reason, struct revoke_batch *out);
 int store_revoke_issued_between(struct db *, int64_t tenant_id, int64_t ca_id,
     int64_t from, int64_t to, int reason, struct revoke_batch *out);
+
+/* Delete all but the newest 'keep' CRLs of every CA; '*deleted' says how many. */
+int store_crl_prune(struct db *, int keep, int64_t *deleted);
 
 /* A CA named by its tenant and id. */
 struct ca_ref {

@@ -25,6 +25,7 @@ static const struct colmap revoked_cols[] = {
 	COL_CHARS(struct revoked_rec, serial),
 	COL_I64(struct revoked_rec, revoked_at),
 	COL_INT(struct revoked_rec, reason),
+	COL_I64(struct revoked_rec, not_after),
 };
 static const struct rowmap revoked_rows =
     ROWMAP(struct revoked_rec, revoked_cols, NULL);
@@ -252,5 +253,19 @@ store_revoke_issued_between(struct db *db, int64_t tenant_id, int64_t ca_id,
 	q_i64(&p, to);
 	q_i64(&p, reason);
 	rc = q_one(db, STMT_REVOKE_ISSUED_BETWEEN, &p, &batch_rows, out);
+	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
+}
+
+int
+store_crl_prune(struct db *db, int keep, int64_t *deleted)
+{
+	struct number_row row = { 0 };
+	struct qparams p;
+	int rc;
+
+	q_init(&p);
+	q_i64(&p, keep);
+	if ((rc = q_one(db, STMT_CRL_PRUNE, &p, &number_rows, &row)) == 0)
+		*deleted = row.n;
 	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
 }

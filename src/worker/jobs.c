@@ -102,6 +102,24 @@ job_crl_revoked(struct fp_ctx *ctx, const struct job_rec *job,
 	return 0;
 }
 
+/* Keep the newest crl_history CRLs of each CA (sql/015). */
+static int
+job_crl_prune(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	int64_t deleted = 0;
+	int rc;
+
+	(void)job;
+	if ((rc = core_crl_prune(ctx, &deleted)) != 0)
+		return fp_fail(st, (enum fp_err) - rc,
+		    "pruning CRLs failed (%s)", fp_err_default(rc));
+	if (deleted > 0)
+		log_info("crl prune: deleted %lld old CRL%s",
+		    (long long)deleted, deleted == 1 ? "" : "s");
+	return 0;
+}
+
 /*
  * Forget Idempotency-Keys older than they are honoured (a day): the
  * table stays the size of a day's keyed issuances.
@@ -123,6 +141,7 @@ const struct job_kind worker_job_kinds[] = {
 	{ "crl.refresh", "pki", JOB_EVERY_TICK, 300, 3, job_crl_refresh },
 	{ CORE_CRL_REVOKED_JOB, "pki", 0, 300, 5, job_crl_revoked },
 	{ "idempotency.prune", "pki", 3600, 120, 3, job_idempotency_prune },
+	{ "crl.prune", "pki", 3600, 300, 3, job_crl_prune },
 };
 const size_t worker_njob_kinds = FP_ARRAY_LEN(worker_job_kinds);
 
