@@ -5,7 +5,7 @@ point, checked with openssl."""
 import datetime
 import re
 
-from helpers import Crl, crl_dp_urls, pem_der, serial, verify
+from helpers import Crl, crl_dp_urls, der_pem, pem_der, serial, verify
 
 CERTS = "/x509/v1/certificates"
 
@@ -158,3 +158,40 @@ def test_revocation_does_not_wait_for_the_crl(owned, make_tenant, work):
             os.kill(p, signal.SIGCONT)
     crl = t.crl_with(serial(pem))
     assert crl.verifies_with(t.ca_pem(), work)
+
+
+def test_crl_is_served_from_nginx_cache(make_tenant, client, work):
+    """The distribution point is cached by nginx (nginx/crl.conf): repeated
+    fetches within two seconds are HITs with the same bytes, validators
+    are answered from the cache, and a new CRL arrives all the same."""
+    import email.utils
+    import time
+    import urllib.parse
+
+    t = make_tenant()
+    fp, pem = t.issue(work.csr("p256", subject="/CN=cached crl"))
+    url = crl_dp_urls(pem)[0]
+    first = client.fetch_url(url)
+    assert first.status == 200, first
+    hits = [client.fetch_url(url) for _ in range(5)]
+    assert all(r.body == first.body for r in hits)
+    assert any(r.headers.get("x-cache") == "HIT" for r in hits), [r.headers for r in hits]
+    crl = Crl(der_pem(first.body, "X509 CRL"))
+    etag = first.headers["etag"]
+    assert etag == f'"crl-{crl.number}"'
+    lm = email.utils.parsedate_to_datetime(first.headers["last-modified"])
+    exp = email.utils.parsedate_to_datetime(first.headers["expires"])
+    assert lm < exp and exp.timestamp() > time.time()
+    assert first.headers["cache-control"].startswith("public, max-age=")
+    path = urllib.parse.urlsplit(url).path
+    r = client.get(path, plain=True, headers={"If-None-Match": etag})
+    assert r.status == 304 and r.body == b"", r
+    # A revocation: the worker's CRL, then nginx's copy, within seconds.
+    assert t.delete(f"{CERTS}/{fp}").status == 204
+
+    def fresh():
+        r = client.fetch_url(url)
+        return r.status == 200 and serial(pem) in Crl(der_pem(r.body, "X509 CRL")).serials
+
+    from helpers import wait_until
+    wait_until(fresh, 30, "the new CRL through nginx")
