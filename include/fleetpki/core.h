@@ -176,6 +176,13 @@ int core_crl_refresh_due(struct fp_ctx *, int *issued);
  * (queue a "crl.revoked" job; one queued job carries every revocation
  * made meanwhile).  No request builds or signs a CRL.
  */
+/*
+ * A revocation was committed (by this host, or by another: the worker
+ * hears it, sql/016): drop cached OCSP answers, this process's and those
+ * of this host's nginx (config ocsp_cache_dir).
+ */
+void core_ocsp_invalidate(struct fp_ctx *);
+
 /* The worker's hourly job: keep the newest crl_history CRLs per CA. */
 int core_crl_prune(struct fp_ctx *, int64_t *deleted);
 

@@ -534,6 +534,12 @@ int store_job_retry(struct db *, int64_t id);
  * listens again).
  */
 int store_job_wait(struct db *, int timeout_ms);
+/*
+ * Whether a revocation committed (channel fleetpki_revoked, sql/016)
+ * since the last call, as the waits (and statements) saw it; clears it.
+ * The same LISTEN connection hears both channels.
+ */
+int store_revoked_heard(void);
 
 /* ---- security-services accounts (account.c, sql/008) ---- */
 

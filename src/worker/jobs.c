@@ -102,6 +102,22 @@ job_crl_revoked(struct fp_ctx *ctx, const struct job_rec *job,
 	return 0;
 }
 
+/*
+ * Empty this host's OCSP caches (nginx's ocsp_cache_dir, our answers).
+ * The revinfo class child does it whenever a revocation commits on any
+ * host (the loop below); as a job (`fleetpki job` can queue one) it runs
+ * on whichever host claims it.
+ */
+static int
+job_ocsp_purge(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	(void)job;
+	(void)st;
+	core_ocsp_invalidate(ctx);
+	return 0;
+}
+
 /* Keep the newest crl_history CRLs of each CA (sql/015). */
 static int
 job_crl_prune(struct fp_ctx *ctx, const struct job_rec *job,
@@ -142,6 +158,7 @@ const struct job_kind worker_job_kinds[] = {
 	{ CORE_CRL_REVOKED_JOB, "pki", 0, 300, 5, job_crl_revoked },
 	{ "idempotency.prune", "pki", 3600, 120, 3, job_idempotency_prune },
 	{ "crl.prune", "pki", 3600, 300, 3, job_crl_prune },
+	{ "ocsp.purge", "revinfo", 0, 30, 1, job_ocsp_purge },
 };
 const size_t worker_njob_kinds = FP_ARRAY_LEN(worker_job_kinds);
 
@@ -311,6 +328,13 @@ worker_class_run(const struct config *cfg, const char *class)
 			wait_ms = next_ms;
 		if (!w_stop && wait_ms > 0)
 			(void)store_job_wait(ctx.db, (int)wait_ms);
+		/*
+		 * A revocation committed somewhere: this host's nginx must
+		 * not answer OCSP from its copy (sql/016).  The revinfo class
+		 * has no work but this, so it is never busy when one comes.
+		 */
+		if (store_revoked_heard())
+			core_ocsp_invalidate(&ctx);
 	}
 	store_close(ctx.db);
 	core_cache_flush();
