@@ -26,12 +26,16 @@
 	"ANY (ARRAY(SELECT lower(x) FROM unnest(" p "::text[]) x)))"
 #define SQL_TAGS_NTAGS(p) \
 	"(SELECT count(DISTINCT lower(x)) FROM unnest(" p "::text[]) x)"
+/*
+ * Joined to the array's elements, not "= ANY ($n)": a generic plan
+ * would recheck every row against the whole array (quadratic).
+ */
 #define SQL_TAGS_DV(p) \
-	"dv AS (SELECT id FROM devices WHERE tenant_id = $1 AND rot = ANY (" \
-	p "::text[]))"
+	"dv AS (SELECT DISTINCT d.id FROM unnest(" p "::text[]) r (v) JOIN " \
+	"devices d ON d.rot = r.v WHERE d.tenant_id = $1)"
 #define SQL_TAGS_PV(p) \
-	"dv AS (SELECT id FROM device_profiles WHERE tenant_id = $1 AND " \
-	"uid = ANY (" p "::text[]))"
+	"dv AS (SELECT DISTINCT d.id FROM unnest(" p "::text[]) r (v) JOIN " \
+	"device_profiles d ON d.uid = r.v WHERE d.tenant_id = $1)"
 #define SQL_TAGS_NTARGETS(p) \
 	"(SELECT count(DISTINCT x) FROM unnest(" p "::text[]) x)"
 #define SQL_TAGS_N(tn, tf, vn, vf) \
