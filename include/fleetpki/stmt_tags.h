@@ -122,8 +122,26 @@
 	"p.scl_serial AND upper(o.rot) <> d.rot WHERE d.tenant_id = $1 AND " \
 	"d.id IN (SELECT device_id FROM ds) GROUP BY d.id)"
 
+/*
+ * A tag name's advisory lock ((class, hash of tenant and name key): the
+ * two-int4 key space, apart from the migration's int8 one).  An
+ * assignment holds it shared for each tag it names, a deletion
+ * exclusive, each taken by its own statement before the change: the
+ * change's snapshot then sees the other side committed, so a deletion
+ * never races an assignment into a foreign-key error.
+ */
+#define SQL_TAGS_LOCK_CLASS "1952540531" /* "tags" */
+#define SQL_TAGS_LOCK_KEY(name) \
+	"hashtext($1::text || ':' || lower(" name "))"
+
 #define FOREACH_STMT_TAGS(X) \
 	/* tag.c */ \
+	X(TAG_LOCK_SHARED, "SELECT pg_advisory_xact_lock_shared(" \
+	    SQL_TAGS_LOCK_CLASS ", k) FROM (SELECT DISTINCT " \
+	    SQL_TAGS_LOCK_KEY("x") " AS k FROM unnest($2::text[]) x " \
+	    "ORDER BY 1) s") \
+	X(TAG_LOCK, "SELECT pg_advisory_xact_lock(" SQL_TAGS_LOCK_CLASS ", " \
+	    SQL_TAGS_LOCK_KEY("$2::text") ")") \
 	X(TAG_INSERT, "INSERT INTO tags (tenant_id, name) VALUES ($1, $2) " \
 	    "RETURNING id, name, " SQL_EPOCH("created_at")) \
 	/* Refused while a device or a profile has it: one statement. */ \

@@ -96,22 +96,41 @@ store_tag_insert(struct db *db, int64_t tenant_id, const char *name,
 	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
 }
 
-int
-store_tag_delete(struct db *db, int64_t tenant_id, const char *name,
-    enum tag_delete_result *res)
+struct tag_delete_arg {
+	int64_t tenant_id;
+	const char *name;
+	struct tag_delete_row row;
+};
+
+/* The name's lock first: the deletion's snapshot sees every assignment. */
+static int
+tag_delete_tx(struct db *db, void *arg)
 {
-	struct tag_delete_row row = { 0, false, 0 };
+	struct tag_delete_arg *a = arg;
 	struct qparams p;
 	int rc;
 
 	q_init(&p);
-	q_i64(&p, tenant_id);
-	q_text(&p, name);
-	if ((rc = q_one(db, STMT_TAG_DELETE, &p, &tag_delete_rows, &row)) != 0)
-		return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
-	if (row.found == 0)
+	q_i64(&p, a->tenant_id);
+	q_text(&p, a->name);
+	if ((rc = q_command(db, STMT_TAG_LOCK, &p)) != 0)
+		return rc;
+	rc = q_one(db, STMT_TAG_DELETE, &p, &tag_delete_rows, &a->row);
+	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
+}
+
+int
+store_tag_delete(struct db *db, int64_t tenant_id, const char *name,
+    enum tag_delete_result *res)
+{
+	struct tag_delete_arg a = { tenant_id, name, { 0, false, 0 } };
+	int rc;
+
+	if ((rc = store_tx(db, tag_delete_tx, &a)) != 0)
+		return rc;
+	if (a.row.found == 0)
 		*res = TAG_NOT_FOUND;
-	else if (row.used || row.deleted == 0)
+	else if (a.row.used || a.row.deleted == 0)
 		*res = TAG_ASSIGNED;
 	else
 		*res = TAG_DELETED;
@@ -145,31 +164,67 @@ store_tag_page(struct db *db, int64_t tenant_id, const struct page_pos *pos,
 	return 0;
 }
 
-/* One statement of an assignment or a removal, arrays bound as text[]. */
+struct tag_change_arg {
+	enum stmt_id id;
+	int64_t tenant_id;
+	const char *tags; /* text[] literals, or NULL */
+	const char *targets;
+	int lock; /* an assignment: the tags' locks, shared */
+	struct tag_change *out;
+};
+
 static int
-tag_change_exec(struct db *db, enum stmt_id id, int64_t tenant_id,
-    const char *const *tags, size_t ntags, const char *const *targets,
-    size_t ntargets, struct tag_change *out)
+tag_change_tx(struct db *db, void *arg)
 {
-	struct buf bt = BUF_INIT, bv = BUF_INIT;
+	struct tag_change_arg *a = arg;
 	struct qparams p;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
+	if (a->lock) {
+		q_init(&p);
+		q_i64(&p, a->tenant_id);
+		q_text(&p, a->tags);
+		if ((rc = q_command(db, STMT_TAG_LOCK_SHARED, &p)) != 0)
+			return rc;
+	}
 	q_init(&p);
-	q_i64(&p, tenant_id);
-	if (tags != NULL) {
+	q_i64(&p, a->tenant_id);
+	if (a->tags != NULL)
+		q_text(&p, a->tags);
+	if (a->targets != NULL)
+		q_text(&p, a->targets);
+	rc = q_one(db, a->id, &p, &change_rows, a->out);
+	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
+}
+
+/*
+ * One statement of an assignment or a removal, arrays bound as text[]
+ * (an assignment after its tags' locks, in one transaction).
+ */
+static int
+tag_change_exec(struct db *db, enum stmt_id id, int64_t tenant_id,
+    const char *const *tags, size_t ntags, const char *const *targets,
+    size_t ntargets, int lock, struct tag_change *out)
+{
+	struct buf bt = BUF_INIT, bv = BUF_INIT;
+	struct tag_change_arg a;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (tags != NULL)
 		store_tags_text_array(&bt, tags, ntags);
-		q_text(&p, (const char *)bt.data);
-	}
-	if (targets != NULL) {
+	if (targets != NULL)
 		store_tags_text_array(&bv, targets, ntargets);
-		q_text(&p, (const char *)bv.data);
-	}
-	rc = q_one(db, id, &p, &change_rows, out);
+	a.id = id;
+	a.tenant_id = tenant_id;
+	a.tags = tags != NULL ? (const char *)bt.data : NULL;
+	a.targets = targets != NULL ? (const char *)bv.data : NULL;
+	a.lock = lock;
+	a.out = out;
+	rc = lock ? store_tx(db, tag_change_tx, &a) : tag_change_tx(db, &a);
 	buf_free(&bt);
 	buf_free(&bv);
-	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
+	return rc;
 }
 
 int
@@ -182,7 +237,7 @@ store_tag_assign(struct db *db, int64_t tenant_id, enum tag_target kind,
 	return tag_change_exec(db,
 	    kind == TAG_TARGET_DEVICES ? STMT_TAG_ASSIGN_DEVICES
 	                               : STMT_TAG_ASSIGN_PROFILES,
-	    tenant_id, tags, ntags, targets, ntargets, out);
+	    tenant_id, tags, ntags, targets, ntargets, 1, out);
 }
 
 int
@@ -204,5 +259,5 @@ store_tag_remove(struct db *db, int64_t tenant_id, enum tag_target kind,
 	else
 		id = dev ? STMT_TAG_REMOVE_DEVICES : STMT_TAG_REMOVE_PROFILES;
 	return tag_change_exec(db, id, tenant_id, tags, ntags, targets,
-	    ntargets, out);
+	    ntargets, 0, out);
 }

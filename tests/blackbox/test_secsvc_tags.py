@@ -4,6 +4,7 @@ uniqueness per tenant, delete refused while assigned, all-or-nothing assignment
 to ROTPublicUIDs or DeviceProfileUIDs (a profile's tag reaches its devices),
 the {*} wildcards of removal, and tenant isolation."""
 
+import concurrent.futures
 import re
 
 import pytest
@@ -146,6 +147,26 @@ def test_delete_refused_while_assigned_to_a_device_or_a_profile(t):
     assert t.post("/tag/remove", {"TagNames": ["{*}"], "DeviceProfileUIDs": [uid]}).status == 200
     assert t.post("/tag/delete", {"TagName": name}).status == 200
     assert not tag_id(t, name)
+
+
+def test_delete_racing_assign_one_wins(t):
+    """An assignment and a deletion of one tag at once: exactly one of them
+    succeeds, the other is refused in the spec's words (never a 500), and
+    what is left agrees with the winner."""
+    rots = t.seed_devices(200)
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        for _ in range(12):
+            name = tag(t)
+            fa = ex.submit(t.post, "/tag/assign", {"TagNames": [name], "ROTPublicUIDs": rots})
+            fd = ex.submit(t.post, "/tag/delete", {"TagName": name})
+            ra, rd = fa.result(), fd.result()
+            if rd.status == 200:
+                assert_json_error(ra, 400, "Bad Request. Invalid TagNames")
+                assert not tag_id(t, name)
+            else:
+                assert ra.status == 200, ra
+                assert_json_error(rd, 400, ASSIGNED)
+                assert direct_count(t, name) == 200
 
 
 def test_delete_refuses_bad_bodies(t):
