@@ -76,6 +76,17 @@
 	"RETURNING 1)" SQL_TAGS_RESULT("del")
 
 /*
+ * A page of a report in one statement: the selection's rows m (their
+ * keys, materialized once), counted for TotalRecords and paged by
+ * keyset (k1 as Unix microseconds, k2 the id) and offset.  The outer
+ * join gives one row, the count's, to an empty page.
+ */
+#define SQL_TAGS_PG(k1, k2, off, lim) \
+	"pg AS (SELECT id, created_at FROM m WHERE (created_at, id) > (" \
+	SQL_TAGS_TS(k1) ", " k2 "::bigint) ORDER BY created_at, id LIMIT " \
+	lim " OFFSET " off ")"
+
+/*
  * The devices of a report ($2 ROTs, $3 tags, $4 profile UID), and the
  * devices sealed without a profile for "UNATTRIBUTED DEVICE PROFILE".
  */
@@ -95,32 +106,43 @@
 
 /*
  * The suspicious devices among ds, one row per device and reason: the
- * duplicated value and how many other ROTs share it.
+ * duplicated value and how many other ROTs share it.  Each duplicate
+ * group is counted once (GROUP BY ... HAVING over the values ds has),
+ * never paired row by row: a serial shared by n devices costs n, not
+ * n squared.  Production logs may spell a ROT in either case.
  */
 #define SQL_TAGS_SUSPICIOUS \
-	"WITH " SQL_TAGS_DS ", s AS (" \
-	"SELECT d.id, 1 AS reason, d.rot, d.serial, d.scl_serial, " \
-	"d.serial AS value, count(*) AS others FROM devices d JOIN devices o " \
-	"ON o.tenant_id = $1 AND o.serial = d.serial AND o.id <> d.id " \
-	"WHERE d.tenant_id = $1 AND d.id IN (SELECT device_id FROM ds) " \
-	"GROUP BY d.id " \
-	"UNION ALL SELECT d.id, 2, d.rot, d.serial, d.scl_serial, " \
-	"d.scl_serial, count(*) FROM devices d JOIN devices o ON o.tenant_id " \
-	"= $1 AND o.scl_serial = d.scl_serial AND o.id <> d.id WHERE " \
-	"d.tenant_id = $1 AND d.id IN (SELECT device_id FROM ds) " \
-	"GROUP BY d.id " \
-	"UNION ALL SELECT d.id, 3, d.rot, d.serial, d.scl_serial, " \
-	"min(p.serial), count(DISTINCT upper(o.rot)) FROM devices d JOIN " \
-	"device_prod_log p ON p.tenant_id = $1 AND upper(p.rot) = d.rot JOIN " \
-	"device_prod_log o ON o.tenant_id = $1 AND o.serial = p.serial AND " \
-	"upper(o.rot) <> d.rot WHERE d.tenant_id = $1 AND d.id IN " \
-	"(SELECT device_id FROM ds) GROUP BY d.id " \
-	"UNION ALL SELECT d.id, 4, d.rot, d.serial, d.scl_serial, " \
-	"min(p.scl_serial), count(DISTINCT upper(o.rot)) FROM devices d JOIN " \
-	"device_prod_log p ON p.tenant_id = $1 AND upper(p.rot) = d.rot JOIN " \
-	"device_prod_log o ON o.tenant_id = $1 AND o.scl_serial = " \
-	"p.scl_serial AND upper(o.rot) <> d.rot WHERE d.tenant_id = $1 AND " \
-	"d.id IN (SELECT device_id FROM ds) GROUP BY d.id)"
+	"WITH " SQL_TAGS_DS ", sd AS (SELECT d.id, d.rot, d.serial, " \
+	"d.scl_serial FROM devices d WHERE d.tenant_id = $1 AND d.id IN " \
+	"(SELECT device_id FROM ds)), " \
+	"ser AS (SELECT o.serial AS v, count(*) AS n FROM devices o WHERE " \
+	"o.tenant_id = $1 AND o.serial IN (SELECT serial FROM sd) GROUP BY " \
+	"o.serial HAVING count(*) > 1), " \
+	"scl AS (SELECT o.scl_serial AS v, count(*) AS n FROM devices o " \
+	"WHERE o.tenant_id = $1 AND o.scl_serial IN (SELECT scl_serial FROM " \
+	"sd) GROUP BY o.scl_serial HAVING count(*) > 1), " \
+	"pl AS (SELECT DISTINCT sd.id, p.serial, p.scl_serial FROM sd JOIN " \
+	"device_prod_log p ON p.tenant_id = $1 AND upper(p.rot) = sd.rot), " \
+	"pser AS (SELECT o.serial AS v, count(DISTINCT upper(o.rot)) AS n " \
+	"FROM device_prod_log o WHERE o.tenant_id = $1 AND o.serial IN " \
+	"(SELECT serial FROM pl) GROUP BY o.serial HAVING " \
+	"count(DISTINCT upper(o.rot)) > 1), " \
+	"pscl AS (SELECT o.scl_serial AS v, count(DISTINCT upper(o.rot)) AS " \
+	"n FROM device_prod_log o WHERE o.tenant_id = $1 AND o.scl_serial IN " \
+	"(SELECT scl_serial FROM pl) GROUP BY o.scl_serial HAVING " \
+	"count(DISTINCT upper(o.rot)) > 1), " \
+	"s AS (SELECT sd.id, 1 AS reason, sd.rot, sd.serial, sd.scl_serial, " \
+	"sd.serial AS value, x.n - 1 AS others FROM sd JOIN ser x ON x.v = " \
+	"sd.serial " \
+	"UNION ALL SELECT sd.id, 2, sd.rot, sd.serial, sd.scl_serial, " \
+	"sd.scl_serial, x.n - 1 FROM sd JOIN scl x ON x.v = sd.scl_serial " \
+	"UNION ALL SELECT sd.id, 3, sd.rot, sd.serial, sd.scl_serial, " \
+	"min(x.v), max(x.n) - 1 FROM sd JOIN pl ON pl.id = sd.id JOIN pser x " \
+	"ON x.v = pl.serial GROUP BY sd.id, sd.rot, sd.serial, sd.scl_serial " \
+	"UNION ALL SELECT sd.id, 4, sd.rot, sd.serial, sd.scl_serial, " \
+	"min(x.v), max(x.n) - 1 FROM sd JOIN pl ON pl.id = sd.id JOIN pscl x " \
+	"ON x.v = pl.scl_serial GROUP BY sd.id, sd.rot, sd.serial, " \
+	"sd.scl_serial)"
 
 /*
  * A tag name's advisory lock ((class, hash of tenant and name key): the
@@ -171,16 +193,16 @@
 	X(TAG_REMOVE_DEVICES_ALL, SQL_TAGS_REMOVE_ALLTARGETS("device_tags")) \
 	X(TAG_REMOVE_PROFILES_ALL, SQL_TAGS_REMOVE_ALLTARGETS("profile_tags")) \
 	/* report.c: $1 tenant, $2 ROTs, $3 tags, $4 profile (SQL_TAGS_DS) */ \
-	X(REPORT_EVENT_COUNT, "WITH " SQL_TAGS_DS " SELECT count(*)" \
-	    SQL_TAGS_EVENT_WHERE "AND e.created_at >= " SQL_TAGS_TS("$6") \
-	    " AND e.created_at <= " SQL_TAGS_TS("$7")) \
-	X(REPORT_EVENT_PAGE, "WITH " SQL_TAGS_DS " SELECT e.id, " \
+	X(REPORT_EVENT_PAGE, "WITH " SQL_TAGS_DS ", m AS MATERIALIZED " \
+	    "(SELECT e.id, e.created_at" SQL_TAGS_EVENT_WHERE "AND " \
+	    "e.created_at >= " SQL_TAGS_TS("$6") " AND e.created_at <= " \
+	    SQL_TAGS_TS("$7") "), " SQL_TAGS_PG("$8", "$9", "$10", "$11") \
+	    " SELECT (SELECT count(*) FROM m), e.id, " \
 	    SQL_TAGS_US("e.created_at") ", coalesce(e.rot, (SELECT d.rot FROM " \
 	    "devices d WHERE d.tenant_id = e.tenant_id AND d.id = " \
-	    "e.device_id)), e.type, e.payload::text" SQL_TAGS_EVENT_WHERE \
-	    "AND (e.created_at, e.id) > (" SQL_TAGS_TS("$6") ", $7::bigint) " \
-	    "AND e.created_at <= " SQL_TAGS_TS("$8") " ORDER BY e.created_at, " \
-	    "e.id LIMIT $10 OFFSET $9") \
+	    "e.device_id)), e.type, e.payload::text FROM (SELECT 1) one LEFT " \
+	    "JOIN (pg JOIN events e ON e.tenant_id = $1 AND e.id = pg.id) ON " \
+	    "true ORDER BY pg.created_at, pg.id") \
 	X(REPORT_DEVICE_SEEN, "SELECT id, coalesce(" SQL_EPOCH("last_seen") \
 	    ", 0) FROM devices WHERE tenant_id = $1 AND rot = $2") \
 	X(REPORT_ACTIVITY_COUNT, "SELECT count(*) FROM device_activity a " \
@@ -204,19 +226,21 @@
 	    "dv.device_id AND u.day BETWEEN " SQL_TAGS_DAY("$6") " AND " \
 	    SQL_TAGS_DAY("$7") " GROUP BY d.id, d.rot, u.event ORDER BY d.id, " \
 	    "u.event") \
-	X(REPORT_CLONE_COUNT, "WITH " SQL_TAGS_DS " SELECT count(*)" \
-	    SQL_TAGS_CLONE_FROM "AND c.created_at >= " SQL_TAGS_TS("$5") \
-	    " AND c.created_at <= " SQL_TAGS_TS("$6")) \
-	X(REPORT_CLONE_PAGE, "WITH " SQL_TAGS_DS " SELECT c.id, " \
+	X(REPORT_CLONE_PAGE, "WITH " SQL_TAGS_DS ", m AS MATERIALIZED " \
+	    "(SELECT c.id, c.created_at" SQL_TAGS_CLONE_FROM "AND " \
+	    "c.created_at >= " SQL_TAGS_TS("$5") " AND c.created_at <= " \
+	    SQL_TAGS_TS("$6") "), " SQL_TAGS_PG("$7", "$8", "$9", "$10") \
+	    " SELECT (SELECT count(*) FROM m), c.id, " \
 	    SQL_TAGS_US("c.created_at") ", d.rot, c.reason, c.counter, " \
-	    "c.last_counter, c.peer" SQL_TAGS_CLONE_FROM "AND (c.created_at, " \
-	    "c.id) > (" SQL_TAGS_TS("$5") ", $6::bigint) AND c.created_at <= " \
-	    SQL_TAGS_TS("$7") " ORDER BY c.created_at, c.id LIMIT $9 OFFSET " \
-	    "$8") \
-	X(REPORT_SUSPICIOUS_COUNT, SQL_TAGS_SUSPICIOUS " SELECT count(*) " \
-	    "FROM s") \
-	X(REPORT_SUSPICIOUS_PAGE, SQL_TAGS_SUSPICIOUS " SELECT id, reason, " \
-	    "rot, serial, scl_serial, value, others FROM s WHERE (id, reason) " \
-	    "> ($5::bigint, $6::int) ORDER BY id, reason LIMIT $8 OFFSET $7")
+	    "c.last_counter, c.peer FROM (SELECT 1) one LEFT JOIN (pg JOIN " \
+	    "device_clone_events c ON c.tenant_id = $1 AND c.id = pg.id JOIN " \
+	    "devices d ON d.tenant_id = $1 AND d.id = c.device_id) ON true " \
+	    "ORDER BY pg.created_at, pg.id") \
+	X(REPORT_SUSPICIOUS_PAGE, SQL_TAGS_SUSPICIOUS ", pg AS (SELECT * " \
+	    "FROM s WHERE (id, reason) > ($5::bigint, $6::int) ORDER BY id, " \
+	    "reason LIMIT $8 OFFSET $7) SELECT (SELECT count(*) FROM s), " \
+	    "pg.id, pg.reason, pg.rot, pg.serial, pg.scl_serial, pg.value, " \
+	    "pg.others FROM (SELECT 1) one LEFT JOIN pg ON true ORDER BY " \
+	    "pg.id, pg.reason")
 
 #endif

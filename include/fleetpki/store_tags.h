@@ -121,7 +121,12 @@ struct time_range {
 	int64_t to_us;
 };
 
+/*
+ * The records of a page carry 'total', the selection's row count (the
+ * same in each): count and page are one statement.
+ */
 struct event_rec {
+	int64_t total;
 	int64_t id;
 	int64_t at_us;
 	char rot[TAG_ROT_LEN + 1];
@@ -177,6 +182,7 @@ int store_usage_sum(struct db *, int64_t tenant_id,
     int64_t after, size_t max_devices, struct usage_rec **out, size_t *n);
 
 struct clone_rec {
+	int64_t total;
 	int64_t id;
 	int64_t at_us;
 	char rot[TAG_ROT_LEN + 1];
@@ -201,6 +207,7 @@ enum suspicious_reason {
 };
 
 struct suspicious_rec {
+	int64_t total;
 	int64_t device_id;
 	int reason; /* enum suspicious_reason */
 	char rot[TAG_ROT_LEN + 1];

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ event_rec_clear(struct event_rec *r)
 }
 
 static const struct colmap event_cols[] = {
+	COL_I64(struct event_rec, total),
 	COL_I64(struct event_rec, id),
 	COL_I64(struct event_rec, at_us),
 	COL_CHARS(struct event_rec, rot),
@@ -83,6 +85,7 @@ clone_rec_clear(struct clone_rec *r)
 }
 
 static const struct colmap clone_cols[] = {
+	COL_I64(struct clone_rec, total),
 	COL_I64(struct clone_rec, id),
 	COL_I64(struct clone_rec, at_us),
 	COL_CHARS(struct clone_rec, rot),
@@ -103,6 +106,7 @@ suspicious_rec_clear(struct suspicious_rec *r)
 }
 
 static const struct colmap suspicious_cols[] = {
+	COL_I64(struct suspicious_rec, total),
 	COL_I64(struct suspicious_rec, device_id),
 	COL_INT(struct suspicious_rec, reason),
 	COL_CHARS(struct suspicious_rec, rot),
@@ -162,6 +166,25 @@ count_one(struct db *db, enum stmt_id id, const struct qparams *p,
 	return 0;
 }
 
+/*
+ * A page statement's rows into (*out, *n, *total): the first row's
+ * count, and no records when the one row is the count's alone (its
+ * key, read at 'key_off', is NULL: 0).
+ */
+static void
+page_rows(void *recs, size_t n, size_t size, size_t key_off,
+    void (*clear)(void *), void **out, size_t *np, int64_t *total)
+{
+	*total = n > 0 ? *(const int64_t *)recs : 0;
+	if (n == 1 && *(const int64_t *)((const char *)recs + key_off) == 0) {
+		store_rec_array_free(recs, n, size, clear);
+		recs = xcalloc(0, size);
+		n = 0;
+	}
+	*out = recs;
+	*np = n;
+}
+
 int
 store_event_page(struct db *db, int64_t tenant_id,
     const struct device_filter *f, const struct time_range *r, const char *type,
@@ -170,31 +193,29 @@ store_event_page(struct db *db, int64_t tenant_id,
 {
 	struct filter_bind fb;
 	struct qparams p;
-	void *recs = NULL;
+	void *recs = NULL, *page;
+	size_t nrecs = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
+	*total = 0;
 	q_init(&p);
 	bind_filter(&p, &fb, tenant_id, f);
 	q_text(&p, type);
 	q_i64(&p, r->from_us);
 	q_i64(&p, r->to_us);
-	if ((rc = count_one(db, STMT_REPORT_EVENT_COUNT, &p, total)) != 0)
-		goto out;
-	q_init(&p);
-	filter_bind_free(&fb);
-	bind_filter(&p, &fb, tenant_id, f);
-	q_text(&p, type);
 	q_i64(&p, pos->k1);
 	q_i64(&p, pos->k2);
-	q_i64(&p, r->to_us);
 	q_i64(&p, pos->offset);
 	q_i64(&p, TAGS_PAGE_SIZE);
 	if ((rc = q_many(db, STMT_REPORT_EVENT_PAGE, &p, &event_rows, &recs,
-	         n)) == 0)
-		*out = recs;
-out:
+	         &nrecs)) == 0) {
+		page_rows(recs, nrecs, sizeof(struct event_rec),
+		    offsetof(struct event_rec, id),
+		    (void (*)(void *))event_rec_clear, &page, n, total);
+		*out = page;
+	}
 	filter_bind_free(&fb);
 	return rc;
 }
@@ -278,29 +299,28 @@ store_clone_page(struct db *db, int64_t tenant_id,
 {
 	struct filter_bind fb;
 	struct qparams p;
-	void *recs = NULL;
+	void *recs = NULL, *page;
+	size_t nrecs = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
+	*total = 0;
 	q_init(&p);
 	bind_filter(&p, &fb, tenant_id, f);
 	q_i64(&p, r->from_us);
 	q_i64(&p, r->to_us);
-	if ((rc = count_one(db, STMT_REPORT_CLONE_COUNT, &p, total)) != 0)
-		goto out;
-	q_init(&p);
-	filter_bind_free(&fb);
-	bind_filter(&p, &fb, tenant_id, f);
 	q_i64(&p, pos->k1);
 	q_i64(&p, pos->k2);
-	q_i64(&p, r->to_us);
 	q_i64(&p, pos->offset);
 	q_i64(&p, TAGS_PAGE_SIZE);
 	if ((rc = q_many(db, STMT_REPORT_CLONE_PAGE, &p, &clone_rows, &recs,
-	         n)) == 0)
-		*out = recs;
-out:
+	         &nrecs)) == 0) {
+		page_rows(recs, nrecs, sizeof(struct clone_rec),
+		    offsetof(struct clone_rec, id),
+		    (void (*)(void *))clone_rec_clear, &page, n, total);
+		*out = page;
+	}
 	filter_bind_free(&fb);
 	return rc;
 }
@@ -312,23 +332,26 @@ store_suspicious_page(struct db *db, int64_t tenant_id,
 {
 	struct filter_bind fb;
 	struct qparams p;
-	void *recs = NULL;
+	void *recs = NULL, *page;
+	size_t nrecs = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
+	*total = 0;
 	q_init(&p);
 	bind_filter(&p, &fb, tenant_id, f);
-	if ((rc = count_one(db, STMT_REPORT_SUSPICIOUS_COUNT, &p, total)) != 0)
-		goto out;
 	q_i64(&p, pos->k1);
 	q_i64(&p, pos->k2);
 	q_i64(&p, pos->offset);
 	q_i64(&p, TAGS_PAGE_SIZE);
 	if ((rc = q_many(db, STMT_REPORT_SUSPICIOUS_PAGE, &p, &suspicious_rows,
-	         &recs, n)) == 0)
-		*out = recs;
-out:
+	         &recs, &nrecs)) == 0) {
+		page_rows(recs, nrecs, sizeof(struct suspicious_rec),
+		    offsetof(struct suspicious_rec, device_id),
+		    (void (*)(void *))suspicious_rec_clear, &page, n, total);
+		*out = page;
+	}
 	filter_bind_free(&fb);
 	return rc;
 }
