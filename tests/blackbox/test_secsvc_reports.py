@@ -140,6 +140,18 @@ def test_notifications_by_tag_through_a_profile(t):
     assert sorted(x["ROTPublicUID"] for x in r.json()["Notifications"]) == sorted(rots)
 
 
+def test_tag_names_with_spaces_quotes_and_unicode_select(t):
+    rots = t.seed_devices(2)
+    add_event(t, rots[0], "DEVICE_ERROR", {"Error": "x"})
+    name = "O'Brien  Zürich/line; " + random_name("")
+    assert t.post("/tag/create", {"TagName": name}).status == 200
+    assert t.post("/tag/assign", {"TagNames": [name.upper()], "ROTPublicUIDs": [rots[0]]}).status == 200
+    r = t.post("/notification/get", {"FromDate": ago(hours=1), "TagNames": [name]})
+    assert [x["ROTPublicUID"] for x in r.json()["Notifications"]] == [rots[0]]
+    r = t.post("/device/suspicious/get", {"TagNames": [name.lower()]})
+    assert r.status == 200 and r.json()["TotalRecords"] == 0
+
+
 def test_notifications_page_by_number_and_token(t):
     rot = t.seed_devices(1)[0]
     psql(t.url, f"""

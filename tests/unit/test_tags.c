@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "fleetpki/arena.h"
+#include "fleetpki/buf.h"
 #include "fleetpki/core_tags.h"
 #include "fleetpki/error.h"
 
@@ -305,6 +306,25 @@ test_rots_and_filters(void **state)
 	arena_free(a);
 }
 
+/* The text[] literal every array of this area is bound as. */
+static void
+test_text_array(void **state)
+{
+	static const char *const v[] = { "a", "b\"c", "d\\e", "x,y", "", "NULL",
+		"{*}", " s " };
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	store_tags_text_array(&b, v, sizeof(v) / sizeof(v[0]));
+	assert_string_equal((const char *)b.data,
+	    "{\"a\",\"b\\\"c\",\"d\\\\e\",\"x,y\",\"\",\"NULL\",\"{*}\","
+	    "\" s \"}");
+	buf_free(&b);
+	store_tags_text_array(&b, v, 0);
+	assert_string_equal((const char *)b.data, "{}");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -316,6 +336,7 @@ main(void)
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_paging),
 		cmocka_unit_test(test_rots_and_filters),
+		cmocka_unit_test(test_text_array),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
