@@ -49,14 +49,6 @@ int util_parse_int(const char *s, long long min, long long max, long long *out);
 /* RFC 3339 UTC text with milliseconds ("2020-06-06T21:13:36.448Z"). */
 void util_iso8601_ms(int64_t unix_ms, char out[32]);
 
-/*
- * Parse ISO 8601 / RFC 3339 time: "YYYY-MM-DD" (midnight UTC), or
- * "YYYY-MM-DDTHH:MM:SS" with optional fraction (dropped) and "Z" or an
- * offset "+HH:MM" / "-HH:MM" (none: UTC).  Fields are range-checked
- * (no February 30th).  0 and Unix seconds in '*out', or -1.
- */
-int util_parse_iso8601(const char *s, int64_t *out);
-
 /* Seconds since the epoch, from the realtime clock. */
 time_t util_now(void);
 

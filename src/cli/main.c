@@ -23,6 +23,7 @@
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
 #include "fleetpki/core_registry.h"
+#include "fleetpki/core_tags.h"
 #include "fleetpki/log.h"
 #include "fleetpki/migrate.h"
 #include "fleetpki/pki.h"
@@ -321,6 +322,24 @@ cmd_ca_list(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/* "YYYY-MM-DD" (midnight UTC) or an RFC 3339 time, as Unix seconds. */
+static int
+parse_when(const char *s, int64_t *out)
+{
+	int64_t v;
+
+	if (strlen(s) == 10) {
+		if (core_day_parse(s, &v) != 0)
+			return -1;
+		*out = v * 86400;
+		return 0;
+	}
+	if (core_iso8601_parse(s, &v) != 0)
+		return -1;
+	*out = v / 1000000;
+	return 0;
+}
+
 /* A progress bar on stderr, only when it is a terminal. */
 static void
 progress_bar(void *arg, size_t done, size_t total)
@@ -370,8 +389,8 @@ cmd_revoke(struct cli *cli, struct cli_opts *o, char **args)
 		    "keyCompromise, superseded, cessationOfOperation)",
 		    o->reason);
 	if (o->issued_from != NULL) {
-		if (util_parse_iso8601(o->issued_from, &from) != 0 ||
-		    util_parse_iso8601(args[0], &to) != 0)
+		if (parse_when(o->issued_from, &from) != 0 ||
+		    parse_when(args[0], &to) != 0)
 			die("revoke: FROM and TO are ISO 8601 dates or times "
 			    "(2026-01-31, 2026-01-31T12:00:00Z)");
 		rc = core_revoke_issued_between(&cli->ctx, &t, o->ca, from, to,

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -161,77 +160,6 @@ util_iso8601_ms(int64_t unix_ms, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out + strlen(out), 32 - strlen(out), ".%03dZ",
 	    (int)(unix_ms % 1000));
-}
-
-/* 'n' digits at 's' as a number, or -1. */
-static int
-digits(const char *s, int n)
-{
-	int v = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-int
-util_parse_iso8601(const char *s, int64_t *out)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-		31 };
-	int y, mo, d, h = 0, mi = 0, sec = 0, off = 0, leap;
-	struct tm tm;
-	const char *p;
-
-	if (s == NULL || strlen(s) < 10 || s[4] != '-' || s[7] != '-')
-		return -1;
-	if ((y = digits(s, 4)) < 1 || (mo = digits(s + 5, 2)) < 1 || mo > 12 ||
-	    (d = digits(s + 8, 2)) < 1 || d > mdays[mo - 1])
-		return -1;
-	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (mo == 2 && d == 29 && !leap)
-		return -1;
-	p = s + 10;
-	if (*p == 'T' || *p == 't') {
-		if (strlen(p) < 9 || p[3] != ':' || p[6] != ':' ||
-		    (h = digits(p + 1, 2)) < 0 || h > 23 ||
-		    (mi = digits(p + 4, 2)) < 0 || mi > 59 ||
-		    (sec = digits(p + 7, 2)) < 0 || sec > 60)
-			return -1;
-		p += 9;
-		if (*p == '.') {
-			if (p[1] < '0' || p[1] > '9')
-				return -1;
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				;
-		}
-		if (*p == 'Z' || *p == 'z') {
-			p++;
-		} else if (*p == '+' || *p == '-') {
-			int oh, om;
-
-			if (strlen(p) != 6 || p[3] != ':' ||
-			    (oh = digits(p + 1, 2)) < 0 || oh > 23 ||
-			    (om = digits(p + 4, 2)) < 0 || om > 59)
-				return -1;
-			off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-			p += 6;
-		}
-	}
-	if (*p != '\0')
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	*out = (int64_t)timegm(&tm) - off;
-	return 0;
 }
 
 int

@@ -282,47 +282,12 @@ test_empty_dir(void **state)
 	assert_int_equal(system(path), 0);
 }
 
-static void
-test_parse_iso8601(void **state)
-{
-	static const char *const bad[] = { "", "2020", "2020-1-01",
-		"2020-13-01", "2020-00-10", "2020-02-30", "2021-02-29",
-		"2020-04-31", "2020-01-01T", "2020-01-01T24:00:00Z",
-		"2020-01-01T10:60:00Z", "2020-01-01T10:00Z",
-		"2020-01-01T10:00:00.Z", "2020-01-01T10:00:00+1:00",
-		"2020-01-01T10:00:00+01:00x", "2020-01-01 10:00:00Z",
-		"2020-01-01x", " 2020-01-01", "+020-01-01" };
-	int64_t v;
-	size_t i;
-
-	(void)state;
-	assert_int_equal(util_parse_iso8601("1970-01-01", &v), 0);
-	assert_int_equal(v, 0);
-	assert_int_equal(util_parse_iso8601("2020-02-29", &v), 0);
-	assert_int_equal(v, 1582934400);
-	assert_int_equal(util_parse_iso8601("2020-03-02T07:40:19Z", &v), 0);
-	assert_int_equal(v, 1583134819);
-	assert_int_equal(util_parse_iso8601("2020-03-02T07:40:19.123Z", &v), 0);
-	assert_int_equal(v, 1583134819);
-	assert_int_equal(util_parse_iso8601("2020-03-02T09:40:19+02:00", &v),
-	    0);
-	assert_int_equal(v, 1583134819);
-	assert_int_equal(util_parse_iso8601("2020-03-01T23:59:00-08:00", &v),
-	    0);
-	assert_int_equal(v, 1583135940);
-	assert_int_equal(util_parse_iso8601("2020-03-02T07:40:19", &v), 0);
-	assert_int_equal(v, 1583134819);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(util_parse_iso8601(bad[i], &v), -1);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_iso8601),
-		cmocka_unit_test(test_parse_iso8601),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_arena),
