@@ -14,7 +14,7 @@ tls=/etc/fleetpki/tls
 
 mkdir -p "$out" "$prefix/tmp" "$prefix/cache"
 cp "$src/fastcgi.conf" "$src/errors.conf" "$src/ratelimit.conf" \
-	"$src/ocsp.conf" "$out/"
+	"$src/ocsp.conf" "$src/crl.conf" "$out/"
 if [ "${FLEETPKI_RATE_LIMIT:-on}" = off ]; then
 	rl="# rate limit off (FLEETPKI_RATE_LIMIT=off)"
 else

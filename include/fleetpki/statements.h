@@ -177,6 +177,40 @@
 	    "AND removed_at IS NULL) " \
 	    "SELECT c.id, c.ca_id, coalesce(c.user_id, 0), " \
 	    "(SELECT count(*) FROM r) FROM c") \
+	/* \
+	 * Mass revocation (`fleetpki revoke`): the serials $3 (a text[] \
+	 * literal) of CA $2, set-based.  Answers how many were revoked now, \
+	 * how many were revoked before, and the serials of no certificate \
+	 * of that CA (comma-separated). \
+	 */ \
+	X(REVOKE_SERIALS, \
+	    "WITH s AS (SELECT DISTINCT unnest($3::text[]) AS serial), " \
+	    "c AS (SELECT c.id, c.tenant_id, c.ca_id, c.serial FROM " \
+	    "certificates c JOIN s ON s.serial = c.serial WHERE c.tenant_id = " \
+	    "$1 AND c.ca_id = $2), " \
+	    "r AS (INSERT INTO revocations (certificate_id, tenant_id, ca_id, " \
+	    "serial, reason) SELECT id, tenant_id, ca_id, serial, $4 FROM c " \
+	    "ON CONFLICT (certificate_id) DO NOTHING RETURNING certificate_id), " \
+	    "u AS (UPDATE certificates SET removed_at = now(), " \
+	    "modified_at = now() WHERE id IN (SELECT certificate_id FROM r) " \
+	    "AND removed_at IS NULL) " \
+	    "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM c) - " \
+	    "(SELECT count(*) FROM r), coalesce((SELECT string_agg(s.serial, " \
+	    "',' ORDER BY s.serial) FROM s WHERE NOT EXISTS (SELECT 1 FROM c " \
+	    "WHERE c.serial = s.serial)), '')") \
+	/* The same for every certificate of CA $2 issued in [$3, $4). */ \
+	X(REVOKE_ISSUED_BETWEEN, \
+	    "WITH c AS (SELECT id, tenant_id, ca_id, serial FROM certificates " \
+	    "WHERE tenant_id = $1 AND ca_id = $2 AND created_at >= " \
+	    "to_timestamp($3) AND created_at < to_timestamp($4)), " \
+	    "r AS (INSERT INTO revocations (certificate_id, tenant_id, ca_id, " \
+	    "serial, reason) SELECT id, tenant_id, ca_id, serial, $5 FROM c " \
+	    "ON CONFLICT (certificate_id) DO NOTHING RETURNING certificate_id), " \
+	    "u AS (UPDATE certificates SET removed_at = now(), " \
+	    "modified_at = now() WHERE id IN (SELECT certificate_id FROM r) " \
+	    "AND removed_at IS NULL) " \
+	    "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM c) - " \
+	    "(SELECT count(*) FROM r), ''") \
 	/* revocation.c: OCSP */ \
 	X(OCSP_STATUS, "SELECT c.serial, coalesce(" SQL_EPOCH("r.revoked_at") \
 	    ", 0), coalesce(r.reason, -1) FROM certificates c LEFT JOIN " \
@@ -215,14 +249,22 @@
 	    "claimed_at = CASE WHEN $2::text IS NULL THEN NULL ELSE " \
 	    "claimed_at END WHERE id = $1") \
 	/* revocation.c: CRLs */ \
-	X(REVOKED_FOR_CA, "SELECT serial, " SQL_EPOCH("revoked_at") ", reason " \
-	    "FROM revocations WHERE ca_id = $1 ORDER BY revoked_at, serial") \
+	/* \
+	 * Every revocation of CA $1 (sql/014 counts them), with its \
+	 * certificate's notAfter: the CRL leaves out the long expired. \
+	 */ \
+	X(REVOKED_FOR_CA, "SELECT r.serial, " SQL_EPOCH("r.revoked_at") ", " \
+	    "r.reason, " SQL_EPOCH("c.not_after") " FROM revocations r JOIN " \
+	    "certificates c ON c.id = r.certificate_id WHERE r.ca_id = $1 " \
+	    "ORDER BY r.revoked_at, r.serial") \
+	/* Keep the newest $1 CRLs of each CA (sql/015). */ \
+	X(CRL_PRUNE, "SELECT fleetpki_crl_prune($1)") \
 	X(CRL_LATEST, "SELECT ca_id, crl_number, " SQL_EPOCH("this_update") \
 	    ", " SQL_EPOCH("next_update") ", der FROM crls WHERE ca_id = $1 " \
 	    "ORDER BY crl_number DESC LIMIT 1") \
 	X(CRL_INSERT, "INSERT INTO crls (ca_id, tenant_id, crl_number, " \
-	    "this_update, next_update, der) VALUES ($1, $2, $3, " \
-	    "to_timestamp($4), to_timestamp($5), $6)") \
+	    "this_update, next_update, der, revocations) VALUES ($1, $2, $3, " \
+	    "to_timestamp($4), to_timestamp($5), $6, $7)") \
 	/* Every tenant's CAs: through the owner's function (sql/005). */ \
 	X(CRL_DUE, "SELECT tenant_id, ca_id FROM fleetpki_crl_due($1)") \
 	/* jwt_key.c */ \

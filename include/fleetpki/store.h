@@ -42,12 +42,12 @@ struct db;
  * -FP_E_UNAVAILABLE.  Every other function connects on demand too.
  * 'connect_timeout' is in seconds.  store_close accepts NULL.
  */
-struct db	*store_open(const char *conninfo, int connect_timeout);
-int		 store_ready(struct db *);
-void		 store_close(struct db *);
+struct db *store_open(const char *conninfo, int connect_timeout);
+int store_ready(struct db *);
+void store_close(struct db *);
 
 /* A round trip to the database: 0 or -FP_E_UNAVAILABLE. */
-int	store_ping(struct db *);
+int store_ping(struct db *);
 
 /*
  * The tenant every following call runs for, until the next call of
@@ -61,8 +61,8 @@ int	store_ping(struct db *);
  * local, in the statement's own round trip; see db.h), never for the
  * session, so it cannot leak into the next request.
  */
-void	store_set_tenant(struct db *, int64_t tenant_id);
-int64_t	store_tenant(const struct db *);
+void store_set_tenant(struct db *, int64_t tenant_id);
+int64_t store_tenant(const struct db *);
 
 /*
  * Run 'fn'(db, 'arg') in one transaction: BEGIN, fn, COMMIT, or
@@ -84,49 +84,48 @@ int64_t	store_tenant(const struct db *);
  * failed).
  */
 typedef int (*store_tx_fn)(struct db *, void *arg);
-int	store_tx(struct db *, store_tx_fn fn, void *arg);
+int store_tx(struct db *, store_tx_fn fn, void *arg);
 
 struct tenant {
-	int64_t	id;
-	char	name[STORE_NAME_MAX + 1];
+	int64_t id;
+	char name[STORE_NAME_MAX + 1];
 };
 
 /* -FP_E_NOTFOUND when there is no tenant 'name'. */
-int	store_tenant_by_name(struct db *, const char *name, struct tenant *);
+int store_tenant_by_name(struct db *, const char *name, struct tenant *);
 /* The current tenant's own row (row-level security shows no other). */
-int	store_tenant_by_id(struct db *, int64_t id, struct tenant *);
+int store_tenant_by_id(struct db *, int64_t id, struct tenant *);
 /* -FP_E_CONFLICT when the name is taken. */
-int	store_tenant_create(struct db *, const char *name, struct tenant *);
+int store_tenant_create(struct db *, const char *name, struct tenant *);
 /* Calls 'fn' for each tenant in name order. */
-int	store_tenant_each(struct db *,
-	    void (*fn)(void *arg, const struct tenant *), void *arg);
+int store_tenant_each(struct db *, void (*fn)(void *arg, const struct tenant *),
+    void *arg);
 
 struct ca_rec {
-	int64_t		 id;
-	int64_t		 tenant_id;
-	char		 name[STORE_NAME_MAX + 1];
-	char		 public_id[33];
-	bool		 is_default;
-	char		*key_alg;
-	struct buf	 cert_der;
-	struct buf	 key_sealed;
-	char		*fingerprint;
-	char		*subject;
-	char		 key_id[41];	/* SKI, upper-case hex */
-	int64_t		 not_before, not_after;
-	int64_t		 crl_number;
+	int64_t id;
+	int64_t tenant_id;
+	char name[STORE_NAME_MAX + 1];
+	char public_id[33];
+	bool is_default;
+	char *key_alg;
+	struct buf cert_der;
+	struct buf key_sealed;
+	char *fingerprint;
+	char *subject;
+	char key_id[41]; /* SKI, upper-case hex */
+	int64_t not_before, not_after;
+	int64_t crl_number;
 };
 
-void	ca_rec_clear(struct ca_rec *);
+void ca_rec_clear(struct ca_rec *);
 /*
  * Insert; the tenant's first CA becomes its default.  Sets rec->id and
  * rec->is_default.  -FP_E_CONFLICT when the name is taken.
  */
-int	store_ca_insert(struct db *, struct ca_rec *rec);
+int store_ca_insert(struct db *, struct ca_rec *rec);
 /* The single-CA reads: -FP_E_NOTFOUND when no CA matches. */
-int	store_ca_default(struct db *, int64_t tenant_id, struct ca_rec *);
-int	store_ca_by_id(struct db *, int64_t tenant_id, int64_t id,
-	    struct ca_rec *);
+int store_ca_default(struct db *, int64_t tenant_id, struct ca_rec *);
+int store_ca_by_id(struct db *, int64_t tenant_id, int64_t id, struct ca_rec *);
 /*
  * The tenant of the CA with the id printed in CRL URLs, or with key
  * identifier 'key_id' (OCSP's issuerKeyHash): the lookups that precede
@@ -134,10 +133,10 @@ int	store_ca_by_id(struct db *, int64_t tenant_id, int64_t id,
  * tenant only; the caller sets it (store_set_tenant) and then reads the
  * CA with the scoped reads below.  -FP_E_NOTFOUND for no such CA.
  */
-int	store_ca_tenant_by_public_id(struct db *, const char *public_id,
-	    int64_t *tenant_id);
-int	store_ca_tenant_by_key_id(struct db *, const char *key_id,
-	    int64_t *tenant_id);
+int store_ca_tenant_by_public_id(struct db *, const char *public_id,
+    int64_t *tenant_id);
+int store_ca_tenant_by_key_id(struct db *, const char *key_id,
+    int64_t *tenant_id);
 /*
  * OCSP's other CertID hashes (sql/009): the tenant and CA whose public
  * key hashes, under 'alg' ("sha256", "sha384", "sha512"), to 'hash'
@@ -146,54 +145,53 @@ int	store_ca_tenant_by_key_id(struct db *, const char *key_id,
  * (once per CA and hash; again is nothing); the missing ones are the
  * CAs made before sql/009, whose hashes `fleetpki migrate` writes.
  */
-int	store_ca_by_key_hash(struct db *, const char *alg, const char *hash,
-	    int64_t *tenant_id, int64_t *ca_id);
-int	store_ca_key_hash_insert(struct db *, int64_t tenant_id, int64_t ca_id,
-	    const char *alg, const char *hash);
-int	store_ca_missing_key_hashes(struct db *, struct ca_rec **out,
-	    size_t *n);
+int store_ca_by_key_hash(struct db *, const char *alg, const char *hash,
+    int64_t *tenant_id, int64_t *ca_id);
+int store_ca_key_hash_insert(struct db *, int64_t tenant_id, int64_t ca_id,
+    const char *alg, const char *hash);
+int store_ca_missing_key_hashes(struct db *, struct ca_rec **out, size_t *n);
 /* The tenant's CA by public id, or by key identifier; -FP_E_NOTFOUND. */
-int	store_ca_by_public_id(struct db *, int64_t tenant_id,
-	    const char *public_id, struct ca_rec *);
-int	store_ca_by_key_id(struct db *, int64_t tenant_id, const char *key_id,
-	    struct ca_rec *);
+int store_ca_by_public_id(struct db *, int64_t tenant_id, const char *public_id,
+    struct ca_rec *);
+int store_ca_by_key_id(struct db *, int64_t tenant_id, const char *key_id,
+    struct ca_rec *);
 /*
  * All CAs, or one tenant's when 'tenant_id' > 0; array owned by caller
  * (store_ca_list_free), NULL and 0 on failure.
  */
-int	store_ca_list(struct db *, int64_t tenant_id, struct ca_rec **out,
-	    size_t *n);
-void	store_ca_list_free(struct ca_rec *, size_t n);
+int store_ca_list(struct db *, int64_t tenant_id, struct ca_rec **out,
+    size_t *n);
+void store_ca_list_free(struct ca_rec *, size_t n);
 
 struct cert_rec {
-	int64_t	 id;
-	int64_t	 tenant_id;
-	int64_t	 ca_id;
-	char	 serial[41];
-	char	 fingerprint[96];
-	char	*ca_fingerprint;	/* filled by reads */
-	char	*tenant_name;		/* filled by reads */
-	char	*subject;
-	char	*pem;
-	int64_t	 not_before, not_after;	/* Unix seconds */
-	int64_t	 created_ms, modified_ms;
-	bool	 issued_by_pki;
-	bool	 auto_registered;
-	char	*belongs_device;	/* NULL when none */
-	char	*belongs_application;
-	int64_t	 revoked_at;		/* 0 when not revoked */
-	int	 reason;
-	int64_t	 user_id;		/* certificate-maker user, or 0 */
-	struct buf key_sealed;		/* server-made key, or empty */
+	int64_t id;
+	int64_t tenant_id;
+	int64_t ca_id;
+	char serial[41];
+	char fingerprint[96];
+	char *ca_fingerprint; /* filled by reads */
+	char *tenant_name; /* filled by reads */
+	char *subject;
+	char *pem;
+	int64_t not_before, not_after; /* Unix seconds */
+	int64_t created_ms, modified_ms;
+	bool issued_by_pki;
+	bool auto_registered;
+	char *belongs_device; /* NULL when none */
+	char *belongs_application;
+	int64_t revoked_at; /* 0 when not revoked */
+	int reason;
+	int64_t user_id; /* certificate-maker user, or 0 */
+	struct buf key_sealed; /* server-made key, or empty */
 };
 
-void	cert_rec_clear(struct cert_rec *);
+void cert_rec_clear(struct cert_rec *);
 /*
  * Sets rec->id, created_ms and modified_ms.  -FP_E_CONFLICT on a serial
  * or fingerprint collision (the caller signs again with a new serial).
  */
-int	store_cert_insert(struct db *, struct cert_rec *rec,
-	    const char *idem_key, const char *idem_hash);
+int store_cert_insert(struct db *, struct cert_rec *rec, const char *idem_key,
+    const char *idem_hash);
 
 /*
  * Idempotency-Key 'key' of the tenant (with an insert above, 'idem_key'
@@ -205,32 +203,32 @@ int	store_cert_insert(struct db *, struct cert_rec *rec,
  * store_idem_expire: forget the key if it is older than 'ttl'.
  * store_idem_prune: forget every key older than 'ttl'.
  */
-int	store_idem_get(struct db *, int64_t tenant_id, const char *key,
-	    int64_t ttl, char hash[65], bool *live, struct cert_rec *c);
-int	store_idem_expire(struct db *, int64_t tenant_id, const char *key,
-	    int64_t ttl);
-int	store_idem_prune(struct db *, int64_t ttl);
+int store_idem_get(struct db *, int64_t tenant_id, const char *key, int64_t ttl,
+    char hash[65], bool *live, struct cert_rec *c);
+int store_idem_expire(struct db *, int64_t tenant_id, const char *key,
+    int64_t ttl);
+int store_idem_prune(struct db *, int64_t ttl);
 /*
  * A live certificate (not removed through the identity API) into a
  * zeroed '*c'; -FP_E_NOTFOUND otherwise.
  */
-int	store_cert_get(struct db *, int64_t tenant_id, const char *fingerprint,
-	    struct cert_rec *);
+int store_cert_get(struct db *, int64_t tenant_id, const char *fingerprint,
+    struct cert_rec *);
 
 /* Filters of the identity API's keyVal; NULL members match anything. */
 struct cert_filter {
-	const char	*fingerprint;
-	const char	*ca_fingerprint;
-	const char	*pem;
-	const char	*subject;
-	const char	*not_before;	/* timestamps as ISO 8601 text */
-	const char	*not_after;
-	const char	*created_at;
-	const char	*modified_at;
-	const char	*issued_by_pki;	/* "true" / "false" */
-	const char	*auto_registered;
-	const char	*belongs_device;
-	const char	*belongs_application;
+	const char *fingerprint;
+	const char *ca_fingerprint;
+	const char *pem;
+	const char *subject;
+	const char *not_before; /* timestamps as ISO 8601 text */
+	const char *not_after;
+	const char *created_at;
+	const char *modified_at;
+	const char *issued_by_pki; /* "true" / "false" */
+	const char *auto_registered;
+	const char *belongs_device;
+	const char *belongs_application;
 };
 
 /*
@@ -239,25 +237,25 @@ struct cert_filter {
  * (store_cert_array_free).  A malformed timestamp filter is
  * -FP_E_BADREQ.
  */
-int	store_cert_page(struct db *, int64_t tenant_id,
-	    const struct cert_filter *f, int64_t offset, int limit,
-	    struct cert_rec **out, size_t *n, int64_t *total);
-void	store_cert_array_free(struct cert_rec *, size_t n);
+int store_cert_page(struct db *, int64_t tenant_id, const struct cert_filter *f,
+    int64_t offset, int limit, struct cert_rec **out, size_t *n,
+    int64_t *total);
+void store_cert_array_free(struct cert_rec *, size_t n);
 
 /*
  * Remove a certificate from the identity API and revoke it, in one
  * transaction.  Fills 'rec' (ca_id, serial).  -FP_E_NOTFOUND when the
  * tenant has no such live certificate.
  */
-int	store_cert_remove(struct db *, int64_t tenant_id,
-	    const char *fingerprint, int reason, struct cert_rec *rec);
+int store_cert_remove(struct db *, int64_t tenant_id, const char *fingerprint,
+    int reason, struct cert_rec *rec);
 
 /*
  * Any certificate of the tenant by serial (upper-case hex), removed or
  * not, with its sealed key when the server made it; -FP_E_NOTFOUND.
  */
-int	store_cert_by_serial(struct db *, int64_t tenant_id, const char *serial,
-	    struct cert_rec *);
+int store_cert_by_serial(struct db *, int64_t tenant_id, const char *serial,
+    struct cert_rec *);
 
 /*
  * Revoke the tenant's certificate 'serial' with 'reason'.  With
@@ -266,108 +264,106 @@ int	store_cert_by_serial(struct db *, int64_t tenant_id, const char *serial,
  * certificate (or it is another user's), -FP_E_GONE when it was
  * already revoked.
  */
-int	store_cert_revoke(struct db *, int64_t tenant_id, const char *serial,
-	    int reason, int64_t only_user, struct cert_rec *rec);
+int store_cert_revoke(struct db *, int64_t tenant_id, const char *serial,
+    int reason, int64_t only_user, struct cert_rec *rec);
 
 /* Revocation status of serials issued by a CA (OCSP). */
 struct ocsp_status_rec {
-	char	serial[41];
-	int64_t	revoked_at;	/* 0: issued and not revoked */
-	int	reason;
+	char serial[41];
+	int64_t revoked_at; /* 0: issued and not revoked */
+	int reason;
 };
 /*
  * One record per serial of 'serials' that CA 'ca_id' issued (serials it
  * never issued are absent).  '*out' is an array of '*n' (free()).
  * -FP_E_BADREQ when a serial is not upper-case hex.
  */
-int	store_ocsp_status(struct db *, int64_t ca_id,
-	    const char *const *serials, size_t nserials,
-	    struct ocsp_status_rec **out, size_t *n);
+int store_ocsp_status(struct db *, int64_t ca_id, const char *const *serials,
+    size_t nserials, struct ocsp_status_rec **out, size_t *n);
 
 /* ---- certificate-maker users ---- */
 
 struct user_rec {
-	int64_t	id;
-	int64_t	tenant_id;
-	char	tenant[STORE_NAME_MAX + 1];
-	char	name[STORE_NAME_MAX + 1];
-	bool	is_admin;
-	bool	disabled;
+	int64_t id;
+	int64_t tenant_id;
+	char tenant[STORE_NAME_MAX + 1];
+	char name[STORE_NAME_MAX + 1];
+	bool is_admin;
+	bool disabled;
 };
 
 /* -FP_E_CONFLICT when the tenant has a user of that name. */
-int	store_user_create(struct db *, int64_t tenant_id, const char *name,
-	    const char *token_hash, bool is_admin, struct user_rec *);
+int store_user_create(struct db *, int64_t tenant_id, const char *name,
+    const char *token_hash, bool is_admin, struct user_rec *);
 /* The user whose token hashes to 'token_hash'; -FP_E_NOTFOUND. */
-int	store_user_by_token(struct db *, const char *token_hash,
-	    struct user_rec *);
+int store_user_by_token(struct db *, const char *token_hash, struct user_rec *);
 /*
  * Users named 'name' (in one tenant when 'tenant_id' > 0), by tenant
  * name; '*out' (free()) may be empty: not an error.
  */
-int	store_user_find(struct db *, const char *name, int64_t tenant_id,
-	    struct user_rec **out, size_t *n);
+int store_user_find(struct db *, const char *name, int64_t tenant_id,
+    struct user_rec **out, size_t *n);
 /* 0 also when no user has that id (the caller looked it up). */
-int	store_user_set_disabled(struct db *, int64_t id, bool disabled);
+int store_user_set_disabled(struct db *, int64_t id, bool disabled);
 /* Every user (of one tenant when 'tenant_id' > 0). */
-int	store_user_each(struct db *, int64_t tenant_id,
-	    void (*fn)(void *arg, const struct user_rec *), void *arg);
+int store_user_each(struct db *, int64_t tenant_id,
+    void (*fn)(void *arg, const struct user_rec *), void *arg);
 
 /* ---- per-tenant settings ---- */
 
 /* '*value' malloc'd; -FP_E_NOTFOUND when the tenant did not set it. */
-int	store_setting_get(struct db *, int64_t tenant_id, const char *key,
-	    char **value);
+int store_setting_get(struct db *, int64_t tenant_id, const char *key,
+    char **value);
 /* Insert or replace; the core has validated 'key' and 'value'. */
-int	store_setting_set(struct db *, int64_t tenant_id, const char *key,
-	    const char *value);
+int store_setting_set(struct db *, int64_t tenant_id, const char *key,
+    const char *value);
 /* Calls 'fn' for each key the tenant set, in key order. */
-int	store_setting_each(struct db *, int64_t tenant_id,
-	    void (*fn)(void *arg, const char *key, const char *value),
-	    void *arg);
+int store_setting_each(struct db *, int64_t tenant_id,
+    void (*fn)(void *arg, const char *key, const char *value), void *arg);
 
 /* ---- challenges ---- */
 
 struct challenge_rec {
-	int64_t	 id;
-	int64_t	 tenant_id;
-	int64_t	 user_id;
-	char	 public_id[33];
-	char	 token[81];
-	char	 kind[8];		/* "simple" or "csr" */
-	char	*request;		/* as received */
-	int64_t	 expires_at;
-	bool	 claimed;
-	char	 serial[41];		/* "" until issued */
+	int64_t id;
+	int64_t tenant_id;
+	int64_t user_id;
+	char public_id[33];
+	char token[81];
+	char kind[8]; /* "simple" or "csr" */
+	char *request; /* as received */
+	int64_t expires_at;
+	bool claimed;
+	char serial[41]; /* "" until issued */
 };
 
-void	challenge_rec_clear(struct challenge_rec *);
+void challenge_rec_clear(struct challenge_rec *);
 /* Sets rec->id.  -FP_E_CONFLICT if 'public_id' is taken. */
-int	store_challenge_insert(struct db *, struct challenge_rec *rec);
+int store_challenge_insert(struct db *, struct challenge_rec *rec);
 /* -FP_E_NOTFOUND when the tenant has no such challenge. */
-int	store_challenge_get(struct db *, int64_t tenant_id,
-	    const char *public_id, struct challenge_rec *);
+int store_challenge_get(struct db *, int64_t tenant_id, const char *public_id,
+    struct challenge_rec *);
 /* Take the right to issue: 0 once, -FP_E_CONFLICT for everyone after. */
-int	store_challenge_claim(struct db *, int64_t id);
+int store_challenge_claim(struct db *, int64_t id);
 /* Record the issued serial, or (NULL) release the claim after a failure. */
-int	store_challenge_finish(struct db *, int64_t id, const char *serial);
+int store_challenge_finish(struct db *, int64_t id, const char *serial);
 
 struct revoked_rec {
-	char	serial[41];
-	int64_t	revoked_at;
-	int	reason;
+	char serial[41];
+	int64_t revoked_at;
+	int reason;
+	int64_t not_after; /* the certificate's, Unix seconds */
 };
 
 struct crl_rec {
-	int64_t		ca_id;
-	int64_t		crl_number;
-	int64_t		this_update, next_update;
-	struct buf	der;
+	int64_t ca_id;
+	int64_t crl_number;
+	int64_t this_update, next_update;
+	struct buf der;
 };
 
-void	crl_rec_clear(struct crl_rec *);
+void crl_rec_clear(struct crl_rec *);
 /* -FP_E_NOTFOUND when none was issued yet. */
-int	store_crl_latest(struct db *, int64_t ca_id, struct crl_rec *);
+int store_crl_latest(struct db *, int64_t ca_id, struct crl_rec *);
 
 /*
  * Issue a CRL atomically: in one transaction, take the next crlNumber
@@ -381,13 +377,34 @@ int	store_crl_latest(struct db *, int64_t ca_id, struct crl_rec *);
  */
 typedef int (*store_crl_builder)(void *arg, int64_t crl_number,
     const struct revoked_rec *rev, size_t nrev, struct crl_rec *crl);
-int	store_crl_issue(struct db *, int64_t tenant_id, int64_t ca_id,
-	    store_crl_builder build, void *arg, struct crl_rec *out);
+int store_crl_issue(struct db *, int64_t tenant_id, int64_t ca_id,
+    store_crl_builder build, void *arg, struct crl_rec *out);
+
+/* What one mass-revocation statement did. */
+struct revoke_batch {
+	int64_t revoked; /* revoked by this statement */
+	int64_t already; /* were revoked before */
+	char *
+	    missing; /* serials of no certificate of the CA, "A,B" (malloc'd) */
+};
+
+/*
+ * Revoke the certificates of CA 'ca_id' with the 'n' serials (upper-case
+ * hex; at most a few thousand a call: they travel as one array), or
+ * issued in [from, to) (Unix seconds), with 'reason', in one statement.
+ */
+int store_revoke_serials(struct db *, int64_t tenant_id, int64_t ca_id,
+    const char *const *serials, size_t n, int reason, struct revoke_batch *out);
+int store_revoke_issued_between(struct db *, int64_t tenant_id, int64_t ca_id,
+    int64_t from, int64_t to, int reason, struct revoke_batch *out);
+
+/* Delete all but the newest 'keep' CRLs of every CA; '*deleted' says how many. */
+int store_crl_prune(struct db *, int keep, int64_t *deleted);
 
 /* A CA named by its tenant and id. */
 struct ca_ref {
-	int64_t	tenant_id;
-	int64_t	id;
+	int64_t tenant_id;
+	int64_t id;
 };
 
 /*
@@ -396,36 +413,35 @@ struct ca_ref {
  * was not issued): an array of '*n' (free()).  Through the owner's
  * function of sql/005; issue each under its tenant (store_set_tenant).
  */
-int	store_crl_due(struct db *, int64_t before, struct ca_ref **out,
-	    size_t *n);
+int store_crl_due(struct db *, int64_t before, struct ca_ref **out, size_t *n);
 
 struct jwt_key_rec {
-	char		 kid[65];
-	char		*public_pem;
-	struct buf	 private_sealed;
-	bool		 active;
+	char kid[65];
+	char *public_pem;
+	struct buf private_sealed;
+	bool active;
 };
 
-void	jwt_key_rec_clear(struct jwt_key_rec *);
+void jwt_key_rec_clear(struct jwt_key_rec *);
 /* -FP_E_NOTFOUND for an unknown 'kid'. */
-int	store_jwt_key_get(struct db *, const char *kid, struct jwt_key_rec *);
+int store_jwt_key_get(struct db *, const char *kid, struct jwt_key_rec *);
 /* The newest active key; -FP_E_NOTFOUND when there is none. */
-int	store_jwt_key_active(struct db *, struct jwt_key_rec *);
+int store_jwt_key_active(struct db *, struct jwt_key_rec *);
 /* -FP_E_CONFLICT when 'kid' exists. */
-int	store_jwt_key_insert(struct db *, const struct jwt_key_rec *);
+int store_jwt_key_insert(struct db *, const struct jwt_key_rec *);
 
 struct servercert_rec {
-	char	*pem;
-	int64_t	 updated_at;
+	char *pem;
+	int64_t updated_at;
 };
 
-void	servercert_rec_clear(struct servercert_rec *);
+void servercert_rec_clear(struct servercert_rec *);
 /* -FP_E_NOTFOUND until the slot is set; 'pem' malloc'd. */
-int	store_servercert_get(struct db *, const char *server, const char *slot,
-	    struct servercert_rec *);
+int store_servercert_get(struct db *, const char *server, const char *slot,
+    struct servercert_rec *);
 /* Insert or replace the slot's certificate. */
-int	store_servercert_set(struct db *, const char *server, const char *slot,
-	    const char *pem);
+int store_servercert_set(struct db *, const char *server, const char *slot,
+    const char *pem);
 
 /*
  * ---- job queue (job.c, notify.c; sql/004_jobs.sql) ----
@@ -439,22 +455,22 @@ int	store_servercert_set(struct db *, const char *server, const char *slot,
 #define STORE_JOB_KIND_MAX 64
 
 struct job_rec {
-	int64_t	 id;
-	char	 kind[STORE_JOB_KIND_MAX + 1];
-	char	*key;		/* '' for a kind's one job */
-	int64_t	 tenant_id;	/* 0: the system's own */
-	char	*args;		/* JSON text */
-	char	 state[16];	/* pending|running|done|failed */
-	int	 attempts, max_attempts;
-	int64_t	 run_at;	/* Unix seconds; 0 when NULL */
-	int64_t	 lease_until;
-	char	*locked_by;	/* NULL when never claimed */
-	char	*last_error;	/* NULL when none */
-	int64_t	 created_at, updated_at, finished_at;
+	int64_t id;
+	char kind[STORE_JOB_KIND_MAX + 1];
+	char *key; /* '' for a kind's one job */
+	int64_t tenant_id; /* 0: the system's own */
+	char *args; /* JSON text */
+	char state[16]; /* pending|running|done|failed */
+	int attempts, max_attempts;
+	int64_t run_at; /* Unix seconds; 0 when NULL */
+	int64_t lease_until;
+	char *locked_by; /* NULL when never claimed */
+	char *last_error; /* NULL when none */
+	int64_t created_at, updated_at, finished_at;
 };
 
-void	job_rec_clear(struct job_rec *);
-void	store_job_list_free(struct job_rec *, size_t n);
+void job_rec_clear(struct job_rec *);
+void store_job_list_free(struct job_rec *, size_t n);
 
 /*
  * Queue a job of 'kind' for 'key' ('' for the kind's one job), run in
@@ -462,54 +478,53 @@ void	store_job_list_free(struct job_rec *, size_t n);
  * already pending or running for (kind, key), '*id' is 0 and nothing
  * changes.  Wakes the workers (NOTIFY, at commit).
  */
-int	store_job_enqueue(struct db *, const char *kind, const char *key,
-	    int64_t tenant_id, const char *args, int delay_s, int max_attempts,
-	    int64_t *id);
+int store_job_enqueue(struct db *, const char *kind, const char *key,
+    int64_t tenant_id, const char *args, int delay_s, int max_attempts,
+    int64_t *id);
 /*
  * Queue the next run of a scheduled kind: 'every_s' after its last run
  * finished, or now; a no-op ('*id' 0) while one is queued, so every
  * worker on every host may call it on each pass.
  */
-int	store_job_schedule(struct db *, const char *kind, int every_s,
-	    int max_attempts, int64_t *id);
+int store_job_schedule(struct db *, const char *kind, int every_s,
+    int max_attempts, int64_t *id);
 /* Fail for good the jobs whose lease ran out on their last attempt. */
-int	store_job_reap(struct db *);
+int store_job_reap(struct db *);
 /*
  * Claim the next due job of 'kinds' for 'lease_s' seconds: pending and
  * due, or running with its lease run out (its worker died).  Attempts
  * count up at the claim.  -FP_E_NOTFOUND when nothing is due.
  */
-int	store_job_claim(struct db *, const char *const *kinds, size_t nkinds,
-	    int lease_s, const char *owner, struct job_rec *);
+int store_job_claim(struct db *, const char *const *kinds, size_t nkinds,
+    int lease_s, const char *owner, struct job_rec *);
 /* Mark a claimed job done; -FP_E_NOTFOUND when 'owner' lost the lease. */
-int	store_job_done(struct db *, int64_t id, const char *owner);
+int store_job_done(struct db *, int64_t id, const char *owner);
 /*
  * Record a failed attempt ('error', one line): pending again in
  * 'backoff_s' seconds, or failed for good after the last attempt
  * ('*final' true).  -FP_E_NOTFOUND when 'owner' lost the lease.
  */
-int	store_job_fail(struct db *, int64_t id, const char *owner,
-	    const char *error, int backoff_s, bool *final);
+int store_job_fail(struct db *, int64_t id, const char *owner,
+    const char *error, int backoff_s, bool *final);
 /*
  * Milliseconds until a job of 'kinds' is due (0: now), -1 when none is
  * queued.
  */
-int	store_job_next_due_ms(struct db *, const char *const *kinds,
-	    size_t nkinds, int64_t *ms);
+int store_job_next_due_ms(struct db *, const char *const *kinds, size_t nkinds,
+    int64_t *ms);
 /* Delete jobs done more than a day ago. */
-int	store_job_prune(struct db *);
+int store_job_prune(struct db *);
 /* The newest 'limit' jobs, newest first; free with store_job_list_free. */
-int	store_job_list(struct db *, int limit, struct job_rec **out,
-	    size_t *n);
+int store_job_list(struct db *, int limit, struct job_rec **out, size_t *n);
 /* -FP_E_NOTFOUND for an unknown id. */
-int	store_job_get(struct db *, int64_t id, struct job_rec *);
+int store_job_get(struct db *, int64_t id, struct job_rec *);
 /*
  * Operator's retry: a failed job starts over (attempts 0), a pending
  * one runs now.  -FP_E_NOTFOUND when there is no such job or it is done
  * or running; -FP_E_CONFLICT when another job of the same kind and key
  * is queued.
  */
-int	store_job_retry(struct db *, int64_t id);
+int store_job_retry(struct db *, int64_t id);
 
 /*
  * LISTEN for enqueued jobs and wait up to 'timeout_ms' for one: 1 when
@@ -518,18 +533,23 @@ int	store_job_retry(struct db *, int64_t id);
  * database: it sleeps the timeout, and the next call reconnects and
  * listens again).
  */
-int	store_job_wait(struct db *, int timeout_ms);
-
+int store_job_wait(struct db *, int timeout_ms);
+/*
+ * Whether a revocation committed (channel fleetpki_revoked, sql/016)
+ * since the last call, as the waits (and statements) saw it; clears it.
+ * The same LISTEN connection hears both channels.
+ */
+int store_revoked_heard(void);
 
 /* ---- security-services accounts (account.c, sql/008) ---- */
 
 struct apikey_rec {
-	int64_t	id;
-	int64_t	tenant_id;
-	char	key[37];		/* a UUID, as clients send it */
-	char	secret_hash[65];	/* HMAC-SHA256 of the secret, hex */
-	bool	revoked;
-	int64_t	created_at;
+	int64_t id;
+	int64_t tenant_id;
+	char key[37]; /* a UUID, as clients send it */
+	char secret_hash[65]; /* HMAC-SHA256 of the secret, hex */
+	bool revoked;
+	int64_t created_at;
 };
 
 /*
@@ -537,48 +557,47 @@ struct apikey_rec {
  * (through the owner's fleetpki_apikey_tenant).  -FP_E_NOTFOUND for a
  * key of no tenant.
  */
-int	store_apikey_tenant(struct db *, const char *key, int64_t *tenant_id);
+int store_apikey_tenant(struct db *, const char *key, int64_t *tenant_id);
 /* -FP_E_NOTFOUND when the tenant has no such key (revoked ones count). */
-int	store_apikey_get(struct db *, int64_t tenant_id, const char *key,
-	    struct apikey_rec *);
+int store_apikey_get(struct db *, int64_t tenant_id, const char *key,
+    struct apikey_rec *);
 /* Sets rec->id and created_at.  -FP_E_CONFLICT on a key collision. */
-int	store_apikey_insert(struct db *, struct apikey_rec *rec);
+int store_apikey_insert(struct db *, struct apikey_rec *rec);
 /* Every key of the tenant, oldest first; '*out' is free()d. */
-int	store_apikey_list(struct db *, int64_t tenant_id,
-	    struct apikey_rec **out, size_t *n);
+int store_apikey_list(struct db *, int64_t tenant_id, struct apikey_rec **out,
+    size_t *n);
 /*
  * Revoke the key and every refresh token issued for it, at once.
  * -FP_E_NOTFOUND when the tenant has no such key still active.
  */
-int	store_apikey_revoke(struct db *, int64_t tenant_id, const char *key);
+int store_apikey_revoke(struct db *, int64_t tenant_id, const char *key);
 
 /* The first token of a new family, good for 'ttl' seconds. */
-int	store_refresh_insert(struct db *, int64_t tenant_id,
-	    int64_t api_key_id, const char *family, const char *token_hash,
-	    int64_t ttl);
+int store_refresh_insert(struct db *, int64_t tenant_id, int64_t api_key_id,
+    const char *family, const char *token_hash, int64_t ttl);
 /*
  * Rotate: the live, unused token 'old_hash' of the key is marked used
  * and 'new_hash' joins its family with the family's expiry, in one
  * statement; of concurrent rotations of one token exactly one returns
  * 0, the others -FP_E_NOTFOUND (as for a token that was not live).
  */
-int	store_refresh_rotate(struct db *, int64_t tenant_id,
-	    int64_t api_key_id, const char *old_hash, const char *new_hash);
+int store_refresh_rotate(struct db *, int64_t tenant_id, int64_t api_key_id,
+    const char *old_hash, const char *new_hash);
 
 /* Why a token did not rotate. */
 struct refresh_state {
-	char	family[33];
-	bool	used;		/* rotated already */
-	bool	revoked;	/* its family was revoked */
-	bool	expired;
-	int64_t	used_ago;	/* seconds since it was rotated */
+	char family[33];
+	bool used; /* rotated already */
+	bool revoked; /* its family was revoked */
+	bool expired;
+	int64_t used_ago; /* seconds since it was rotated */
 };
 
 /* -FP_E_NOTFOUND for a token the key never had. */
-int	store_refresh_state(struct db *, int64_t tenant_id, int64_t api_key_id,
-	    const char *token_hash, struct refresh_state *);
+int store_refresh_state(struct db *, int64_t tenant_id, int64_t api_key_id,
+    const char *token_hash, struct refresh_state *);
 /* Revoke every live token of the family. */
-int	store_refresh_revoke_family(struct db *, int64_t tenant_id,
-	    const char *family);
+int store_refresh_revoke_family(struct db *, int64_t tenant_id,
+    const char *family);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "fleetpki/api.h"
 #include "fleetpki/arena.h"
@@ -73,13 +74,34 @@ static const char *const ocsp_types[] = { "application/ocsp-request", NULL };
 static const struct route_body ocsp_body = { BODY_OCSP, ocsp_types, 1, NULL,
 	0 };
 
+/* An IMF-fixdate (RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT". */
+static void
+http_date(int64_t t, char *out, size_t len)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+		"Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
+		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	/* Names by table: strftime's would follow the locale. */
+	if (gmtime_r(&tt, &tm) == NULL) {
+		snprintf(out, len, "Thu, 01 Jan 1970 00:00:00 GMT");
+		return;
+	}
+	snprintf(out, len, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
 static int
 revinfo_crl_der(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
 {
 	const struct crl_in *in = req->in;
 	struct crl_rec crl = { 0 };
-	char etag[48];
+	char etag[48], date[40];
 	int64_t age;
 	int rc;
 
@@ -90,6 +112,11 @@ revinfo_crl_der(struct http_req *req, struct http_resp *resp,
 	}
 	snprintf(etag, sizeof(etag), "\"crl-%" PRId64 "\"", crl.crl_number);
 	resp_header(resp, "ETag", "%s", etag);
+	/* For caches that validate by date (and CDNs): nginx/crl.conf. */
+	http_date(crl.this_update, date, sizeof(date));
+	resp_header(resp, "Last-Modified", "%s", date);
+	http_date(crl.next_update, date, sizeof(date));
+	resp_header(resp, "Expires", "%s", date);
 	age = crl.next_update - util_now();
 	age = age > CRL_MAX_AGE ? CRL_MAX_AGE : age < 0 ? 0 : age;
 	resp_header(resp, "Cache-Control", "public, max-age=%" PRId64, age);

@@ -25,8 +25,10 @@
 #include "fleetpki/core.h"
 #include "fleetpki/core_device.h"
 #include "fleetpki/core_registry.h"
+#include "fleetpki/core_tags.h"
 #include "fleetpki/log.h"
 #include "fleetpki/migrate.h"
+#include "fleetpki/pki.h"
 #include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/util.h"
@@ -60,6 +62,7 @@ struct cli {
  */
 struct cli_opts {
 	const char *tenant, *name, *key, *server, *slot, *cert;
+	const char *ca, *serials, *issued_from, *reason;
 	/* device seal */
 	const char *profile, *rot, *serial, *imei, *from, *secrets_out;
 	int admin;
@@ -320,6 +323,128 @@ cmd_ca_list(struct cli *cli, struct cli_opts *o, char **args)
 	for (i = 0; i < n; i++)
 		printf("%s\n", cas[i].name);
 	store_ca_list_free(cas, n);
+	return 0;
+}
+
+/* "YYYY-MM-DD" (midnight UTC) or an RFC 3339 time, as Unix seconds. */
+static int
+parse_when(const char *s, int64_t *out)
+{
+	int64_t v;
+
+	if (strlen(s) == 10) {
+		if (core_day_parse(s, &v) != 0)
+			return -1;
+		*out = v * 86400;
+		return 0;
+	}
+	if (core_iso8601_parse(s, &v) != 0)
+		return -1;
+	*out = v / 1000000;
+	return 0;
+}
+
+/* A progress bar on stderr, only when it is a terminal. */
+static void
+progress_bar(void *arg, size_t done, size_t total)
+{
+	const char *what = *(const char **)arg;
+	int width = 40, filled;
+
+	if (!isatty(STDERR_FILENO) || total == 0)
+		return;
+	filled = (int)((double)done / (double)total * width);
+	fprintf(stderr, "\r%s [%.*s%*s] %zu/%zu", what, filled,
+	    "========================================", width - filled, "",
+	    done, total);
+	if (done == total)
+		fputc('\n', stderr);
+}
+
+/*
+ * Mass revocation: the serials of a file (one a line; blank lines and
+ * "#" comments skipped), or every certificate the CA issued in [FROM,
+ * TO).  Prints each serial that matched nothing ("not found SERIAL"),
+ * then one summary line.
+ */
+static int
+cmd_revoke(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct core_revoke_report rep;
+	struct tenant t;
+	char *line = NULL, **serials = NULL, *p, *e;
+	size_t cap = 0, n = 0, nalloc = 0, i;
+	int64_t from = 0, to = 0;
+	const char *what = "revoking";
+	int reason, rc;
+	FILE *f;
+
+	cli_tenant(cli, o, "revoke", &t);
+	if (o->ca == NULL || o->reason == NULL ||
+	    (o->serials == NULL) == (o->issued_from == NULL) ||
+	    (o->issued_from != NULL) != (args[0] != NULL) ||
+	    (args[0] != NULL && args[1] != NULL))
+		die("usage: fleetpki revoke --tenant T --ca NAME (--serials FILE "
+		    "| --issued-between FROM TO) --reason R");
+	reason = pki_reason_from_name(o->reason);
+	if (reason < 0 || reason == 8)
+		die("revoke: unknown reason '%s' (an RFC 5280 name such as "
+		    "keyCompromise, superseded, cessationOfOperation)",
+		    o->reason);
+	if (o->issued_from != NULL) {
+		if (parse_when(o->issued_from, &from) != 0 ||
+		    parse_when(args[0], &to) != 0)
+			die("revoke: FROM and TO are ISO 8601 dates or times "
+			    "(2026-01-31, 2026-01-31T12:00:00Z)");
+		rc = core_revoke_issued_between(&cli->ctx, &t, o->ca, from, to,
+		    reason, &rep, &st);
+	} else {
+		if (strcmp(o->serials, "-") == 0)
+			f = stdin;
+		else if ((f = fopen(o->serials, "r")) == NULL)
+			die("revoke: %s: %s", o->serials, strerror(errno));
+		while (getline(&line, &cap, f) != -1) {
+			for (p = line; *p == ' ' || *p == '\t'; p++)
+				;
+			e = p + strcspn(p, " \t\r\n");
+			*e = '\0';
+			if (*p == '\0' || *p == '#')
+				continue;
+			if (n == nalloc) {
+				nalloc = nalloc ? nalloc * 2 : 1024;
+				serials = xrealloc(serials,
+				    nalloc * sizeof(*serials));
+			}
+			serials[n++] = xstrdup(p);
+		}
+		if (ferror(f))
+			die("revoke: reading %s failed", o->serials);
+		if (f != stdin)
+			fclose(f);
+		free(line);
+		rc = core_revoke_serials(&cli->ctx, &t, o->ca,
+		    (const char *const *)serials, n, reason, progress_bar,
+		    &what, &rep, &st);
+		for (i = 0; i < n; i++)
+			free(serials[i]);
+		free(serials);
+	}
+	if (rc != 0)
+		die("revoke: %s", errtext(rc, &st));
+	if (rep.missing_list.len > 0) {
+		for (p = (char *)rep.missing_list.data;
+		     (e = memchr(p, '\n',
+		          rep.missing_list.len -
+		              (size_t)(p - (char *)rep.missing_list.data))) !=
+		     NULL;
+		     p = e + 1)
+			printf("not found %.*s\n", (int)(e - p), p);
+	}
+	printf("revoked %lld, already revoked %lld, not found %lld\n",
+	    (long long)rep.revoked, (long long)rep.already,
+	    (long long)rep.missing);
+	core_revoke_report_clear(&rep);
 	return 0;
 }
 
@@ -1091,6 +1216,10 @@ static const struct command commands[] = {
 	    "[--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--days D]",
 	    "tnkd", 0, cmd_ca_create },
 	{ "ca list", "ca list --tenant T", "t", 0, cmd_ca_list },
+	{ "revoke",
+	    "revoke --tenant T --ca NAME (--serials FILE | --issued-between "
+	    "FROM TO) --reason R",
+	    "tKVBW", -1, cmd_revoke },
 	{ "token", "token --tenant T [--ttl SECONDS]", "tl", 0, cmd_token },
 	{ "servercert set",
 	    "servercert set --server NAME "
@@ -1215,6 +1344,10 @@ main(int argc, char **argv)
 		{ "cert", required_argument, NULL, 'C' },
 		{ "admin", no_argument, NULL, 'a' },
 		{ "limit", required_argument, NULL, 'L' },
+		{ "ca", required_argument, NULL, 'K' },
+		{ "serials", required_argument, NULL, 'V' },
+		{ "issued-between", required_argument, NULL, 'B' },
+		{ "reason", required_argument, NULL, 'W' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "rot", required_argument, NULL, 'r' },
 		{ "serial", required_argument, NULL, 'e' },
@@ -1334,10 +1467,25 @@ main(int argc, char **argv)
 			o.limit = parse_num("limit", optarg, 1, 100000);
 			o.limit_set = 1;
 			break;
+		case 'K':
+			o.ca = optarg;
+			break;
+		case 'V':
+			o.serials = optarg;
+			break;
+		case 'B':
+			o.issued_from = optarg;
+			break;
+		case 'W':
+			o.reason = optarg;
+			break;
 		}
 	}
-	/* Operands are counted, not guessed: "tenant create a b" is wrong. */
-	if (argc - optind != cmd->nargs) {
+	/*
+	 * Operands are counted, not guessed: "tenant create a b" is wrong.
+	 * A command whose operands depend on its options (-1) counts them.
+	 */
+	if (cmd->nargs >= 0 && argc - optind != cmd->nargs) {
 		fprintf(stderr, "fleetpki: usage: fleetpki %s\n", cmd->usage);
 		return EXIT_USAGE;
 	}

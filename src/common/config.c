@@ -44,6 +44,9 @@ static const struct config_key {
 	    366 * 86400 },
 	{ "crl_refresh_margin", C_INT,
 	    offsetof(struct config, crl_refresh_margin), 0, 366 * 86400 },
+	{ "crl_history", C_INT, offsetof(struct config, crl_history), 1, 1000 },
+	{ "crl_expired_keep", C_INT, offsetof(struct config, crl_expired_keep),
+	    0, 3650 * 86400 },
 	{ "worker_interval", C_INT, offsetof(struct config, worker_interval), 1,
 	    86400 },
 	{ "jwt_leeway", C_INT, offsetof(struct config, jwt_leeway), 0, 3600 },
@@ -76,6 +79,8 @@ config_defaults(struct config *cfg)
 	cfg->log_level = xstrdup("info");
 	cfg->crl_validity = 86400;
 	cfg->crl_refresh_margin = 3600;
+	cfg->crl_history = 10;
+	cfg->crl_expired_keep = 7 * 86400;
 	cfg->worker_interval = 30;
 	cfg->jwt_leeway = 60;
 	cfg->jwt_max_ttl = 30 * 86400;

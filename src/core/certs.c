@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,7 +200,6 @@ core_cert_delete(struct fp_ctx *ctx, const struct tenant *t,
     const char *fingerprint)
 {
 	struct cert_rec rec = { 0 };
-	struct crl_rec crl = { 0 };
 	int rc;
 
 	if ((rc = store_cert_remove(ctx->db, t->id, fingerprint,
@@ -207,15 +208,183 @@ core_cert_delete(struct fp_ctx *ctx, const struct tenant *t,
 	log_info("revoked certificate %s serial %s", fingerprint, rec.serial);
 	core_ocsp_invalidate(ctx);
 	/*
-	 * The revocation is committed; a fresh CRL makes it visible at once.
-	 * Should signing the CRL fail, the revocation still stands and the
-	 * worker's next pass issues the CRL, so the caller still succeeds.
+	 * The revocation is committed and OCSP shows it from now on; the
+	 * worker issues the CRL within seconds.  Should queueing fail, the
+	 * revocation still stands and the worker's scheduled pass finds the
+	 * CA due (sql/014), so the caller still succeeds.
 	 */
-	if (core_crl_issue(ctx, t->id, rec.ca_id, &crl) != 0)
-		log_err("CRL after revoking %s not issued; the worker will",
+	if (core_crl_soon(ctx) != 0)
+		log_err("CRL job after revoking %s not queued; the scheduled "
+		        "refresh will issue it",
 		    rec.serial);
 out:
 	cert_rec_clear(&rec);
-	crl_rec_clear(&crl);
 	return rc;
+}
+
+/* The tenant's CA named 'name'. */
+static int
+ca_by_name(struct fp_ctx *ctx, const struct tenant *t, const char *name,
+    int64_t *id, struct fp_status *st)
+{
+	struct ca_rec *cas = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = store_ca_list(ctx->db, t->id, &cas, &n)) != 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (strcmp(cas[i].name, name) == 0)
+			break;
+	if (i < n)
+		*id = cas[i].id;
+	store_ca_list_free(cas, n);
+	if (i == n)
+		return fp_fail(st, FP_E_NOTFOUND, "tenant '%s' has no CA '%s'",
+		    t->name, name);
+	return 0;
+}
+
+/*
+ * A serial as the store keeps it (pki_serial_to_hex: the integer's
+ * bytes without leading zero bytes, upper-case hex) into 'out' (41
+ * bytes), from any case, colons or none, leading zeros or none; or -1.
+ */
+static int
+serial_canon(const char *in, char out[41])
+{
+	char digits[41];
+	size_t n = 0, skip = 0;
+
+	for (; *in != '\0'; in++) {
+		if (*in == ':')
+			continue;
+		if (!isxdigit((unsigned char)*in))
+			return -1;
+		if (n == 0 && *in == '0') {
+			skip++;
+			continue;
+		}
+		if (n == 40)
+			return -1;
+		digits[n++] = (char)toupper((unsigned char)*in);
+	}
+	if (n == 0 && skip == 0)
+		return -1;
+	if (n % 2 == 1 || n == 0) {
+		if (n == 40)
+			return -1;
+		out[0] = '0';
+		memcpy(out + 1, digits, n);
+		n++;
+		if (n == 1)
+			out[n++] = '0';
+	} else {
+		memcpy(out, digits, n);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static void
+report_add(struct core_revoke_report *rep, const struct revoke_batch *b)
+{
+	const char *p = b->missing, *e;
+
+	rep->revoked += b->revoked;
+	rep->already += b->already;
+	while (p != NULL && *p != '\0') {
+		e = strchr(p, ',');
+		buf_append(&rep->missing_list, p,
+		    e != NULL ? (size_t)(e - p) : strlen(p));
+		buf_append(&rep->missing_list, "\n", 1);
+		rep->missing++;
+		p = e != NULL ? e + 1 : NULL;
+	}
+}
+
+int
+core_revoke_serials(struct fp_ctx *ctx, const struct tenant *t,
+    const char *ca_name, const char *const *serials, size_t n, int reason,
+    core_progress_fn progress, void *arg, struct core_revoke_report *rep,
+    struct fp_status *st)
+{
+	char(*canon)[41] = NULL;
+	const char **chunk = NULL;
+	struct revoke_batch b;
+	int64_t ca_id = 0;
+	size_t i, k;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((rc = ca_by_name(ctx, t, ca_name, &ca_id, st)) != 0)
+		return rc;
+	canon = xcalloc(CORE_REVOKE_CHUNK, sizeof(*canon));
+	chunk = xcalloc(CORE_REVOKE_CHUNK, sizeof(*chunk));
+	for (i = 0; i < n;) {
+		for (k = 0; i < n && k < CORE_REVOKE_CHUNK; i++) {
+			if (serial_canon(serials[i], canon[k]) != 0) {
+				/* Not a serial: reported, never sent. */
+				buf_printf(&rep->missing_list, "%s\n",
+				    serials[i]);
+				rep->missing++;
+				continue;
+			}
+			chunk[k] = canon[k];
+			k++;
+		}
+		if (k > 0) {
+			if ((rc = store_revoke_serials(ctx->db, t->id, ca_id,
+			         chunk, k, reason, &b)) != 0)
+				break;
+			report_add(rep, &b);
+			free(b.missing);
+		}
+		if (progress != NULL)
+			progress(arg, i, n);
+	}
+	free(canon);
+	free(chunk);
+	if (rep->revoked > 0) {
+		core_ocsp_invalidate(ctx);
+		if (core_crl_soon(ctx) != 0)
+			log_err("CRL job after a mass revocation not queued; "
+			        "the scheduled refresh will issue it");
+	}
+	return rc;
+}
+
+int
+core_revoke_issued_between(struct fp_ctx *ctx, const struct tenant *t,
+    const char *ca_name, int64_t from, int64_t to, int reason,
+    struct core_revoke_report *rep, struct fp_status *st)
+{
+	struct revoke_batch b;
+	int64_t ca_id = 0;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	if (from >= to)
+		return fp_fail(st, FP_E_BADREQ,
+		    "the end of the interval must be after its start");
+	if ((rc = ca_by_name(ctx, t, ca_name, &ca_id, st)) != 0 ||
+	    (rc = store_revoke_issued_between(ctx->db, t->id, ca_id, from, to,
+	         reason, &b)) != 0)
+		return rc;
+	report_add(rep, &b);
+	free(b.missing);
+	if (rep->revoked > 0) {
+		core_ocsp_invalidate(ctx);
+		if (core_crl_soon(ctx) != 0)
+			log_err("CRL job after a mass revocation not queued; "
+			        "the scheduled refresh will issue it");
+	}
+	return 0;
+}
+
+void
+core_revoke_report_clear(struct core_revoke_report *rep)
+{
+	buf_free(&rep->missing_list);
+	memset(rep, 0, sizeof(*rep));
 }

@@ -39,10 +39,4 @@ int core_idem_replay(struct fp_ctx *, int64_t tenant_id, struct core_idem *idem,
 /* "cert:<tenant>:<ca>:<serial>": what a certificate's key is sealed to. */
 char *core_cert_key_aad(int64_t tenant_id, int64_t ca_id, const char *serial);
 
-/*
- * A revocation was committed by this host: drop cached OCSP answers, ours
- * and those of this host's nginx (config ocsp_cache_dir).
- */
-void core_ocsp_invalidate(struct fp_ctx *);
-
 #endif

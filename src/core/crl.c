@@ -31,18 +31,28 @@ crl_build(void *varg, int64_t number, const struct revoked_rec *rev,
 	struct crl_build_arg *arg = varg;
 	struct pki_revoked *list = NULL;
 	X509_CRL *x = NULL;
-	size_t i;
+	int64_t cutoff;
+	size_t i, n = 0;
 	int rc;
 
-	list = xcalloc(nrev, sizeof(*list));
-	for (i = 0; i < nrev; i++) {
-		list[i].serial_hex = rev[i].serial;
-		list[i].revoked_at = rev[i].revoked_at;
-		list[i].reason = rev[i].reason;
-	}
 	crl->this_update = util_now();
 	crl->next_update = crl->this_update + arg->ctx->cfg->crl_validity;
-	if ((rc = pki_crl_build(core_ca_pki(arg->ca), list, nrev, number,
+	/*
+	 * RFC 5280 3.3 lets a CRL drop a certificate once it has expired;
+	 * kept crl_expired_keep longer, for relying parties whose clocks
+	 * lag.  (The due test still counts every row: sql/014.)
+	 */
+	cutoff = crl->this_update - arg->ctx->cfg->crl_expired_keep;
+	list = xcalloc(nrev > 0 ? nrev : 1, sizeof(*list));
+	for (i = 0; i < nrev; i++) {
+		if (rev[i].not_after < cutoff)
+			continue;
+		list[n].serial_hex = rev[i].serial;
+		list[n].revoked_at = rev[i].revoked_at;
+		list[n].reason = rev[i].reason;
+		n++;
+	}
+	if ((rc = pki_crl_build(core_ca_pki(arg->ca), list, n, number,
 	         crl->this_update, crl->next_update, &x)) != 0) {
 		rc = signer_why(arg->ctx->signer, rc);
 		goto out;
@@ -147,4 +157,27 @@ core_crl_refresh_due(struct fp_ctx *ctx, int *issued)
 	store_set_tenant(ctx->db, was);
 	free(due);
 	return failed > 0 ? -FP_E_INTERNAL : 0;
+}
+
+int
+core_crl_soon(struct fp_ctx *ctx)
+{
+	int64_t id = 0;
+
+	/*
+	 * Already queued (pending, or running since before this commit):
+	 * nothing to add.  A running job re-checks until nothing is due, so
+	 * it sees this revocation unless it committed in the instant
+	 * between that job's last check and its end; then the scheduled
+	 * crl.refresh (every worker_interval) issues it.
+	 */
+	return store_job_enqueue(ctx->db, CORE_CRL_REVOKED_JOB, "", 0, NULL,
+	    CORE_CRL_GATHER_MS / 1000, 5, &id);
+}
+
+int
+core_crl_prune(struct fp_ctx *ctx, int64_t *deleted)
+{
+	*deleted = 0;
+	return store_crl_prune(ctx->db, ctx->cfg->crl_history, deleted);
 }

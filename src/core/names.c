@@ -226,7 +226,6 @@ core_cert_revoke(struct fp_ctx *ctx, const struct tenant *t, const char *serial,
     int reason, int64_t only_user)
 {
 	struct cert_rec rec = { 0 };
-	struct crl_rec crl = { 0 };
 	int rc;
 
 	if ((rc = store_cert_revoke(ctx->db, t->id, serial, reason, only_user,
@@ -235,12 +234,12 @@ core_cert_revoke(struct fp_ctx *ctx, const struct tenant *t, const char *serial,
 	log_info("revoked certificate serial %s (reason %d)", serial, reason);
 	core_ocsp_invalidate(ctx);
 	/* As core_cert_delete: the revocation stands even if this fails. */
-	if (core_crl_issue(ctx, t->id, rec.ca_id, &crl) != 0)
-		log_err("CRL after revoking %s not issued; the worker will",
+	if (core_crl_soon(ctx) != 0)
+		log_err("CRL job after revoking %s not queued; the scheduled "
+		        "refresh will issue it",
 		    serial);
 out:
 	cert_rec_clear(&rec);
-	crl_rec_clear(&crl);
 	return rc;
 }
 

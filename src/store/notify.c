@@ -6,6 +6,9 @@
  * claim statement decides what runs, so a lost one costs latency, never
  * a job.
  *
+ * The same connection hears fleetpki_revoked (sql/016): a revocation
+ * committed on some host, so this host's OCSP cache must go.
+ *
  * This is the one place besides the migration runner that uses the raw
  * connection (db_conn): waiting means poll() on its socket and reading
  * with PQconsumeInput/PQnotifies, which the statement layer has no use
@@ -16,6 +19,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include <libpq-fe.h>
 
@@ -32,8 +36,12 @@
  */
 static PGconn *listen_conn;
 static int listen_pid;
+static int revoked_heard;
 
-/* Take every queued notification off the connection; how many there were. */
+/*
+ * Take every queued notification off the connection; how many were job
+ * notifications (a revocation's only sets revoked_heard).
+ */
 static int
 drain(PGconn *conn)
 {
@@ -41,10 +49,22 @@ drain(PGconn *conn)
 	int count = 0;
 
 	while ((n = PQnotifies(conn)) != NULL) {
-		count++;
+		if (strcmp(n->relname, "fleetpki_revoked") == 0)
+			revoked_heard = 1;
+		else
+			count++;
 		PQfreemem(n);
 	}
 	return count;
+}
+
+int
+store_revoked_heard(void)
+{
+	int was = revoked_heard;
+
+	revoked_heard = 0;
+	return was;
 }
 
 /*
@@ -55,11 +75,12 @@ drain(PGconn *conn)
 static int
 listen_now(PGconn *conn)
 {
-	PGresult *res = PQexec(conn, "LISTEN fleetpki_jobs");
+	PGresult *res =
+	    PQexec(conn, "LISTEN fleetpki_jobs; LISTEN fleetpki_revoked");
 	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	if (!ok)
-		log_warn("LISTEN fleetpki_jobs: %s", PQerrorMessage(conn));
+		log_warn("LISTEN: %s", PQerrorMessage(conn));
 	PQclear(res);
 	if (!ok)
 		return -1;
@@ -92,11 +113,15 @@ store_job_wait(struct db *db, int timeout_ms)
 			sleep_ms(timeout_ms);
 			return 0;
 		}
-		/* Anything enqueued while we were not listening: look now. */
+		/*
+		 * Anything enqueued, or revoked, while we were not
+		 * listening: look now, and empty the caches.
+		 */
+		revoked_heard = 1;
 		return 1;
 	}
 	/* Notifications that arrived with the results of earlier queries. */
-	if (PQconsumeInput(conn) == 1 && drain(conn) > 0)
+	if (PQconsumeInput(conn) == 1 && (drain(conn) > 0 || revoked_heard))
 		return 1;
 	pfd.fd = PQsocket(conn);
 	pfd.events = POLLIN;
@@ -118,5 +143,5 @@ store_job_wait(struct db *db, int timeout_ms)
 		sleep_ms(timeout_ms < 1000 ? timeout_ms : 1000);
 		return 1;
 	}
-	return drain(conn) > 0;
+	return drain(conn) > 0 || revoked_heard;
 }

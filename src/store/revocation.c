@@ -25,6 +25,7 @@ static const struct colmap revoked_cols[] = {
 	COL_CHARS(struct revoked_rec, serial),
 	COL_I64(struct revoked_rec, revoked_at),
 	COL_INT(struct revoked_rec, reason),
+	COL_I64(struct revoked_rec, not_after),
 };
 static const struct rowmap revoked_rows =
     ROWMAP(struct revoked_rec, revoked_cols, NULL);
@@ -160,6 +161,8 @@ crl_issue_tx(struct db *db, void *varg)
 	q_i64(&p, a->crl->this_update);
 	q_i64(&p, a->crl->next_update);
 	q_bytea(&p, &a->crl->der);
+	/* What it was built from: sql/014's due test compares the count. */
+	q_i64(&p, (int64_t)nrev);
 	rc = q_command(db, STMT_CRL_INSERT, &p);
 out:
 	free(rev);
@@ -197,4 +200,72 @@ store_crl_due(struct db *db, int64_t before, struct ca_ref **out, size_t *n)
 	q_i64(&p, before);
 	return q_many(db, STMT_CRL_DUE, &p, &store_ca_ref_rows, (void **)out,
 	    n);
+}
+
+/* REVOKE_SERIALS and REVOKE_ISSUED_BETWEEN, in their order. */
+static const struct colmap batch_cols[] = {
+	COL_I64(struct revoke_batch, revoked),
+	COL_I64(struct revoke_batch, already),
+	COL_STR(struct revoke_batch, missing),
+};
+static const struct rowmap batch_rows =
+    ROWMAP(struct revoke_batch, batch_cols, NULL);
+
+int
+store_revoke_serials(struct db *db, int64_t tenant_id, int64_t ca_id,
+    const char *const *serials, size_t n, int reason, struct revoke_batch *out)
+{
+	struct buf arr = BUF_INIT;
+	struct qparams p;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	/* As store_ocsp_status: only upper-case hex enters the literal. */
+	for (i = 0; i < n; i++)
+		if (serials[i][0] == '\0' ||
+		    strspn(serials[i], "0123456789ABCDEF") !=
+		        strlen(serials[i]))
+			return -FP_E_BADREQ;
+	buf_putc_array(&arr, serials, n);
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_i64(&p, ca_id);
+	q_text(&p, (const char *)arr.data);
+	q_i64(&p, reason);
+	rc = q_one(db, STMT_REVOKE_SERIALS, &p, &batch_rows, out);
+	buf_free(&arr);
+	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
+}
+
+int
+store_revoke_issued_between(struct db *db, int64_t tenant_id, int64_t ca_id,
+    int64_t from, int64_t to, int reason, struct revoke_batch *out)
+{
+	struct qparams p;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_i64(&p, ca_id);
+	q_i64(&p, from);
+	q_i64(&p, to);
+	q_i64(&p, reason);
+	rc = q_one(db, STMT_REVOKE_ISSUED_BETWEEN, &p, &batch_rows, out);
+	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
+}
+
+int
+store_crl_prune(struct db *db, int keep, int64_t *deleted)
+{
+	struct number_row row = { 0 };
+	struct qparams p;
+	int rc;
+
+	q_init(&p);
+	q_i64(&p, keep);
+	if ((rc = q_one(db, STMT_CRL_PRUNE, &p, &number_rows, &row)) == 0)
+		*deleted = row.n;
+	return rc == -FP_E_NOTFOUND ? -FP_E_INTERNAL : rc;
 }

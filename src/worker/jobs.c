@@ -65,6 +65,78 @@ job_crl_refresh(struct fp_ctx *ctx, const struct job_rec *job,
 }
 
 /*
+ * Queued by every revocation (core_crl_soon): issue the CRLs that lack a
+ * revocation, again until none does, so that revocations committed
+ * while a pass was signing are in the next pass of the same job — one
+ * job coalesces a burst of revocations into a CRL or two per CA.  The
+ * job is queued CORE_CRL_GATHER_MS after the first revocation
+ * (core_crl_soon), so that the ones right after it share its CRL.
+ */
+#define CRL_REVOKED_PASSES 8
+static int
+job_crl_revoked(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	int issued, total = 0, pass, rc = 0;
+
+	for (pass = 0; pass < CRL_REVOKED_PASSES; pass++) {
+		/*
+		 * Revocations still arriving: a pause between passes lets
+		 * them gather, so a storm costs a CRL a second per CA, not a
+		 * CRL per revocation, however large the CRL.
+		 */
+		if (pass > 0)
+			usleep(CORE_CRL_GATHER_MS * 1000);
+		issued = 0;
+		if ((rc = core_crl_refresh_due(ctx, &issued)) != 0 ||
+		    issued == 0)
+			break;
+		total += issued;
+	}
+	if (total > 0)
+		log_info("crl after revocations (job %lld): issued %d CRL%s",
+		    (long long)job->id, total, total == 1 ? "" : "s");
+	if (rc != 0)
+		return fp_fail(st, rc < 0 ? (enum fp_err) - rc : FP_E_INTERNAL,
+		    "some CRLs failed (%s)", fp_err_default(rc));
+	return 0;
+}
+
+/*
+ * Empty this host's OCSP caches (nginx's ocsp_cache_dir, our answers).
+ * The revinfo class child does it whenever a revocation commits on any
+ * host (the loop below); as a job (`fleetpki job` can queue one) it runs
+ * on whichever host claims it.
+ */
+static int
+job_ocsp_purge(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	(void)job;
+	(void)st;
+	core_ocsp_invalidate(ctx);
+	return 0;
+}
+
+/* Keep the newest crl_history CRLs of each CA (sql/015). */
+static int
+job_crl_prune(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	int64_t deleted = 0;
+	int rc;
+
+	(void)job;
+	if ((rc = core_crl_prune(ctx, &deleted)) != 0)
+		return fp_fail(st, (enum fp_err) - rc,
+		    "pruning CRLs failed (%s)", fp_err_default(rc));
+	if (deleted > 0)
+		log_info("crl prune: deleted %lld old CRL%s",
+		    (long long)deleted, deleted == 1 ? "" : "s");
+	return 0;
+}
+
+/*
  * Forget Idempotency-Keys older than they are honoured (a day): the
  * table stays the size of a day's keyed issuances.
  */
@@ -83,7 +155,10 @@ job_idempotency_prune(struct fp_ctx *ctx, const struct job_rec *job,
 
 const struct job_kind worker_job_kinds[] = {
 	{ "crl.refresh", "pki", JOB_EVERY_TICK, 300, 3, job_crl_refresh },
+	{ CORE_CRL_REVOKED_JOB, "pki", 0, 300, 5, job_crl_revoked },
 	{ "idempotency.prune", "pki", 3600, 120, 3, job_idempotency_prune },
+	{ "crl.prune", "pki", 3600, 300, 3, job_crl_prune },
+	{ "ocsp.purge", "revinfo", 0, 30, 1, job_ocsp_purge },
 };
 const size_t worker_njob_kinds = FP_ARRAY_LEN(worker_job_kinds);
 
@@ -253,6 +328,13 @@ worker_class_run(const struct config *cfg, const char *class)
 			wait_ms = next_ms;
 		if (!w_stop && wait_ms > 0)
 			(void)store_job_wait(ctx.db, (int)wait_ms);
+		/*
+		 * A revocation committed somewhere: this host's nginx must
+		 * not answer OCSP from its copy (sql/016).  The revinfo class
+		 * has no work but this, so it is never busy when one comes.
+		 */
+		if (store_revoked_heard())
+			core_ocsp_invalidate(&ctx);
 	}
 	store_close(ctx.db);
 	core_cache_flush();

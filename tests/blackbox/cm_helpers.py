@@ -21,7 +21,7 @@ import urllib.parse
 
 import pytest
 
-from helpers import Crl, openssl, random_name, x509_text
+from helpers import Crl, crl_with, openssl, random_name, x509_text
 
 API = "/api/v1"
 ROOT = API + "/root-certificate/obtain"
@@ -171,6 +171,10 @@ class CmTenant:
         r = self.x509_get("/x509/v1/ca/crl")
         assert r.status == 200, r
         return Crl(r.json()["crl"])
+
+    def crl_with(self, *serials):
+        """The CRL once the worker has put 'serials' in it."""
+        return crl_with(lambda: self.crl().pem, *serials)
 
     def x509_total(self):
         """How many live certificates the tenant has (X.509 list)."""

@@ -267,6 +267,10 @@ class Tenant:
         assert r.status == 200, r
         return r.json()["crl"]
 
+    def crl_with(self, *serials):
+        """The CRL once the worker has put 'serials' in it."""
+        return helpers.crl_with(self.crl_pem, *serials)
+
 
 @pytest.fixture(scope="session")
 def make_tenant(stack):

@@ -297,6 +297,19 @@ class Crl:
         return r.returncode == 0 and "verify OK" in r.stdout_text + r.stderr_text
 
 
+def crl_with(fetch_pem, *serials, timeout=30):
+    """The CRL 'fetch_pem()' answers once it lists every serial in 'serials'
+    (ints, or hex strings): revocations reach the CRL through the worker
+    (sql/014), within seconds rather than in the revoking request."""
+    want = {int(x, 16) if isinstance(x, str) else x for x in serials}
+
+    def ready():
+        c = Crl(fetch_pem())
+        return c if want <= c.serials else None
+
+    return wait_until(ready, timeout, f"a CRL listing {sorted(want)}")
+
+
 def crl_dp_urls(cert_pem):
     text = x509_text(cert_pem)
     m = re.search(r"X509v3 CRL Distribution Points:\s*\n(.*?)"

@@ -1,6 +1,6 @@
 """fleetpki-worker: the CRL job."""
 
-from helpers import Crl, pid_alive_in
+from helpers import Crl, pid_alive_in, serial
 
 
 def config_with(cli, tmp_path, **settings):
@@ -36,7 +36,7 @@ def test_once_regenerates_crls_within_the_margin(cli, make_tenant, tmp_path, wor
     ca = t.ca_pem()
     fp, pem = t.issue(work.csr("p256"))
     assert t.delete(f"/x509/v1/certificates/{fp}").status == 204
-    before = Crl(t.crl_pem())
+    before = t.crl_with(serial(pem))
     # A refresh margin longer than the validity: every CRL is due.
     conf = config_with(cli, tmp_path, crl_validity=86400, crl_refresh_margin=172800)
     cli.run("--once", program="fleetpki-worker", config=conf, timeout=120)
@@ -44,3 +44,55 @@ def test_once_regenerates_crls_within_the_margin(cli, make_tenant, tmp_path, wor
     assert after.number > before.number
     assert after.serials == before.serials
     assert after.verifies_with(ca, work)
+
+
+def test_crl_history_is_bounded(cli, make_tenant, tmp_path, work, env):
+    """The worker keeps the newest crl_history CRLs of each CA (sql/015):
+    the newest is still served, CRL numbers still grow."""
+    from helpers import psql
+
+    t = make_tenant()
+    for i in range(4):
+        fp, pem = t.issue(work.csr("p256", subject=f"/CN=history {i}"))
+        assert t.delete(f"/x509/v1/certificates/{fp}").status == 204
+        t.crl_with(serial(pem))
+    url = env["FLEETPKI_DATABASE_URL"]
+    q = (f"SELECT count(*), max(l.crl_number) FROM crls l JOIN tenants t ON "
+         f"t.id = l.tenant_id WHERE t.name = '{t.name}'")
+    count, newest = map(int, psql(url, q).split("|"))
+    assert count >= 5  # the CA's first CRL and one a revocation at least
+    conf = config_with(cli, tmp_path, crl_history=2)
+    cli.run("--once", program="fleetpki-worker", config=conf, timeout=120)
+    count2, newest2 = map(int, psql(url, q).split("|"))
+    assert count2 == 2 and newest2 >= newest
+    crl = Crl(t.crl_pem())
+    assert crl.number == newest2 and len(crl.serials) == 4
+
+
+def test_expired_certificates_leave_the_crl(cli, make_tenant, tmp_path, work, env):
+    """A revoked certificate stays on the CRL until crl_expired_keep after
+    its notAfter, then leaves it (RFC 5280 3.3); OCSP still knows it."""
+    from helpers import psql
+
+    t = make_tenant()
+    fp_old, pem_old = t.issue(work.csr("p256", subject="/CN=expired"))
+    fp_new, pem_new = t.issue(work.csr("p256", subject="/CN=current"))
+    for fp in (fp_old, fp_new):
+        assert t.delete(f"/x509/v1/certificates/{fp}").status == 204
+    t.crl_with(serial(pem_old), serial(pem_new))
+    # As if the first had expired ten days ago.
+    psql(env["FLEETPKI_DATABASE_URL"],
+         f"UPDATE certificates SET not_after = now() - interval '10 days' "
+         f"WHERE fingerprint = '{fp_old}'")
+    # Kept 30 days: still listed at the next CRL.
+    conf = config_with(cli, tmp_path, crl_expired_keep=30 * 86400, crl_refresh_margin=172800,
+                       crl_validity=86400)
+    cli.run("--once", program="fleetpki-worker", config=conf, timeout=120)
+    assert {serial(pem_old), serial(pem_new)} <= Crl(t.crl_pem()).serials
+    # Kept a day: gone from the next one; the other stays.
+    conf = config_with(cli, tmp_path, crl_expired_keep=86400, crl_refresh_margin=172800,
+                       crl_validity=86400)
+    cli.run("--once", program="fleetpki-worker", config=conf, timeout=120)
+    crl = Crl(t.crl_pem())
+    assert serial(pem_new) in crl.serials and serial(pem_old) not in crl.serials
+    assert crl.verifies_with(t.ca_pem(), work)

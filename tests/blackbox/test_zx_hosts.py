@@ -16,7 +16,7 @@ import pytest
 
 import helpers
 from conftest import Cli, free_ports, read_env
-from helpers import Client, Crl, random_name, scripts_down, scripts_up
+from helpers import Client, crl_with, random_name, scripts_down, scripts_up, wait_until
 
 
 def psql(env, sql):
@@ -113,14 +113,32 @@ def test_revocation_on_a_shows_on_b(host_a, host_b, tenant, work):
         res = ocsp_query(work, ca_pem, certs=[pem], url=host_b["FLEETPKI_HTTP_URL"] + "/ocsp")
         assert res.summary("cert0.pem") == "revoked", res
         serial = int(cert_serial_hex(pem), 16)
-        crl_b = Crl(b.get("/x509/v1/ca/crl", token=tok).json()["crl"])
-        crl_a = Crl(a.get("/x509/v1/ca/crl", token=tok).json()["crl"])
+        # The CRL follows within seconds, from either host's worker.
+        crl_b = crl_with(lambda: b.get("/x509/v1/ca/crl", token=tok).json()["crl"], serial)
+        crl_a = crl_with(lambda: a.get("/x509/v1/ca/crl", token=tok).json()["crl"], serial)
         assert serial in crl_b.serials and serial in crl_a.serials
         assert len(crl_b.serials) == i + 1 and len(crl_a.serials) == i + 1
         numbers += [crl_a.number, crl_b.number]
     # CRL numbers only grow, whichever host is asked.
     assert numbers == sorted(numbers), numbers
     assert numbers[-1] > numbers[0]
+
+
+def test_revocation_on_a_empties_bs_ocsp_cache(host_a, host_b, tenant, work):
+    """Host B's worker hears every revocation (sql/016) and empties B's
+    nginx OCSP cache: a file placed there (nginx would never remove it)
+    is gone after a revocation through host A."""
+    owned = host_a
+    a = owned.client
+    tok = owned.cli.token(tenant)
+    cache = Path(host_b["FLEETPKI_DIR"]) / "nginx/cache/ocsp"
+    marker = cache / "marker"
+    marker.write_text("an answer B's nginx kept\n")
+    r = a.post(CERTS, {"csr": work.csr(subject="/CN=purge b")}, token=tok)
+    assert r.status == 201, r
+    assert marker.exists()
+    assert a.delete(f"{CERTS}/{r.json()['certificateFingerprint']}", token=tok).status == 204
+    wait_until(lambda: not marker.exists(), 30, "host B's worker to empty its OCSP cache")
 
 
 def test_scheduled_jobs_run_once_across_hosts(host_a, host_b):

@@ -80,7 +80,7 @@ test_buf(void **state)
 	buf_reset(&b);
 	assert_int_equal(b.len, 0);
 	assert_string_equal((char *)b.data, "");
-	buf_append(&b, "\0z", 2);	/* binary-safe */
+	buf_append(&b, "\0z", 2); /* binary-safe */
 	assert_int_equal(b.len, 2);
 	s = buf_steal(&b, &len);
 	assert_int_equal(len, 2);
@@ -153,10 +153,10 @@ write_config(const char *text)
 	return path;
 }
 
-#define KEYS \
-	"master_key = 000102030405060708090a0b0c0d0e0f" \
-	"101112131415161718191a1b1c1d1e1f\n" \
-	"pepper = ffeeddccbbaa99887766554433221100" \
+#define KEYS                                                                   \
+	"master_key = 000102030405060708090a0b0c0d0e0f"                        \
+	"101112131415161718191a1b1c1d1e1f\n"                                   \
+	"pepper = ffeeddccbbaa99887766554433221100"                            \
 	"ffeeddccbbaa99887766554433221100\n"
 
 static void
@@ -165,17 +165,17 @@ test_config(void **state)
 	struct config cfg;
 	char *path, *err = NULL;
 
-	path = write_config("# comment\n" KEYS
-	    "workers = 7   # trailing comment\n"
-	    "socket_mode = 0640\n"
-	    "database_url = postgresql://u@h:5/db\n\n");
+	path =
+	    write_config("# comment\n" KEYS "workers = 7   # trailing comment\n"
+	                 "socket_mode = 0640\n"
+	                 "database_url = postgresql://u@h:5/db\n\n");
 	assert_int_equal(config_load(path, &cfg, &err), 0);
 	assert_int_equal(cfg.workers, 7);
 	assert_int_equal(cfg.socket_mode, 0640);
 	assert_string_equal(cfg.database_url, "postgresql://u@h:5/db");
 	assert_int_equal(cfg.master_key[1], 0x01);
 	assert_int_equal(cfg.pepper[0], 0xff);
-	assert_int_equal(cfg.crl_validity, 86400);	/* default */
+	assert_int_equal(cfg.crl_validity, 86400); /* default */
 	config_free(&cfg);
 	unlink(path);
 	free(path);
@@ -185,15 +185,14 @@ static void
 test_config_errors(void **state)
 {
 	static const char *const bad[] = {
-		KEYS "wrokers = 2\n",		/* unknown key: a typo */
-		KEYS "workers = two\n",
-		KEYS "workers = 0\n",		/* out of range */
-		KEYS "workers\n",		/* no '=' */
-		KEYS "listen = \n",		/* empty string */
+		KEYS "wrokers = 2\n", /* unknown key: a typo */
+		KEYS "workers = two\n", KEYS "workers = 0\n", /* out of range */
+		KEYS "workers\n", /* no '=' */
+		KEYS "listen = \n", /* empty string */
 		KEYS "socket_mode = 0999\n",
 		"pepper = ffeeddccbbaa99887766554433221100"
-		    "ffeeddccbbaa99887766554433221100\n", /* no master_key */
-		KEYS "master_key = 0011\n",	/* short key */
+		"ffeeddccbbaa99887766554433221100\n", /* no master_key */
+		KEYS "master_key = 0011\n", /* short key */
 	};
 	struct config cfg;
 	char *path, *err;
