@@ -96,9 +96,15 @@
 	"tenant_id = $1 AND profile_id IS NULL AND " \
 	"$4::text = 'UNATTRIBUTED DEVICE PROFILE')"
 
+/*
+ * The events table also keeps what only operators and webhooks see
+ * (DEVICE_BLOCKED_ATTEMPT): notifications are the spec's four types.
+ */
 #define SQL_TAGS_EVENT_WHERE \
 	" FROM events e WHERE e.tenant_id = $1 AND e.device_id IN " \
-	"(SELECT device_id FROM ds) AND ($5::text IS NULL OR e.type = $5) "
+	"(SELECT device_id FROM ds) AND e.type IN ('DEVICE_STATE_CHANGE', " \
+	"'DEVICE_INFO_CHANGE', 'DEVICE_PROPERTIES_CHANGE', 'DEVICE_ERROR') " \
+	"AND ($5::text IS NULL OR e.type = $5) "
 #define SQL_TAGS_CLONE_FROM \
 	" FROM device_clone_events c JOIN devices d ON d.tenant_id = " \
 	"c.tenant_id AND d.id = c.device_id WHERE c.tenant_id = $1 AND " \

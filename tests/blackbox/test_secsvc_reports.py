@@ -128,6 +128,18 @@ def test_notifications_by_rot_type_and_range(t):
     assert [x["Type"] for x in r.json()["Notifications"]] == ["DEVICE_INFO_CHANGE", "DEVICE_ERROR"]
 
 
+def test_notifications_are_the_four_types_only(t):
+    """The events table also holds what only operators and webhooks see (a
+    blocked device's attempt): /notification/get shows the spec's four."""
+    rot = t.seed_devices(1)[0]
+    add_event(t, rot, "DEVICE_BLOCKED_ATTEMPT", {"Request": "heartbeat"})
+    add_event(t, rot, "DEVICE_ERROR", {"Error": "boom"})
+    r = t.post("/notification/get", {"FromDate": ago(days=1), "ROTPublicUIDs": [rot]})
+    assert r.status == 200, r
+    assert [x["Type"] for x in r.json()["Notifications"]] == ["DEVICE_ERROR"]
+    assert r.json()["TotalRecords"] == 1
+
+
 def test_notifications_by_tag_through_a_profile(t):
     uid = t.profile()
     rots = t.seed_devices(2, profile=uid)
