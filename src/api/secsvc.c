@@ -303,12 +303,10 @@ secsvc_profile_get(struct http_req *req, struct http_resp *resp,
 	size_t i, n = 0;
 	int rc;
 
-	if (in->tags.v != NULL && in->name != NULL)
+	/* An empty TagNames is no filter (as if absent). */
+	if (in->tags.n > 0 && in->name != NULL)
 		return fp_fail(st, FP_E_BADREQ,
 		    "Bad Request. Give TagNames or ProfileName, not both.");
-	if (in->tags.v != NULL && in->tags.n == 0)
-		return fp_fail(st, FP_E_BADREQ,
-		    "Bad Request. TagNames must name at least one tag.");
 	if ((rc = core_reg_page(NULL, in->page.v, &pg, st)) != 0 ||
 	    (rc = core_profile_list(req->ctx, req->tenant.id, in->name, &tags,
 	         &pg, &rows, &n, &total, st)) != 0)
@@ -909,7 +907,7 @@ secsvc_rotpublicuid_get(struct http_req *req, struct http_resp *resp,
 	size_t n = 0;
 	int rc;
 
-	if (in->profile != NULL && in->tags.v != NULL)
+	if (in->profile != NULL && in->tags.n > 0)
 		return fp_fail(st, FP_E_BADREQ,
 		    "Bad Request. Give DeviceProfileUID or TagNames, not "
 		    "both.");
