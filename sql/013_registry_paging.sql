@@ -6,14 +6,21 @@
 -- is inserted, a dense position in its tenant (1, 2, 3, ...), so page N
 -- of ALL is "list_pos > (N-1)*100 ORDER BY list_pos LIMIT 100", one
 -- index range whatever N is.  The positions come from a per-tenant
--- counter row, taken in the inserting transaction (a rolled-back insert
--- gives its position back; concurrent inserts of one tenant queue on
--- that row for the rest of their transaction, which sealing can afford).
--- The same row counts the tenant's devices and its blocked ones, so
+-- counter row, locked by the inserting transaction until it ends (a
+-- rolled-back insert gives its positions back; concurrent inserts of one
+-- tenant queue on that row, which sealing can afford).  The same row
+-- counts the tenant's devices and its allow-list entries, so
 -- TotalRecords is one row read, never count(*) over the fleet.
 --
+-- The counter row is read and locked once per transaction, and written
+-- once per statement: a row trigger that updated it per device would
+-- leave one dead version per device in the transaction, each found by
+-- walking the ones before (quadratic in a batch of 500,000).  The row
+-- trigger keeps the transaction's last position in a transaction-local
+-- setting; a statement trigger adds the statement's rows to the counter.
+--
 -- Whoever inserts (the CLI's `device seal`, the tests' plain INSERT) goes
--- through the trigger; the counters are the owner's, written only by
+-- through the triggers; the counters are the owner's, written only by
 -- these SECURITY DEFINER triggers, read by the app.
 
 ALTER TABLE devices ADD COLUMN list_pos bigint;
@@ -21,19 +28,17 @@ ALTER TABLE devices ADD COLUMN list_pos bigint;
 CREATE TABLE device_counts (
 	tenant_id	bigint PRIMARY KEY REFERENCES tenants (id),
 	devices		bigint NOT NULL DEFAULT 0 CHECK (devices >= 0),
-	blocked		bigint NOT NULL DEFAULT 0 CHECK (blocked >= 0),
 	-- entries of the allow list (/device/whitelist/get's TotalRecords)
 	allowlisted	bigint NOT NULL DEFAULT 0 CHECK (allowlisted >= 0)
 );
 
--- Devices that exist already (none on a fresh database).
+-- Devices and entries that exist already (none on a fresh database).
 UPDATE devices d SET list_pos = n.pos
 FROM (SELECT id, row_number() OVER (PARTITION BY tenant_id ORDER BY id) AS pos
       FROM devices) n
 WHERE n.id = d.id;
-INSERT INTO device_counts (tenant_id, devices, blocked)
-SELECT tenant_id, count(*), count(*) FILTER (WHERE blocked_at IS NOT NULL)
-FROM devices GROUP BY tenant_id;
+INSERT INTO device_counts (tenant_id, devices)
+SELECT tenant_id, count(*) FROM devices GROUP BY tenant_id;
 INSERT INTO device_counts AS c (tenant_id, allowlisted)
 SELECT tenant_id, count(*) FROM device_allowlist GROUP BY tenant_id
 ON CONFLICT (tenant_id) DO UPDATE SET allowlisted = EXCLUDED.allowlisted;
@@ -46,13 +51,23 @@ CREATE INDEX devices_blocked_pos ON devices (tenant_id, list_pos)
 
 CREATE FUNCTION fleetpki_device_pos() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+	k text := 'fleetpki_pos.t' || NEW.tenant_id;
+	v text := current_setting(k, true);
+	n bigint;
 BEGIN
-	INSERT INTO device_counts AS c (tenant_id, devices, blocked)
-	VALUES (NEW.tenant_id, 1,
-	    CASE WHEN NEW.blocked_at IS NULL THEN 0 ELSE 1 END)
-	ON CONFLICT (tenant_id) DO UPDATE
-	    SET devices = c.devices + 1, blocked = c.blocked + EXCLUDED.blocked
-	RETURNING c.devices INTO NEW.list_pos;
+	IF v IS NULL OR v = '' THEN
+		-- First device of this tenant in the transaction: lock its
+		-- counter row until the end of the transaction.
+		INSERT INTO device_counts (tenant_id) VALUES (NEW.tenant_id)
+		ON CONFLICT (tenant_id) DO NOTHING;
+		SELECT devices INTO n FROM device_counts
+		WHERE tenant_id = NEW.tenant_id FOR UPDATE;
+	ELSE
+		n := v::bigint;
+	END IF;
+	NEW.list_pos := n + 1;
+	PERFORM set_config(k, (n + 1)::text, true);
 	RETURN NEW;
 END;
 $$;
@@ -60,26 +75,21 @@ REVOKE ALL ON FUNCTION fleetpki_device_pos() FROM PUBLIC;
 CREATE TRIGGER devices_list_pos BEFORE INSERT ON devices
 	FOR EACH ROW EXECUTE FUNCTION fleetpki_device_pos();
 
--- A position is for life: a device keeps its tenant and its place.
-CREATE FUNCTION fleetpki_device_blocked() RETURNS trigger
+-- The statement's devices, counted: the counter equals the last position.
+CREATE FUNCTION fleetpki_device_count() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 BEGIN
-	IF NEW.list_pos <> OLD.list_pos OR NEW.tenant_id <> OLD.tenant_id THEN
-		RAISE EXCEPTION 'a device keeps its tenant and list position';
-	END IF;
-	IF (OLD.blocked_at IS NULL) <> (NEW.blocked_at IS NULL) THEN
-		UPDATE device_counts
-		SET blocked = blocked +
-		    CASE WHEN NEW.blocked_at IS NULL THEN -1 ELSE 1 END
-		WHERE tenant_id = NEW.tenant_id;
-	END IF;
-	RETURN NEW;
+	UPDATE device_counts c SET devices = c.devices + x.n
+	FROM (SELECT tenant_id, count(*) AS n FROM devices_new
+	      GROUP BY tenant_id) x
+	WHERE c.tenant_id = x.tenant_id;
+	RETURN NULL;
 END;
 $$;
-REVOKE ALL ON FUNCTION fleetpki_device_blocked() FROM PUBLIC;
-CREATE TRIGGER devices_blocked_count AFTER UPDATE OF blocked_at, list_pos,
-	tenant_id ON devices
-	FOR EACH ROW EXECUTE FUNCTION fleetpki_device_blocked();
+REVOKE ALL ON FUNCTION fleetpki_device_count() FROM PUBLIC;
+CREATE TRIGGER devices_counted AFTER INSERT ON devices
+	REFERENCING NEW TABLE AS devices_new
+	FOR EACH STATEMENT EXECUTE FUNCTION fleetpki_device_count();
 
 -- The allow list's entries, counted once per statement (a CSV upload of
 -- 100,000 rows is one INSERT and one DELETE: two counter updates).

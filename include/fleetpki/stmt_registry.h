@@ -67,8 +67,12 @@
 	    "WHERE tenant_id = $1 AND uid = $2 RETURNING '{}'::text")                                           \
 	/* registry.c: device lists (sql/013: list_pos, device_counts) */                                       \
 	X(DEVICE_COUNTS,                                                                                        \
-	    "SELECT devices, blocked, allowlisted FROM device_counts "                                          \
+	    "SELECT devices, allowlisted FROM device_counts "                                                   \
 	    "WHERE tenant_id = $1")                                                                             \
+	/* the blocked set's own partial index (devices_blocked_pos) */                                         \
+	X(DEVICE_COUNT_BLOCKED,                                                                                 \
+	    "SELECT count(*) FROM devices WHERE tenant_id = $1 "                                                \
+	    "AND blocked_at IS NOT NULL")                                                                       \
 	X(DEVICE_PAGE_ALL,                                                                                      \
 	    "SELECT rot, list_pos FROM devices WHERE tenant_id = $1 "                                           \
 	    "AND list_pos > $2 ORDER BY list_pos LIMIT 100 OFFSET $3")                                          \

@@ -85,10 +85,11 @@ int store_profile_bootstrap_delete(struct db *, int64_t tenant,
 /* The per-tenant counters of sql/013 (zeros for a tenant with none). */
 struct device_counts {
 	int64_t devices;
-	int64_t blocked;
 	int64_t allowlisted;
 };
 int store_device_counts(struct db *, int64_t tenant, struct device_counts *);
+/* The number of blocked devices (over the blocked set's own index). */
+int store_device_count_blocked(struct db *, int64_t tenant, int64_t *n);
 
 enum reg_filter { REG_ALL, REG_WHITELISTED, REG_BLACKLISTED };
 

@@ -237,7 +237,6 @@ core_profile_list(struct fp_ctx *ctx, int64_t tenant, const char *name,
 {
 	int64_t after, offset;
 
-	(void)st;
 	/* A tenant has few profiles: OFFSET over them, by id. */
 	page_window(pg, 0, &after, &offset);
 	if (pg->have_token)
@@ -303,7 +302,9 @@ core_device_list(struct fp_ctx *ctx, int64_t tenant, enum reg_filter filter,
 		*total = c.devices;
 		break;
 	case REG_BLACKLISTED:
-		*total = c.blocked;
+		if ((rc = store_device_count_blocked(ctx->db, tenant, total)) !=
+		    0)
+			return rc;
 		break;
 	case REG_WHITELISTED:
 		if ((rc = store_device_count_allowed(ctx->db, tenant, total)) !=
@@ -489,7 +490,7 @@ core_allowlist_csv(struct fp_ctx *ctx, struct arena *a, int64_t tenant,
 				break;
 		}
 		if (k < 3 || f[2] + flen[2] != l + llen) {
-			csv_reject(a, rep, line, l, k < 3 ? llen : flen[0],
+			csv_reject(a, rep, line, f[0], flen[0],
 			    "a row has three fields: Id,Type,Action");
 			continue;
 		}

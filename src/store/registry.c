@@ -225,7 +225,6 @@ store_profile_bootstrap_delete(struct db *db, int64_t tenant, const char *uid)
 
 static const struct colmap counts_cols[] = {
 	COL_I64(struct device_counts, devices),
-	COL_I64(struct device_counts, blocked),
 	COL_I64(struct device_counts, allowlisted),
 };
 static const struct rowmap counts_rows =
@@ -264,6 +263,16 @@ store_device_page(struct db *db, int64_t tenant, enum reg_filter filter,
 	q_i64(&p, after);
 	q_i64(&p, offset);
 	return q_many(db, id, &p, &rot_rows, (void **)out, n);
+}
+
+int
+store_device_count_blocked(struct db *db, int64_t tenant, int64_t *n)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, tenant);
+	return q_count(db, STMT_DEVICE_COUNT_BLOCKED, &p, n);
 }
 
 int

@@ -525,13 +525,41 @@ def test_rotpublicuid_bad_input_and_isolation(stack, a, b):
 
 
 def test_counters_follow_inserts_and_blocks(stack):
-    """sql/013's counters: what TotalRecords reads equals count(*)."""
+    """sql/013's counter and positions: what TotalRecords reads equals
+    count(*), positions are 1..n."""
     t = make_secsvc_tenant(stack)
     rots = t.seed_devices(20) + t.seed_devices(5)
     block(t, rots[:7])
     block(t, rots[:2], on=False)
     block(t, rots[3:4])  # already blocked: counted once
-    row = psql(t.url, f"SELECT devices, blocked FROM device_counts WHERE tenant_id = {t.id}")
-    assert row == "25|5"
+    row = psql(t.url, f"SELECT devices FROM device_counts WHERE tenant_id = {t.id}")
+    assert row == "25"
+    assert t.post("/device/list/get", {"Filter": "BLACKLISTED"}).json()["TotalRecords"] == 5
     pos = psql(t.url, f"SELECT min(list_pos), max(list_pos), count(DISTINCT list_pos) FROM devices WHERE tenant_id = {t.id}")
     assert pos == "1|25|25"
+
+
+def _insert(t, first, n):
+    return (f"INSERT INTO devices (tenant_id, rot, serial, secret_sealed) "
+            f"SELECT {t.id}, upper(lpad(to_hex({first}::bigint + g), 16, '0')), 'S' || g, "
+            f"'\\x00'::bytea FROM generate_series(1, {n}) g;")
+
+
+def test_positions_stay_dense_across_statements_and_rollbacks(stack):
+    """Several statements in one transaction, a rolled-back transaction and
+    a rolled-back savepoint: positions stay 1..n with no gap, the counter
+    equals n, and page N still starts at device (N-1)*100+1."""
+    t = make_secsvc_tenant(stack)
+    base = (0xD0000000 + t.id) << 24
+    psql(t.url, "BEGIN; " + _insert(t, base, 150) + _insert(t, base + 1000, 60) + "COMMIT;")
+    psql(t.url, "BEGIN; " + _insert(t, base + 2000, 70) + "ROLLBACK;")
+    psql(t.url, "BEGIN; " + _insert(t, base + 3000, 5) + "SAVEPOINT s; " + _insert(t, base + 4000, 40)
+         + "ROLLBACK TO SAVEPOINT s; " + _insert(t, base + 5000, 45) + "COMMIT;")
+    t.seed_devices(1)
+    n = 150 + 60 + 5 + 45 + 1
+    pos = psql(t.url, f"SELECT min(list_pos), max(list_pos), count(*) FROM devices WHERE tenant_id = {t.id}")
+    assert pos == f"1|{n}|{n}"
+    assert psql(t.url, f"SELECT devices FROM device_counts WHERE tenant_id = {t.id}") == str(n)
+    order = psql(t.url, f"SELECT rot FROM devices WHERE tenant_id = {t.id} ORDER BY id").splitlines()
+    got, total = all_pages(t, "/device/list/get", {}, "ROTPublicUIDs")
+    assert got == order and total == n
