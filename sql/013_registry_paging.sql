@@ -12,12 +12,12 @@
 -- counts the tenant's devices and its allow-list entries, so
 -- TotalRecords is one row read, never count(*) over the fleet.
 --
--- The counter row is read and locked once per transaction, and written
--- once per statement: a row trigger that updated it per device would
--- leave one dead version per device in the transaction, each found by
--- walking the ones before (quadratic in a batch of 500,000).  The row
--- trigger keeps the transaction's last position in a transaction-local
--- setting; a statement trigger adds the statement's rows to the counter.
+-- The counter row is read once per statement and written once per
+-- statement: a row trigger that updated it per device would leave one
+-- dead version per device in the transaction, each found by walking the
+-- ones before (quadratic in a batch of 500,000).  The row trigger keeps
+-- the statement's last position in a transaction-local setting; a
+-- statement trigger adds the statement's rows to the counter.
 --
 -- Whoever inserts (the CLI's `device seal`, the tests' plain INSERT) goes
 -- through the triggers; the counters are the owner's, written only by
@@ -57,12 +57,15 @@ DECLARE
 	n bigint;
 BEGIN
 	IF v IS NULL OR v = '' THEN
-		-- First device of this tenant in the transaction: lock its
-		-- counter row until the end of the transaction.
+		-- First device of this tenant in the statement: its counter
+		-- row, locked until the end of the transaction.
 		INSERT INTO device_counts (tenant_id) VALUES (NEW.tenant_id)
 		ON CONFLICT (tenant_id) DO NOTHING;
 		SELECT devices INTO n FROM device_counts
 		WHERE tenant_id = NEW.tenant_id FOR UPDATE;
+		PERFORM set_config('fleetpki_pos.tenants',
+		    coalesce(current_setting('fleetpki_pos.tenants', true), '')
+		    || ' ' || NEW.tenant_id, true);
 	ELSE
 		n := v::bigint;
 	END IF;
@@ -75,14 +78,40 @@ REVOKE ALL ON FUNCTION fleetpki_device_pos() FROM PUBLIC;
 CREATE TRIGGER devices_list_pos BEFORE INSERT ON devices
 	FOR EACH ROW EXECUTE FUNCTION fleetpki_device_pos();
 
--- The statement's devices, counted: the counter equals the last position.
+-- After each statement: the rows it inserted are counted, and the
+-- positions the row trigger handed out are forgotten.  A row the
+-- statement did not insert after all (INSERT ... ON CONFLICT DO NOTHING,
+-- as `device seal` does) took a position too: then the statement's rows
+-- are renumbered into the counter's next positions (in their order), so
+-- no gap stays.
 CREATE FUNCTION fleetpki_device_count() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+	r record;
+	c bigint;
+	t text;
 BEGIN
-	UPDATE device_counts c SET devices = c.devices + x.n
-	FROM (SELECT tenant_id, count(*) AS n FROM devices_new
-	      GROUP BY tenant_id) x
-	WHERE c.tenant_id = x.tenant_id;
+	FOR t IN SELECT x FROM regexp_split_to_table(
+	    coalesce(current_setting('fleetpki_pos.tenants', true), ''), ' ') x
+	    WHERE x <> '' LOOP
+		PERFORM set_config('fleetpki_pos.t' || t, '', true);
+	END LOOP;
+	PERFORM set_config('fleetpki_pos.tenants', '', true);
+	FOR r IN SELECT tenant_id, count(*) AS n, min(list_pos) AS lo,
+	    max(list_pos) AS hi FROM devices_new GROUP BY tenant_id LOOP
+		SELECT devices INTO c FROM device_counts
+		WHERE tenant_id = r.tenant_id;
+		IF r.lo <> c + 1 OR r.hi <> c + r.n THEN
+			UPDATE devices d SET list_pos = -(c + x.rn)
+			FROM (SELECT id, row_number() OVER (ORDER BY list_pos) AS rn
+			      FROM devices_new WHERE tenant_id = r.tenant_id) x
+			WHERE d.id = x.id;
+			UPDATE devices SET list_pos = -list_pos
+			WHERE tenant_id = r.tenant_id AND list_pos < 0;
+		END IF;
+		UPDATE device_counts SET devices = c + r.n
+		WHERE tenant_id = r.tenant_id;
+	END LOOP;
 	RETURN NULL;
 END;
 $$;

@@ -563,3 +563,35 @@ def test_positions_stay_dense_across_statements_and_rollbacks(stack):
     order = psql(t.url, f"SELECT rot FROM devices WHERE tenant_id = {t.id} ORDER BY id").splitlines()
     got, total = all_pages(t, "/device/list/get", {}, "ROTPublicUIDs")
     assert got == order and total == n
+
+
+def test_positions_stay_dense_when_on_conflict_skips_rows(stack):
+    """`device seal` inserts with ON CONFLICT (rot) DO NOTHING: rows it
+    skips (in the middle, at the end, all of them, another tenant's ROT)
+    leave no gap in the positions."""
+    t = make_secsvc_tenant(stack)
+    other = make_secsvc_tenant(stack)
+    base = (0xE0000000 + t.id) << 24
+    theirs = other.seed_devices(1)[0]
+    psql(t.url, _insert(t, base, 10))
+    mine = psql(t.url, f"SELECT rot FROM devices WHERE tenant_id = {t.id} ORDER BY id").splitlines()
+
+    def ins(rots):
+        vals = ",".join(f"({t.id}, '{r}', 'S', '\\x00'::bytea)" for r in rots)
+        return (f"INSERT INTO devices (tenant_id, rot, serial, secret_sealed) VALUES {vals} "
+                f"ON CONFLICT (rot) DO NOTHING;")
+    new = ["%016X" % (base + 100 + i) for i in range(6)]
+    psql(t.url, "BEGIN; " + ins([new[0], mine[3], new[1], theirs, new[2]])   # skips in the middle
+         + ins([new[3], mine[0]])                                           # skips at the end
+         + ins([mine[1], theirs])                                           # skips all
+         + ins([new[4], new[5]]) + "COMMIT;")
+    t.seed_devices(2)
+    n = 10 + 6 + 2
+    assert psql(t.url, f"SELECT min(list_pos), max(list_pos), count(*) FROM devices "
+                       f"WHERE tenant_id = {t.id}") == f"1|{n}|{n}"
+    assert psql(t.url, f"SELECT devices FROM device_counts WHERE tenant_id = {t.id}") == str(n)
+    by_pos = psql(t.url, f"SELECT rot FROM devices WHERE tenant_id = {t.id} ORDER BY list_pos").splitlines()
+    assert by_pos[:16] == mine + new
+    j = t.post("/device/list/get", {}).json()
+    assert j["ROTPublicUIDs"] == by_pos and j["TotalRecords"] == n
+    assert psql(t.url, f"SELECT tenant_id FROM devices WHERE rot = '{theirs}'") == str(other.id)
