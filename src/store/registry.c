@@ -410,6 +410,9 @@ static const char allow_upload_create[] =
     "CREATE TEMPORARY TABLE allow_upload (line bigint NOT NULL, "
     "kind text NOT NULL, value text NOT NULL, add boolean NOT NULL) "
     "ON COMMIT DROP";
+/* The merge sorts the upload twice (last row per Id, then file order):
+ * in memory, not on disk (100,000 rows sort in about 10 MB). */
+static const char allow_upload_mem[] = "SET LOCAL work_mem = '64MB'";
 static const char allow_upload_copy[] =
     "COPY allow_upload (line, kind, value, add) FROM STDIN";
 static const char allow_upload_merge[] =
@@ -461,7 +464,9 @@ allow_copy_tx(struct db *db, void *arg)
 	if (conn == NULL)
 		return -FP_E_UNAVAILABLE;
 	if ((rc = pq_ok(conn, PQexec(conn, allow_upload_create),
-	         PGRES_COMMAND_OK, "create")) != 0)
+	         PGRES_COMMAND_OK, "create")) != 0 ||
+	    (rc = pq_ok(conn, PQexec(conn, allow_upload_mem), PGRES_COMMAND_OK,
+	         "work_mem")) != 0)
 		return rc;
 	res = PQexec(conn, allow_upload_copy);
 	if ((rc = pq_ok(conn, res, PGRES_COPY_IN, "copy")) != 0)
