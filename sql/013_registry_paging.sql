@@ -19,6 +19,12 @@
 -- the statement's last position in a transaction-local setting; a
 -- statement trigger adds the statement's rows to the counter.
 --
+-- WHITELISTED (devices whose ROT or IMEI is on the allow list) is kept
+-- as a set of its own, device_allowed, by statement triggers on the allow
+-- list and on devices: a page of it is one index range (by token) or a
+-- skip over that set's index alone (by PageNumber), its TotalRecords a
+-- count over that index -- never a join of the whole list per request.
+--
 -- Whoever inserts (the CLI's `device seal`, the tests' plain INSERT) goes
 -- through the triggers; the counters are the owner's, written only by
 -- these SECURITY DEFINER triggers, read by the app.
@@ -32,6 +38,17 @@ CREATE TABLE device_counts (
 	allowlisted	bigint NOT NULL DEFAULT 0 CHECK (allowlisted >= 0)
 );
 
+-- The tenant's whitelisted devices (list_pos and rot copied: a page is
+-- read from this index alone).
+CREATE TABLE device_allowed (
+	tenant_id	bigint NOT NULL,
+	device_id	bigint NOT NULL,
+	list_pos	bigint NOT NULL,
+	rot		text NOT NULL,
+	PRIMARY KEY (tenant_id, device_id),
+	FOREIGN KEY (tenant_id, device_id) REFERENCES devices (tenant_id, id)
+);
+
 -- Devices and entries that exist already (none on a fresh database).
 UPDATE devices d SET list_pos = n.pos
 FROM (SELECT id, row_number() OVER (PARTITION BY tenant_id ORDER BY id) AS pos
@@ -42,6 +59,15 @@ SELECT tenant_id, count(*) FROM devices GROUP BY tenant_id;
 INSERT INTO device_counts AS c (tenant_id, allowlisted)
 SELECT tenant_id, count(*) FROM device_allowlist GROUP BY tenant_id
 ON CONFLICT (tenant_id) DO UPDATE SET allowlisted = EXCLUDED.allowlisted;
+
+INSERT INTO device_allowed (tenant_id, device_id, list_pos, rot)
+SELECT d.tenant_id, d.id, d.list_pos, d.rot FROM devices d
+WHERE EXISTS (SELECT 1 FROM device_allowlist a WHERE a.tenant_id = d.tenant_id
+	AND a.kind = 'ROTPublicUID' AND a.value = d.rot)
+   OR EXISTS (SELECT 1 FROM device_allowlist a WHERE a.tenant_id = d.tenant_id
+	AND a.kind = 'IMEI' AND a.value = d.imei);
+CREATE UNIQUE INDEX device_allowed_pos ON device_allowed (tenant_id, list_pos)
+	INCLUDE (rot);
 
 ALTER TABLE devices ALTER COLUMN list_pos SET NOT NULL;
 CREATE UNIQUE INDEX devices_list_pos ON devices (tenant_id, list_pos);
@@ -112,6 +138,17 @@ BEGIN
 		UPDATE device_counts SET devices = c + r.n
 		WHERE tenant_id = r.tenant_id;
 	END LOOP;
+	-- New devices already on the allow list (by ROT or IMEI), with
+	-- their final positions.
+	INSERT INTO device_allowed (tenant_id, device_id, list_pos, rot)
+	SELECT d.tenant_id, d.id, d.list_pos, d.rot
+	FROM devices_new n JOIN devices d ON d.id = n.id
+	WHERE EXISTS (SELECT 1 FROM device_allowlist a
+	    WHERE a.tenant_id = d.tenant_id AND a.kind = 'ROTPublicUID'
+	    AND a.value = d.rot)
+	   OR (d.imei IS NOT NULL AND EXISTS (SELECT 1 FROM device_allowlist a
+	    WHERE a.tenant_id = d.tenant_id AND a.kind = 'IMEI'
+	    AND a.value = d.imei));
 	RETURN NULL;
 END;
 $$;
@@ -130,11 +167,36 @@ BEGIN
 		SELECT tenant_id, count(*) FROM allow_new GROUP BY tenant_id
 		ON CONFLICT (tenant_id) DO UPDATE
 		    SET allowlisted = c.allowlisted + EXCLUDED.allowlisted;
+		INSERT INTO device_allowed (tenant_id, device_id, list_pos, rot)
+		SELECT d.tenant_id, d.id, d.list_pos, d.rot FROM allow_new n
+		JOIN devices d ON d.rot = n.value AND d.tenant_id = n.tenant_id
+		WHERE n.kind = 'ROTPublicUID'
+		UNION
+		SELECT d.tenant_id, d.id, d.list_pos, d.rot FROM allow_new n
+		JOIN devices d ON d.tenant_id = n.tenant_id AND d.imei = n.value
+		WHERE n.kind = 'IMEI'
+		ON CONFLICT DO NOTHING;
 	ELSE
 		UPDATE device_counts c SET allowlisted = c.allowlisted - o.n
 		FROM (SELECT tenant_id, count(*) AS n FROM allow_old
 		      GROUP BY tenant_id) o
 		WHERE c.tenant_id = o.tenant_id;
+		-- Devices an entry named, unless another entry still does.
+		DELETE FROM device_allowed x USING (
+		    SELECT d.tenant_id, d.id, d.rot, d.imei FROM allow_old o
+		    JOIN devices d ON d.rot = o.value AND d.tenant_id = o.tenant_id
+		    WHERE o.kind = 'ROTPublicUID'
+		    UNION
+		    SELECT d.tenant_id, d.id, d.rot, d.imei FROM allow_old o
+		    JOIN devices d ON d.tenant_id = o.tenant_id AND d.imei = o.value
+		    WHERE o.kind = 'IMEI') g
+		WHERE x.tenant_id = g.tenant_id AND x.device_id = g.id
+		  AND NOT EXISTS (SELECT 1 FROM device_allowlist a
+		      WHERE a.tenant_id = g.tenant_id AND a.kind = 'ROTPublicUID'
+		      AND a.value = g.rot)
+		  AND NOT (g.imei IS NOT NULL AND EXISTS (SELECT 1
+		      FROM device_allowlist a WHERE a.tenant_id = g.tenant_id
+		      AND a.kind = 'IMEI' AND a.value = g.imei));
 	END IF;
 	RETURN NULL;
 END;
@@ -147,6 +209,31 @@ CREATE TRIGGER device_allowlist_removed AFTER DELETE ON device_allowlist
 	REFERENCING OLD TABLE AS allow_old
 	FOR EACH STATEMENT EXECUTE FUNCTION fleetpki_allowlist_count();
 
+-- A device whose IMEI the owner changes joins or leaves WHITELISTED by
+-- it (the app cannot change an IMEI; this is the operator's repair).
+CREATE FUNCTION fleetpki_device_imei() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM device_allowlist a
+	    WHERE a.tenant_id = NEW.tenant_id AND ((a.kind = 'ROTPublicUID'
+	    AND a.value = NEW.rot) OR (a.kind = 'IMEI' AND a.value = NEW.imei)))
+	THEN
+		INSERT INTO device_allowed (tenant_id, device_id, list_pos, rot)
+		VALUES (NEW.tenant_id, NEW.id, NEW.list_pos, NEW.rot)
+		ON CONFLICT DO NOTHING;
+	ELSE
+		DELETE FROM device_allowed
+		WHERE tenant_id = NEW.tenant_id AND device_id = NEW.id;
+	END IF;
+	RETURN NULL;
+END;
+$$;
+REVOKE ALL ON FUNCTION fleetpki_device_imei() FROM PUBLIC;
+CREATE TRIGGER devices_imei_allowed AFTER UPDATE OF imei ON devices
+	FOR EACH ROW WHEN (OLD.imei IS DISTINCT FROM NEW.imei)
+	EXECUTE FUNCTION fleetpki_device_imei();
+
 SELECT fleetpki_tenant_wall('device_counts');
-REVOKE ALL ON device_counts FROM fleetpki_app;
-GRANT SELECT ON device_counts TO fleetpki_app;
+SELECT fleetpki_tenant_wall('device_allowed');
+REVOKE ALL ON device_counts, device_allowed FROM fleetpki_app;
+GRANT SELECT ON device_counts, device_allowed TO fleetpki_app;

@@ -595,3 +595,32 @@ def test_positions_stay_dense_when_on_conflict_skips_rows(stack):
     j = t.post("/device/list/get", {}).json()
     assert j["ROTPublicUIDs"] == by_pos and j["TotalRecords"] == n
     assert psql(t.url, f"SELECT tenant_id FROM devices WHERE rot = '{theirs}'") == str(other.id)
+
+
+def test_whitelisted_set_follows_entries_and_devices(stack):
+    """WHITELISTED is kept as a set of its own (sql/013, device_allowed):
+    entries added before the device is sealed, a device named by both its
+    ROT and its IMEI until both entries go, an IMEI the owner repairs."""
+    t = make_secsvc_tenant(stack)
+    base = (0xF0000000 + t.id) << 24
+    early = ["%016X" % (base + 1), "%016X" % (base + 2)]
+    t.post("/device/whitelist/add", {"ROTPublicUIDs": early, "IMEIs": ["111"]})
+    psql(t.url, _insert(t, base, 4))  # base+1 .. base+4: two already listed
+    rots = psql(t.url, f"SELECT rot FROM devices WHERE tenant_id = {t.id} ORDER BY list_pos").splitlines()
+
+    def wl():
+        j = t.post("/device/list/get", {"Filter": "WHITELISTED"}).json()
+        assert j["TotalRecords"] == len(j["ROTPublicUIDs"]), j
+        return j["ROTPublicUIDs"]
+    assert wl() == early
+    psql(t.url, f"UPDATE devices SET imei = '111' WHERE rot = '{rots[3]}'")
+    assert wl() == early + [rots[3]]
+    psql(t.url, f"UPDATE devices SET imei = '111' WHERE rot = '{rots[0]}'")
+    # rots[0] is listed by ROT and by IMEI: deleting one entry keeps it.
+    t.post("/device/whitelist/add", {"ROTPublicUIDs": [rots[0]], "Action": "DELETE"})
+    assert wl() == [rots[0], rots[1], rots[3]]
+    t.post("/device/whitelist/add", {"IMEIs": ["111"], "Action": "DELETE"})
+    assert wl() == [rots[1]]
+    psql(t.url, f"UPDATE devices SET imei = NULL WHERE rot = '{rots[3]}'")
+    csv_post(t, f"Id,Type,Action\n{rots[2]},ROTPublicUID,ADD\n{rots[1]},ROTPublicUID,DELETE\n")
+    assert wl() == [rots[2]]
