@@ -35,7 +35,9 @@ CREATE TABLE device_counts (
 	tenant_id	bigint PRIMARY KEY REFERENCES tenants (id),
 	devices		bigint NOT NULL DEFAULT 0 CHECK (devices >= 0),
 	-- entries of the allow list (/device/whitelist/get's TotalRecords)
-	allowlisted	bigint NOT NULL DEFAULT 0 CHECK (allowlisted >= 0)
+	allowlisted	bigint NOT NULL DEFAULT 0 CHECK (allowlisted >= 0),
+	-- rows of device_allowed (WHITELISTED's TotalRecords)
+	allowed		bigint NOT NULL DEFAULT 0 CHECK (allowed >= 0)
 );
 
 -- The tenant's whitelisted devices (list_pos and rot copied: a page is
@@ -68,6 +70,9 @@ WHERE EXISTS (SELECT 1 FROM device_allowlist a WHERE a.tenant_id = d.tenant_id
 	AND a.kind = 'IMEI' AND a.value = d.imei);
 CREATE UNIQUE INDEX device_allowed_pos ON device_allowed (tenant_id, list_pos)
 	INCLUDE (rot);
+UPDATE device_counts c SET allowed = x.n
+FROM (SELECT tenant_id, count(*) AS n FROM device_allowed GROUP BY tenant_id) x
+WHERE c.tenant_id = x.tenant_id;
 
 ALTER TABLE devices ALTER COLUMN list_pos SET NOT NULL;
 CREATE UNIQUE INDEX devices_list_pos ON devices (tenant_id, list_pos);
@@ -140,7 +145,8 @@ BEGIN
 	END LOOP;
 	-- New devices already on the allow list (by ROT or IMEI), with
 	-- their final positions.
-	INSERT INTO device_allowed (tenant_id, device_id, list_pos, rot)
+	WITH ins AS (INSERT INTO device_allowed (tenant_id, device_id,
+	    list_pos, rot)
 	SELECT d.tenant_id, d.id, d.list_pos, d.rot
 	FROM devices_new n JOIN devices d ON d.id = n.id
 	WHERE EXISTS (SELECT 1 FROM device_allowlist a
@@ -148,7 +154,11 @@ BEGIN
 	    AND a.value = d.rot)
 	   OR (d.imei IS NOT NULL AND EXISTS (SELECT 1 FROM device_allowlist a
 	    WHERE a.tenant_id = d.tenant_id AND a.kind = 'IMEI'
-	    AND a.value = d.imei));
+	    AND a.value = d.imei))
+	RETURNING tenant_id)
+	UPDATE device_counts c SET allowed = c.allowed + x.n
+	FROM (SELECT tenant_id, count(*) AS n FROM ins GROUP BY tenant_id) x
+	WHERE c.tenant_id = x.tenant_id;
 	RETURN NULL;
 END;
 $$;
@@ -167,7 +177,8 @@ BEGIN
 		SELECT tenant_id, count(*) FROM allow_new GROUP BY tenant_id
 		ON CONFLICT (tenant_id) DO UPDATE
 		    SET allowlisted = c.allowlisted + EXCLUDED.allowlisted;
-		INSERT INTO device_allowed (tenant_id, device_id, list_pos, rot)
+		WITH ins AS (INSERT INTO device_allowed (tenant_id, device_id,
+		    list_pos, rot)
 		SELECT d.tenant_id, d.id, d.list_pos, d.rot FROM allow_new n
 		JOIN devices d ON d.rot = n.value AND d.tenant_id = n.tenant_id
 		WHERE n.kind = 'ROTPublicUID'
@@ -175,14 +186,18 @@ BEGIN
 		SELECT d.tenant_id, d.id, d.list_pos, d.rot FROM allow_new n
 		JOIN devices d ON d.tenant_id = n.tenant_id AND d.imei = n.value
 		WHERE n.kind = 'IMEI'
-		ON CONFLICT DO NOTHING;
+		ON CONFLICT DO NOTHING RETURNING tenant_id)
+		UPDATE device_counts c SET allowed = c.allowed + x.n
+		FROM (SELECT tenant_id, count(*) AS n FROM ins
+		      GROUP BY tenant_id) x
+		WHERE c.tenant_id = x.tenant_id;
 	ELSE
 		UPDATE device_counts c SET allowlisted = c.allowlisted - o.n
 		FROM (SELECT tenant_id, count(*) AS n FROM allow_old
 		      GROUP BY tenant_id) o
 		WHERE c.tenant_id = o.tenant_id;
 		-- Devices an entry named, unless another entry still does.
-		DELETE FROM device_allowed x USING (
+		WITH del AS (DELETE FROM device_allowed x USING (
 		    SELECT d.tenant_id, d.id, d.rot, d.imei FROM allow_old o
 		    JOIN devices d ON d.rot = o.value AND d.tenant_id = o.tenant_id
 		    WHERE o.kind = 'ROTPublicUID'
@@ -196,7 +211,12 @@ BEGIN
 		      AND a.value = g.rot)
 		  AND NOT (g.imei IS NOT NULL AND EXISTS (SELECT 1
 		      FROM device_allowlist a WHERE a.tenant_id = g.tenant_id
-		      AND a.kind = 'IMEI' AND a.value = g.imei));
+		      AND a.kind = 'IMEI' AND a.value = g.imei))
+		RETURNING x.tenant_id)
+		UPDATE device_counts c SET allowed = c.allowed - x.n
+		FROM (SELECT tenant_id, count(*) AS n FROM del
+		      GROUP BY tenant_id) x
+		WHERE c.tenant_id = x.tenant_id;
 	END IF;
 	RETURN NULL;
 END;
@@ -213,6 +233,8 @@ CREATE TRIGGER device_allowlist_removed AFTER DELETE ON device_allowlist
 -- it (the app cannot change an IMEI; this is the operator's repair).
 CREATE FUNCTION fleetpki_device_imei() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+	n bigint;
 BEGIN
 	IF EXISTS (SELECT 1 FROM device_allowlist a
 	    WHERE a.tenant_id = NEW.tenant_id AND ((a.kind = 'ROTPublicUID'
@@ -221,9 +243,16 @@ BEGIN
 		INSERT INTO device_allowed (tenant_id, device_id, list_pos, rot)
 		VALUES (NEW.tenant_id, NEW.id, NEW.list_pos, NEW.rot)
 		ON CONFLICT DO NOTHING;
+		GET DIAGNOSTICS n = ROW_COUNT;
 	ELSE
 		DELETE FROM device_allowed
 		WHERE tenant_id = NEW.tenant_id AND device_id = NEW.id;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		n := -n;
+	END IF;
+	IF n <> 0 THEN
+		UPDATE device_counts SET allowed = allowed + n
+		WHERE tenant_id = NEW.tenant_id;
 	END IF;
 	RETURN NULL;
 END;

@@ -57,7 +57,7 @@
 	    "now() WHERE tenant_id = $1 AND uid = $2 RETURNING '{}'::text")    \
 	/* registry.c: device lists (sql/013: list_pos, device_counts) */      \
 	X(DEVICE_COUNTS,                                                       \
-	    "SELECT devices, allowlisted FROM device_counts WHERE "            \
+	    "SELECT devices, allowlisted, allowed FROM device_counts WHERE "   \
 	    "tenant_id = $1")                                                  \
 	/* the blocked set's own partial index (devices_blocked_pos) */        \
 	X(DEVICE_COUNT_BLOCKED,                                                \
@@ -73,8 +73,6 @@
 	X(DEVICE_PAGE_ALLOWED,                                                 \
 	    "SELECT rot, list_pos FROM device_allowed WHERE tenant_id = $1 "   \
 	    "AND list_pos > $2 ORDER BY list_pos LIMIT 100 OFFSET $3")         \
-	X(DEVICE_COUNT_ALLOWED,                                                \
-	    "SELECT count(*) FROM device_allowed WHERE tenant_id = $1")        \
 	X(DEVICE_PAGE_PROFILE,                                                 \
 	    "SELECT rot, id FROM devices WHERE tenant_id = $1 AND "            \
 	    "profile_id = $2 AND id > $3 ORDER BY id LIMIT 100 OFFSET $4")     \

@@ -86,6 +86,7 @@ int store_profile_bootstrap_delete(struct db *, int64_t tenant,
 struct device_counts {
 	int64_t devices;
 	int64_t allowlisted;
+	int64_t allowed; /* WHITELISTED devices */
 };
 int store_device_counts(struct db *, int64_t tenant, struct device_counts *);
 /* The number of blocked devices (over the blocked set's own index). */
@@ -106,8 +107,6 @@ struct rot_row {
  */
 int store_device_page(struct db *, int64_t tenant, enum reg_filter filter,
     int64_t after, int64_t offset, struct rot_row **out, size_t *n);
-/* The number of WHITELISTED devices (one pass over the allow list). */
-int store_device_count_allowed(struct db *, int64_t tenant, int64_t *n);
 
 /*
  * The devices of profile 'profile_id' (0: the unattributed ones) or of

@@ -226,6 +226,7 @@ store_profile_bootstrap_delete(struct db *db, int64_t tenant, const char *uid)
 static const struct colmap counts_cols[] = {
 	COL_I64(struct device_counts, devices),
 	COL_I64(struct device_counts, allowlisted),
+	COL_I64(struct device_counts, allowed),
 };
 static const struct rowmap counts_rows =
     ROWMAP(struct device_counts, counts_cols, NULL);
@@ -273,16 +274,6 @@ store_device_count_blocked(struct db *db, int64_t tenant, int64_t *n)
 	q_init(&p);
 	q_i64(&p, tenant);
 	return q_count(db, STMT_DEVICE_COUNT_BLOCKED, &p, n);
-}
-
-int
-store_device_count_allowed(struct db *db, int64_t tenant, int64_t *n)
-{
-	struct qparams p;
-
-	q_init(&p);
-	q_i64(&p, tenant);
-	return q_count(db, STMT_DEVICE_COUNT_ALLOWED, &p, n);
 }
 
 int

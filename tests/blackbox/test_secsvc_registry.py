@@ -611,6 +611,8 @@ def test_whitelisted_set_follows_entries_and_devices(stack):
     def wl():
         j = t.post("/device/list/get", {"Filter": "WHITELISTED"}).json()
         assert j["TotalRecords"] == len(j["ROTPublicUIDs"]), j
+        assert psql(t.url, f"SELECT allowed FROM device_counts WHERE tenant_id = {t.id}") == \
+            psql(t.url, f"SELECT count(*) FROM device_allowed WHERE tenant_id = {t.id}")
         return j["ROTPublicUIDs"]
     assert wl() == early
     psql(t.url, f"UPDATE devices SET imei = '111' WHERE rot = '{rots[3]}'")
