@@ -25,6 +25,12 @@
 -- skip over that set's index alone (by PageNumber), its TotalRecords a
 -- count over that index -- never a join of the whole list per request.
 --
+-- A device sealed while its allow-list entry is being added (two
+-- transactions, neither seeing the other's row): both write the tenant's
+-- counter row, so one waits for the other to commit, and its trigger's
+-- next statement (READ COMMITTED: a new snapshot) sees the committed
+-- device or entry and adds it to device_allowed.
+--
 -- Whoever inserts (the CLI's `device seal`, the tests' plain INSERT) goes
 -- through the triggers; the counters are the owner's, written only by
 -- these SECURITY DEFINER triggers, read by the app.
