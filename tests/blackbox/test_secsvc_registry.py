@@ -626,3 +626,23 @@ def test_whitelisted_set_follows_entries_and_devices(stack):
     psql(t.url, f"UPDATE devices SET imei = NULL WHERE rot = '{rots[3]}'")
     csv_post(t, f"Id,Type,Action\n{rots[2]},ROTPublicUID,ADD\n{rots[1]},ROTPublicUID,DELETE\n")
     assert wl() == [rots[2]]
+
+
+def test_names_with_array_syntax_match_nothing_and_break_nothing(stack):
+    """Names travel as one text[] literal: quotes, backslashes, commas and
+    braces in them are data, never syntax (no 500, no extra element)."""
+    t = make_secsvc_tenant(stack)
+    uid = t.profile()
+    rots = t.seed_devices(2, profile=uid, serial="A")
+    name = tag(t, random_name("ok"), profiles=[uid])
+    weird = ['a"b', 'x\\y', '{', '}', 'a,b', '"', '\\', 'NULL', ' ', '{"A"}', 'A","B']
+    r = t.post("/device/rotpublicuid/get", {"TagNames": weird})
+    assert r.status == 200 and r.json()["ROTPublicUIDs"] == [], r
+    r = t.post("/device/rotpublicuid/get", {"TagNames": weird + [name]})
+    assert r.status == 200 and r.json()["ROTPublicUIDs"] == rots, r
+    r = t.post("/device/info/get", {"DeviceSerialNumbers": weird})
+    assert r.status == 200 and r.json()["DeviceInfo"] == [], r
+    r = t.post("/deviceprofile/get", {"TagNames": weird})
+    assert r.status == 200 and r.json()["DeviceProfiles"] == [], r
+    r = t.post("/device/provisioning/get", {"TagNames": weird})
+    assert r.status == 200 and r.json() == [], r
