@@ -7,7 +7,8 @@
  *       [--counter N | --counter-file FILE] [--no-bootstrap]
  *       [--interval SEC] [--replay] [--clone]
  *   fleetpki-device-sim --url URL [--cacert FILE] --devices FILE
- *       [--heartbeats N] [--concurrency N] [--interval SEC] [--no-bootstrap]
+ *       [--heartbeats N] [--concurrency N] [--interval SEC] [--replay]
+ *       [--clone] [--no-bootstrap]
  *
  * One device: bootstrap, then N heartbeats, applying what each answer
  * asks (properties, ZTP keys and certificates) and acknowledging it in
@@ -22,7 +23,8 @@
  * at the end.
  *
  * --replay sends the last request once more, byte for byte: the step
- * succeeds when the server refuses it as a replay.  --clone runs a
+ * succeeds when the server refuses it as a replay.  With --devices, each
+ * device does its replay, and its clone, after its last heartbeat.  --clone runs a
  * second instance of the identity whose counter starts where the first
  * one's did: its heartbeat must be refused, it then catches up from the
  * server's answer (as a clone would) and is accepted, and the first
@@ -77,6 +79,9 @@ struct sim {
 	size_t nprops;
 	struct slot slots[MAX_SLOTS];
 	size_t nslots;
+	/* --clone: where the counter started, and the identity (wiped). */
+	uint64_t start;
+	char secret[2 * FPD_SECRET_LEN + 1];
 	/* Scheduling (--devices). */
 	int step; /* 0 bootstrap, then heartbeats */
 	int flushes;
@@ -243,6 +248,7 @@ sim_free(struct sim *s)
 	}
 	fpd_device_free(s->dev);
 	memset(s, 0, sizeof(*s));
+	OPENSSL_cleanse(s->secret, sizeof(s->secret));
 }
 
 static struct slot *
@@ -525,20 +531,90 @@ expect_regression(struct fpd_client *cl, struct sim *s, const char *label,
 	return -1;
 }
 
+/*
+ * --replay: capture a heartbeat, deliver it, then deliver it again; the
+ * second delivery must be refused as a replay.
+ */
+static int
+sim_replay(struct fpd_client *cl, struct sim *s)
+{
+	struct fpd_request *last = NULL;
+	struct fpd_answer *a = NULL;
+	char why[200];
+	int r, rc = -1;
+
+	if ((r = fpd_build_heartbeat(s->dev, (int64_t)time(NULL), &last)) !=
+	        FPD_OK ||
+	    (r = fpd_send(cl, s->dev, last, &a)) != FPD_OK) {
+		describe(r, a, why, sizeof(why));
+		snprintf(s->err, sizeof(s->err), "%s heartbeat: %s", s->rot,
+		    why);
+		goto out;
+	}
+	fpd_answer_free(a);
+	a = NULL;
+	printf("%s captured: counter %s\n", s->rot, last->counter);
+	rc = replay(cl, s, last);
+out:
+	fpd_answer_free(a);
+	fpd_request_free(last);
+	return rc;
+}
+
+/*
+ * --clone: a twin of 's' whose counter starts where the original's did
+ * ('start'): its heartbeat must be refused, it catches up from the
+ * server's answer and is accepted, and the original's next heartbeat
+ * must then be refused in turn.
+ */
+static int
+sim_clone(struct fpd_client *cl, struct sim *s, const char *secret_hex,
+    uint64_t start, const struct opts *o)
+{
+	struct fpd_answer *a = NULL;
+	struct sim twin;
+	char err[256];
+	int64_t next = 0;
+	int rc = -1;
+
+	memset(&twin, 0, sizeof(twin));
+	if (sim_init(&twin, s->rot, secret_hex, start, NULL, NULL, err,
+	        sizeof(err)) != 0) {
+		snprintf(s->err, sizeof(s->err), "%s", err);
+		goto out;
+	}
+	if (expect_regression(cl, &twin, "clone heartbeat", &a) != 0) {
+		snprintf(s->err, sizeof(s->err), "%s", twin.err);
+		goto out;
+	}
+	fpd_device_resync(twin.dev, a);
+	fpd_answer_free(a);
+	a = NULL;
+	if (sim_step(cl, &twin, o, 1, "clone heartbeat (caught up)", 1,
+	        &next) != 0) {
+		snprintf(s->err, sizeof(s->err), "%s", twin.err);
+		goto out;
+	}
+	if (expect_regression(cl, s, "original heartbeat", &a) != 0)
+		goto out;
+	rc = 0;
+out:
+	fpd_answer_free(a);
+	sim_free(&twin);
+	return rc;
+}
+
 static int
 run_one(const struct opts *o)
 {
 	struct fpd_client *cl = NULL;
-	struct fpd_request *last = NULL;
-	struct fpd_answer *a = NULL;
-	struct sim s, twin;
+	struct sim s;
 	char label[64], err[256];
 	uint64_t start;
 	int64_t next = 0;
 	long i;
 	int rc = 1, r;
 
-	memset(&twin, 0, sizeof(twin));
 	memset(&s, 0, sizeof(s));
 	start = o->have_counter ? o->counter : clock_counter();
 	if (o->counter_file != NULL && !o->have_counter) {
@@ -581,55 +657,16 @@ run_one(const struct opts *o)
 			goto fail;
 	}
 	print_state(&s);
-	if (o->replay) {
-		/* Capture a request, deliver it, then deliver it again. */
-		if ((r = fpd_build_heartbeat(s.dev, (int64_t)time(NULL),
-		         &last)) != FPD_OK ||
-		    (r = fpd_send(cl, s.dev, last, &a)) != FPD_OK) {
-			describe(r, a, label, sizeof(label));
-			snprintf(s.err, sizeof(s.err), "%s heartbeat: %s",
-			    s.rot, label);
-			goto fail;
-		}
-		fpd_answer_free(a);
-		a = NULL;
-		printf("captured: counter %s\n", last->counter);
-		if (replay(cl, &s, last) != 0)
-			goto fail;
-	}
-	if (o->clone) {
-		/* The twin's counter starts where the original's did. */
-		if (sim_init(&twin, o->rot, o->secret, start, NULL, NULL, err,
-		        sizeof(err)) != 0) {
-			snprintf(s.err, sizeof(s.err), "%s", err);
-			goto fail;
-		}
-		if (expect_regression(cl, &twin, "clone heartbeat", &a) != 0) {
-			snprintf(s.err, sizeof(s.err), "%s", twin.err);
-			goto fail;
-		}
-		fpd_device_resync(twin.dev, a);
-		fpd_answer_free(a);
-		a = NULL;
-		if (sim_step(cl, &twin, o, 1, "clone heartbeat (caught up)", 1,
-		        &next) != 0) {
-			snprintf(s.err, sizeof(s.err), "%s", twin.err);
-			goto fail;
-		}
-		if (expect_regression(cl, &s, "original heartbeat", &a) != 0)
-			goto fail;
-		fpd_answer_free(a);
-		a = NULL;
-	}
+	if (o->replay && sim_replay(cl, &s) != 0)
+		goto fail;
+	if (o->clone && sim_clone(cl, &s, o->secret, start, o) != 0)
+		goto fail;
 	rc = 0;
 	goto out;
 fail:
 	fprintf(stderr, "fleetpki-device-sim: %s\n", s.err);
 out:
-	fpd_answer_free(a);
-	fpd_request_free(last);
 	fpd_client_free(cl);
-	sim_free(&twin);
 	sim_free(&s);
 	return rc;
 }
@@ -743,6 +780,12 @@ fleet_worker(void *arg)
 			    s->flushes++ >= MAX_FLUSH)
 				finished = 1;
 		}
+		/* Its schedule done: the replay and the clone, if asked. */
+		if (ok && finished && o->replay && sim_replay(cl, s) != 0)
+			ok = 0;
+		if (ok && finished && o->clone &&
+		    sim_clone(cl, s, s->secret, s->start, o) != 0)
+			ok = 0;
 		s->due =
 		    now_sec() + (double)(o->interval >= 0 ? o->interval : next);
 
@@ -813,6 +856,10 @@ load_fleet(struct fleet *f, const char *path, uint64_t counter)
 			    path, lineno, err);
 			goto fail;
 		}
+		f->sims[f->n].start = counter;
+		if (f->o->clone)
+			snprintf(f->sims[f->n].secret,
+			    sizeof(f->sims[f->n].secret), "%s", comma + 1);
 		f->n++;
 		OPENSSL_cleanse(line, sizeof(line));
 	}
@@ -914,7 +961,8 @@ usage(void)
 	       "       fleetpki-device-sim --url URL [--cacert FILE] "
 	       "--devices FILE\n"
 	       "         [--heartbeats N] [--concurrency N] "
-	       "[--interval SEC] [--no-bootstrap]\n");
+	       "[--interval SEC] [--no-bootstrap]\n"
+	       "         [--replay] [--clone]\n");
 }
 
 static long
@@ -1034,7 +1082,7 @@ main(int argc, char **argv)
 	if (o.url == NULL)
 		die_usage("--url is required");
 	if (o.devices != NULL) {
-		if (o.rot != NULL || o.secret != NULL || o.replay || o.clone ||
+		if (o.rot != NULL || o.secret != NULL ||
 		    o.counter_file != NULL || o.have_counter)
 			die_usage("--devices takes no single-device option");
 	} else {

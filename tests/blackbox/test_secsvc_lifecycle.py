@@ -175,3 +175,32 @@ def test_another_tenant_sees_none_of_it(stack, fleet):
         assert r not in got.body.decode() and uid not in got.body.decode(), (path, got)
     bad = other.post("/deviceprofile/bootstrapprovisioning/get", {"DeviceProfileUID": uid})
     assert bad.status == 404, bad
+
+
+def test_a_fleet_of_replays_and_clones(stack, fleet, tmp_path):
+    """fleetpki-device-sim --devices with --replay and --clone: each device
+    of the file replays and clones itself after its schedule; every one
+    shows up in /device/clone/get, once per kind of evidence."""
+    t, uid = fleet
+    lines = []
+    rots = []
+    for i in range(4):
+        r, secret = seal(stack, t, uid, f"SN-FLEET-{i}")
+        rots.append(r)
+        lines.append(f"{r},{secret}")
+    devices = tmp_path / "fleet.secrets"
+    devices.write_text("\n".join(lines) + "\n")
+    env = stack.env
+    out = stack.cli.run("--url", env["FLEETPKI_URL"], "--cacert", env["FLEETPKI_TLS_CA"],
+                        "--devices", devices, "--heartbeats", "1", "--concurrency", "2",
+                        "--interval", "0", "--replay", "--clone",
+                        program="fleetpki-device-sim", config=False, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "devices 4," in out.stdout and "failed 0" in out.stdout, out.stdout
+    got = ok(t.post("/device/clone/get", {"FromDate": ago(hours=1), "ROTPublicUIDs": rots}))
+    by_rot = {}
+    for e in got["ClonedEvents"]:
+        by_rot.setdefault(e["ROTPublicUID"], []).append(e)
+    assert set(by_rot) == set(rots), got
+    # The replay, the twin's first heartbeat and the original's after it.
+    assert all(len(v) >= 3 for v in by_rot.values()), by_rot
