@@ -17,10 +17,10 @@ struct http_req;
 struct http_resp;
 
 enum route_auth {
-	AUTH_NONE,	/* public: health, CRL, server certificates */
-	AUTH_BEARER,	/* JWT naming a tenant (identity API) */
-	AUTH_API_TOKEN,	/* X-Auth-Token of a user (certificate maker) */
-	AUTH_AUTHTOKEN,	/* Bearer AuthToken of an API key (security services) */
+	AUTH_NONE, /* public: health, CRL, server certificates */
+	AUTH_BEARER, /* JWT naming a tenant (identity API) */
+	AUTH_API_TOKEN, /* X-Auth-Token of a user (certificate maker) */
+	AUTH_AUTHTOKEN, /* Bearer AuthToken of an API key (security services) */
 };
 
 /*
@@ -30,12 +30,12 @@ enum route_auth {
  * front into the route's input struct, req->in; a raw body is in
  * req->body.
  */
-typedef int (*route_handler)(struct http_req *, struct http_resp *,
-    struct fp_status *);
+typedef int (
+    *route_handler)(struct http_req *, struct http_resp *, struct fp_status *);
 
 /* How a dialect shapes its error bodies (NULL: resp_error). */
-typedef void (*route_error_fn)(struct http_resp *, int code,
-    const struct fp_status *);
+typedef void (
+    *route_error_fn)(struct http_resp *, int code, const struct fp_status *);
 
 /*
  * The body a route takes.  'types' lists the media types accepted
@@ -46,25 +46,25 @@ typedef void (*route_error_fn)(struct http_resp *, int code,
  * an empty object); without it the handler gets the bytes.
  */
 struct route_body {
-	size_t				 max;	/* bytes */
-	const char *const		*types;
-	int				 untyped;
-	const struct json_schema	*json;
-	int				 optional;	/* JSON: an empty body is "{}" */
+	size_t max; /* bytes */
+	const char *const *types;
+	int untyped;
+	const struct json_schema *json;
+	int optional; /* JSON: an empty body is "{}" */
 };
 
 struct route {
-	const char		*method;
+	const char *method;
 	/*
 	 * Literal segments; "{}" matches one non-empty segment, a final
 	 * "{*}" the non-empty rest of the path, slashes included.
 	 */
-	const char		*pattern;
-	route_handler		 handler;
-	enum route_auth		 auth;
-	const struct route_body	*body;		/* NULL: no body accepted */
-	const struct in_schema	*params;	/* query, headers, path; or NULL */
-	size_t			 in_size;	/* sizeof the input struct */
+	const char *pattern;
+	route_handler handler;
+	enum route_auth auth;
+	const struct route_body *body; /* NULL: no body accepted */
+	const struct in_schema *params; /* query, headers, path; or NULL */
+	size_t in_size; /* sizeof the input struct */
 };
 
 /*
@@ -73,26 +73,41 @@ struct route {
  * router lists the dialects.
  */
 struct route_group {
-	const char		*name;
-	const struct route	*routes;
-	size_t			 nroutes;
-	route_error_fn		 error;
+	const char *name;
+	const struct route *routes;
+	size_t nroutes;
+	route_error_fn error;
+	/*
+	 * A path prefix the dialect owns (or NULL): a path under it that no
+	 * route matches, or a method no route takes, is answered in this
+	 * dialect's error shape too.
+	 */
+	const char *prefix;
 };
 
-#define ROUTE_GROUP(name, routes, error) \
-	{ (name), (routes), sizeof(routes) / sizeof((routes)[0]), (error) }
+#define ROUTE_GROUP(name, routes, error)                                       \
+	{                                                                      \
+		(name), (routes), sizeof(routes) / sizeof((routes)[0]),        \
+		    (error), NULL                                              \
+	}
+#define ROUTE_GROUP_AT(name, prefix, routes, error)                            \
+	{                                                                      \
+		(name), (routes), sizeof(routes) / sizeof((routes)[0]),        \
+		    (error), (prefix)                                          \
+	}
 
 enum route_match { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
 
 /*
  * Find the route for 'method' and 'path', capturing "{}" segments into
  * req->params.  ROUTE_NO_METHOD when the path exists under another
- * method (405), ROUTE_NO_PATH otherwise (404).
+ * method (405), ROUTE_NO_PATH otherwise (404); then '*group' is the
+ * dialect whose path it is (by route or by prefix), or NULL.
  */
 enum route_match router_match(struct http_req *req, const struct route **out,
     const struct route_group **group);
 
 /* The Allow header value for a path that exists (for 405). */
-void	router_allow(struct http_req *req, char *out, size_t outlen);
+void router_allow(struct http_req *req, char *out, size_t outlen);
 
 #endif

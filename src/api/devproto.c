@@ -37,6 +37,10 @@ error_code(int status)
 	switch (status) {
 	case 401:
 		return "UNAUTHORIZED";
+	case 404:
+		return "NOT_FOUND";
+	case 405:
+		return "METHOD_NOT_ALLOWED";
 	case 429:
 		return "RATE_LIMITED";
 	case 503:
@@ -132,4 +136,4 @@ static const struct route routes[] = {
 };
 
 const struct route_group devproto_routes =
-    ROUTE_GROUP("devproto", routes, devproto_error);
+    ROUTE_GROUP_AT("devproto", "/device/v1/", routes, devproto_error);

@@ -104,12 +104,19 @@ router_match(struct http_req *req, const struct route **out,
 	const struct route *r;
 	size_t g, i;
 
+	*group = NULL;
 	for (g = 0; g < FP_ARRAY_LEN(groups); g++) {
+		if (*group == NULL && groups[g]->prefix != NULL &&
+		    strncmp(req->path, groups[g]->prefix,
+		        strlen(groups[g]->prefix)) == 0)
+			*group = groups[g];
 		for (i = 0; i < groups[g]->nroutes; i++) {
 			r = &groups[g]->routes[i];
 			if (!path_match(r->pattern, req->path, NULL, NULL, req))
 				continue;
 			if (!method_match(r->method, req->method)) {
+				if (m != ROUTE_NO_METHOD)
+					*group = groups[g];
 				m = ROUTE_NO_METHOD;
 				continue;
 			}

@@ -516,3 +516,18 @@ def test_bucket_is_not_overdrawn_under_concurrency(stack):
     for _ in range(3 - got.count(200)):
         assert d.heartbeat().status == 200
     assert d.heartbeat().status == 429
+
+
+def test_unknown_paths_and_methods_answer_in_the_protocols_shape(stack):
+    """Under /device/v1/ even what no route takes is answered as §6 says:
+    {"Error", "Message"}, never another dialect's shape."""
+    c = stack.client
+    r = c.post("/device/v1/nope", {"Acks": []})
+    assert r.status == 404 and r.json()["Error"] == "NOT_FOUND", r
+    assert set(r.json()) == {"Error", "Message"}
+    r = c.get(HEARTBEAT)
+    assert r.status == 405 and r.json()["Error"] == "METHOD_NOT_ALLOWED", r
+    assert "POST" in r.headers.get("allow", "")
+    # Elsewhere, the other dialects' shapes are untouched.
+    r = c.post("/device/v2/heartbeat", {})
+    assert r.status == 404 and "message" in r.json(), r
