@@ -170,6 +170,10 @@ def test_settings_defaults_and_set(make_cm_tenant):
         "certmaker.max_days": ("182", True),
         "certmaker.challenge_ttl": ("3600", True),
         "ocsp.validity": ("3600", True),
+        "device_clock_skew": ("300", True),
+        "device_heartbeat_burst": ("10", True),
+        "device_heartbeat_interval": ("60", True),
+        "device_heartbeat_default": ("86400", True),
     }
     t.setting("certmaker.max_days", 30)
     t.setting("certmaker.challenge_ttl", 60)      # the minimum
