@@ -96,3 +96,27 @@ def test_expired_certificates_leave_the_crl(cli, make_tenant, tmp_path, work, en
     crl = Crl(t.crl_pem())
     assert serial(pem_new) in crl.serials and serial(pem_old) not in crl.serials
     assert crl.verifies_with(t.ca_pem(), work)
+
+
+def test_a_crl_lacking_a_revocation_is_due(cli, make_tenant, work, env):
+    """A revocation no job announced (written behind the app's back, as a
+    revocation that committed while a CRL was being signed looks to the
+    worker) still makes its CA due: the newest CRL's count of revocations
+    differs (sql/014, asked of CAs with recent revocations, sql/017)."""
+    from helpers import psql
+
+    t = make_tenant()
+    fp, pem = t.issue(work.csr("p256", subject="/CN=unannounced"))
+    before = Crl(t.crl_pem())
+    psql(env["FLEETPKI_DATABASE_URL"],
+         f"INSERT INTO revocations (certificate_id, tenant_id, ca_id, serial, reason) "
+         f"SELECT id, tenant_id, ca_id, serial, 1 FROM certificates WHERE fingerprint = '{fp}'")
+    due = psql(env["FLEETPKI_DATABASE_URL"],
+               f"SELECT count(*) FROM fleetpki_crl_due(0) d JOIN tenants t ON t.id = d.tenant_id "
+               f"WHERE t.name = '{t.name}'")
+    # Due, unless the stack's own worker's scheduled pass issued it already.
+    assert due == "1" or serial(pem) in Crl(t.crl_pem()).serials
+    # The stack's worker or this one-shot run issues it, whichever is first.
+    cli.run("--once", program="fleetpki-worker", timeout=120)
+    after = t.crl_with(serial(pem))
+    assert after.number > before.number
