@@ -837,6 +837,10 @@ core_device_request(struct fp_ctx *ctx, const struct device_req *req,
 	}
 	if (dev.blocked) {
 		/* Told to the operator (the deny list's evidence), not to it. */
+		log_info("device %s of tenant %lld: %s refused, the device is "
+		         "blocked",
+		    rot_hex, (long long)tenant_id,
+		    req->op == DEVICE_OP_BOOTSTRAP ? "bootstrap" : "heartbeat");
 		if ((rc = store_tx(ctx->db, blocked_tx, &w)) != 0)
 			log_warn("device %s: recording a blocked attempt "
 			         "failed",

@@ -14,6 +14,7 @@ import secrets
 
 import pytest
 
+from helpers import wait_until
 from secsvc_helpers import make_secsvc_tenant
 
 
@@ -154,6 +155,10 @@ def test_blocked_device_is_refused(stack, fleet):
     assert r in ok(t.post("/device/list/get", {"Filter": "BLACKLISTED"}))["ROTPublicUIDs"]
     out = sim(stack, r, secret, "--no-bootstrap", "--heartbeats", "1")
     assert out.returncode != 0 and "401" in out.stderr + out.stdout, out.stdout + out.stderr
+    # Refused as if unknown, but reported to the operator: a log line.
+    line = f"device {r} of tenant {t.id}: heartbeat refused, the device is blocked"
+    wait_until(lambda: any(line in f.read_text(errors="replace") for f in stack.logs()),
+               10, "the blocked attempt's log line")
     stack.cli.run("device", "unblock", "--tenant", t.name, r)
     assert sim(stack, r, secret, "--no-bootstrap", "--heartbeats", "1").returncode == 0
 
