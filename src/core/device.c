@@ -850,10 +850,7 @@ core_device_request(struct fp_ctx *ctx, const struct device_req *req,
 		goto done;
 	}
 	out->maced = true;
-	w.set.skew = 300;
-	w.set.burst = 10;
-	w.set.interval = 60;
-	w.set.hb_default = 86400;
+	/* Every device_* setting: the tenant's, else the table's default. */
 	if ((rc = core_setting_each(ctx, tenant_id, collect_setting, &w.set)) !=
 	    0)
 		goto done;
