@@ -243,6 +243,12 @@ int core_setting_int(struct fp_ctx *, int64_t tenant_id, const char *key,
 int core_setting_bool(struct fp_ctx *, int64_t tenant_id, const char *key,
     int *out);
 /* Validate and store; -FP_E_BADREQ with a reason for a bad key/value. */
+/*
+ * A string setting ('*out' malloc'd; its default, often "", when unset).
+ * Secret settings come back unsealed: wipe them after use.
+ */
+int core_setting_str(struct fp_ctx *, int64_t tenant_id, const char *key,
+    char **out);
 int core_setting_set(struct fp_ctx *, int64_t tenant_id, const char *key,
     const char *value, struct fp_status *st);
 /* Every known key with its effective value and whether it is default. */

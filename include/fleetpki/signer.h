@@ -180,7 +180,7 @@ int signer_ca_key(struct signer *, const struct ca_rec *rec, X509 *cert,
 /*
  * AES-256-GCM under the master key with 'aad' (NUL-terminated), as
  * pki_seal/pki_open; remote, in the "cert:" domain, and unsealing in
- * the "device:" domain (signer_aad_allowed).  Unsealed
+ * the "device:" and "enroll:" domains (signer_aad_allowed).  Unsealed
  * bytes are secret: wipe them (buf_free_secret) after the answer.
  */
 int signer_seal(struct signer *, const char *aad, const unsigned char *pt,

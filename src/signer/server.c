@@ -53,6 +53,8 @@
 /* The AAD domains a worker may use: sealed or unsealed, unsealed only. */
 #define CERT_AAD "cert:"
 #define DEVICE_AAD "device:"
+/* An enrolled device's server-made key (the worker sealed it). */
+#define ENROLL_AAD "enroll:"
 
 struct conn {
 	int fd;
@@ -333,7 +335,8 @@ signer_aad_allowed(int op, const char *aad)
 {
 	if (strncmp(aad, CERT_AAD, strlen(CERT_AAD)) == 0)
 		return op == SIGNER_OP_SEAL || op == SIGNER_OP_UNSEAL;
-	if (strncmp(aad, DEVICE_AAD, strlen(DEVICE_AAD)) == 0)
+	if (strncmp(aad, DEVICE_AAD, strlen(DEVICE_AAD)) == 0 ||
+	    strncmp(aad, ENROLL_AAD, strlen(ENROLL_AAD)) == 0)
 		return op == SIGNER_OP_UNSEAL;
 	return 0;
 }
