@@ -67,7 +67,7 @@ struct cli_opts {
 	/* device seal */
 	const char *profile, *rot, *serial, *imei, *from, *secrets_out;
 	/* device add|list|import (enrollment) */
-	const char *id, *state, *prefix, *after;
+	const char *id, *state, *prefix, *after, *key_file;
 	int atomic;
 	int admin;
 	long long days, ttl, limit;
@@ -1171,6 +1171,49 @@ cmd_device_rotate(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/* A file's whole text (up to 1 MiB, read_all), NUL-terminated; dies. */
+static char *
+slurp(const char *cmd, const char *path)
+{
+	struct buf b = BUF_INIT;
+
+	errno = 0;
+	if (read_all(path, &b) != 0)
+		die("%s: %s: %s", cmd, path,
+		    errno != 0 ? strerror(errno) : "too large");
+	buf_append(&b, "", 1);
+	return buf_steal(&b, NULL);
+}
+
+/*
+ * A certificate (and its key) obtained elsewhere becomes the device's
+ * current one: a fleet moving from another provisioning server keeps
+ * its certificates until they are due.
+ */
+static int
+cmd_device_import_cert(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct tenant t;
+	char *chain, *key = NULL;
+	int rc;
+
+	if (o->cert == NULL)
+		die("device import-cert: --cert CHAIN.pem is required");
+	cli_tenant(cli, o, "device import-cert", &t);
+	chain = slurp("device import-cert", o->cert);
+	if (o->key_file != NULL)
+		key = slurp("device import-cert", o->key_file);
+	rc = core_enroll_import_cert(&cli->ctx, &t, args[0], chain, key, &st);
+	util_free_secret(key);
+	free(chain);
+	if (rc != 0)
+		die("device import-cert: %s", errtext(rc, &st));
+	printf("device %s of tenant '%s': certificate imported%s\n", args[0],
+	    t.name, o->key_file != NULL ? " with its key" : "");
+	return 0;
+}
+
 struct import_out {
 	FILE *secrets;
 	const char *path;
@@ -1533,6 +1576,10 @@ static const struct command commands[] = {
 	    cmd_device_enable },
 	{ "device rotate-secret", "device rotate-secret --tenant T ID", "t", 1,
 	    cmd_device_rotate },
+	{ "device import-cert",
+	    "device import-cert --tenant T ID --cert CHAIN.pem "
+	    "[--key-file KEY.pem]",
+	    "tCY", 1, cmd_device_import_cert },
 	{ "device import",
 	    "device import --tenant T FILE.csv --secrets-out FILE [--atomic]",
 	    "toA", 1, cmd_device_import },
@@ -1646,6 +1693,7 @@ main(int argc, char **argv)
 		{ "prefix", required_argument, NULL, 'P' },
 		{ "after", required_argument, NULL, 'F' },
 		{ "atomic", no_argument, NULL, 'A' },
+		{ "key-file", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1761,6 +1809,9 @@ main(int argc, char **argv)
 			break;
 		case 'A':
 			o.atomic = 1;
+			break;
+		case 'Y':
+			o.key_file = optarg;
 			break;
 		case 'd':
 			o.days = parse_num("days", optarg, 1, 36500);
