@@ -414,6 +414,8 @@ admin_device_import(struct http_req *req, struct http_resp *resp,
 	size_t failed = 0;
 	int rc, atomic = in->atomic.set && in->atomic.v;
 
+	if (in->ids.n == 0)
+		return fp_fail(st, FP_E_BADREQ, "ids must not be empty.");
 	c.added = json_object_new_array();
 	c.failed = json_object_new_array();
 	rc = core_enroll_import(req->ctx, &req->tenant,
@@ -433,7 +435,6 @@ admin_device_import(struct http_req *req, struct http_resp *resp,
 	    json_object_new_int64((int64_t)failed));
 	json_object_object_add(obj, "added", c.added);
 	json_object_object_add(obj, "failed", c.failed);
-	/* The secrets are in the answer once, wiped with it (resp_json). */
 	resp_json(resp, 200, obj);
 	return 0;
 }
