@@ -354,6 +354,7 @@ admin_device_create(struct http_req *req, struct http_resp *resp,
 		    "Device id '%s' is already taken.", in->device_id);
 	if (rc != 0)
 		return rc;
+	resp->secret = 1; /* the body holds secrets: wiped once sent */
 	/* Shown once: only its HMAC is stored. */
 	resp_json(resp, 201, secret_json(in->device_id, secret));
 	OPENSSL_cleanse(secret, sizeof(secret));
@@ -435,6 +436,7 @@ admin_device_import(struct http_req *req, struct http_resp *resp,
 	    json_object_new_int64((int64_t)failed));
 	json_object_object_add(obj, "added", c.added);
 	json_object_object_add(obj, "failed", c.failed);
+	resp->secret = 1; /* the body holds secrets: wiped once sent */
 	resp_json(resp, 200, obj);
 	return 0;
 }
@@ -571,6 +573,7 @@ admin_device_rotate(struct http_req *req, struct http_resp *resp,
 	if ((rc = core_enroll_rotate(req->ctx, req->tenant.id, in->device_id,
 	         secret, st)) != 0)
 		return device_not_found(rc, st);
+	resp->secret = 1; /* the body holds secrets: wiped once sent */
 	resp_json(resp, 200, secret_json(in->device_id, secret));
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return 0;

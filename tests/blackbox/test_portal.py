@@ -311,3 +311,103 @@ def test_plain_http_serves_no_portal(stack):
     assert stack.client.get("/admin/", plain=True).status == 404
     assert stack.client.post(API + "/login", {"tenant": "a", "name": "b", "password": "c"},
                              plain=True).status == 404
+
+
+# ---- devices (core_enroll) ----------------------------------------------
+
+def test_devices_create_list_page_and_open(stack, session):
+    base = "pt" + random_name("")[-8:].lower().replace("_", "-")
+    r = session.post("/devices", {"deviceId": base + "-000"})
+    assert r.status == 201, r
+    secret = r.json()["secret"]
+    assert len(secret) == 32
+    assert r.headers.get("cache-control") == "no-store"
+    assert_json_error(session.post("/devices", {"deviceId": base + "-000"}), 409)
+    # The secret is stored as an HMAC only.
+    assert db(stack, f"SELECT count(*) FROM enroll_devices WHERE device_id = '{base}-000' "
+                     f"AND secret_hash <> '{secret}'") == "1"
+    # An import with per-row failures: a duplicate, a bad id, a taken one.
+    ids = [f"{base}-{i:03d}" for i in range(1, 121)] + ["Bad_Id", base + "-000"]
+    r = session.post("/devices/import", {"ids": ids})
+    assert r.status == 200, r
+    body = r.json()
+    assert body["total"] == 122 and body["addedCount"] == 120 and body["failedCount"] == 2
+    assert {f["row"] for f in body["failed"]} == {120, 121}
+    assert all(f["reason"] for f in body["failed"])
+    assert len({a["secret"] for a in body["added"]}) == 120
+    # Keyset pages of 50 by prefix: 121 devices, 3 pages, no repeats.
+    seen, after, pages = [], None, 0
+    while True:
+        params = {"prefix": base, "limit": 50}
+        if after:
+            params["after"] = after
+        r = session.get("/devices", **params)
+        assert r.status == 200, r
+        page = r.json()
+        seen += [d["deviceId"] for d in page["devices"]]
+        pages += 1
+        after = page["next"]
+        if not after:
+            break
+    assert pages == 3
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 121
+    assert all(d.startswith(base) for d in seen)
+    r = session.get("/devices", prefix=base, state="pending", limit=500)
+    assert len(r.json()["devices"]) == 121
+    assert session.get("/devices", prefix=base, state="issued").json()["devices"] == []
+    assert session.get("/devices", prefix=base, expiresWithinDays=90).json()["devices"] == []
+    # One device, its certificates and orders.
+    r = session.get(f"/devices/{base}-007")
+    assert r.status == 200, r
+    d = r.json()
+    assert d["deviceId"] == f"{base}-007" and d["state"] == "pending" and d["enabled"]
+    assert d["certificates"] == [] and d["orders"] == []
+    # Disable, enable, rotate.
+    r = session.post(f"/devices/{base}-007/disable")
+    assert r.status == 200 and r.json()["state"] == "disabled" and not r.json()["enabled"], r
+    assert [x["deviceId"] for x in session.get("/devices", prefix=base,
+                                               state="disabled").json()["devices"]] \
+        == [f"{base}-007"]
+    r = session.post(f"/devices/{base}-007/enable")
+    assert r.status == 200 and r.json()["enabled"], r
+    old = db(stack, f"SELECT secret_hash FROM enroll_devices WHERE device_id = '{base}-007'")
+    r = session.post(f"/devices/{base}-007/rotate-secret")
+    assert r.status == 200 and len(r.json()["secret"]) == 32, r
+    assert db(stack, f"SELECT secret_hash FROM enroll_devices "
+                     f"WHERE device_id = '{base}-007'") != old
+    assert_json_error(session.post(f"/devices/{base}-999/disable"), 404)
+
+
+def test_stats_and_acme(session):
+    st = session.get("/stats")
+    assert st.status == 200, st
+    body = st.json()
+    assert set(body["states"]) == {"pending", "issuing", "issued", "renewing", "failed",
+                                   "disabled"}
+    assert len(body["expiryWeeks"]) == 13
+    assert [w["week"] for w in body["expiryWeeks"]] == list(range(13))
+    a = session.get("/acme")
+    assert a.status == 200, a
+    b = a.json()["budget"]
+    assert b["weekly"] == 50 and b["usedLast7Days"] == 0 and b["remaining"] == 50
+
+
+def test_an_operator_sees_only_its_tenant(stack, origin, session):
+    other = random_name()
+    stack.cli.run("tenant", "create", other)
+    op = make_operator(stack.cli, other)
+    s2 = Session(stack.client, origin)
+    s2.login(other, op)
+    dev = "iso" + random_name("")[-8:].lower().replace("_", "-")
+    assert s2.post("/devices", {"deviceId": dev}).status == 201
+    # Tenant A's operator: not listed, not found, cannot change it.
+    assert session.get("/devices", prefix=dev).json()["devices"] == []
+    assert_json_error(session.get("/devices/" + dev), 404)
+    assert_json_error(session.post(f"/devices/{dev}/disable"), 404)
+    assert_json_error(session.post(f"/devices/{dev}/rotate-secret"), 404)
+    # Taken in another tenant: refused without saying whose.
+    r = session.post("/devices", {"deviceId": dev})
+    body = assert_json_error(r, 409)
+    assert other not in body["message"]
+    assert s2.get("/devices/" + dev).json()["enabled"] is True
+    assert s2.get("/stats").json()["states"]["pending"] == 1
