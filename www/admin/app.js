@@ -249,10 +249,15 @@
 		await loadPage();
 	}
 
+	let pageSeq = 0;
+
 	async function loadPage() {
 		const body = $("device-table").tBodies[0];
+		const seq = ++pageSeq;
 		try {
 			const page = await api("GET", "/devices" + query());
+			/* A later search or page was asked for meanwhile: it wins. */
+			if (seq !== pageSeq) return;
 			clear(body);
 			for (const d of page.devices) {
 				const tr = el("tr");
