@@ -411,3 +411,39 @@ def test_an_operator_sees_only_its_tenant(stack, origin, session):
     assert other not in body["message"]
     assert s2.get("/devices/" + dev).json()["enabled"] is True
     assert s2.get("/stats").json()["states"]["pending"] == 1
+
+
+# ---- a second host ---------------------------------------------------------
+
+def test_a_session_works_through_a_second_host(stack, origin, tenant, operator):
+    """Sessions live in PostgreSQL: host B (scripts/up --join, as
+    test_zx_hosts.py starts it) serves a session host A opened, and a
+    logout through B ends it on A."""
+    import shutil
+    import tempfile
+
+    from conftest import free_ports, read_env
+    from helpers import Client, scripts_down, scripts_up
+
+    if not stack.owned:
+        pytest.skip("an external stack: no second host is started beside it")
+    d = Path(tempfile.mkdtemp(prefix="fleetpki-portal-b-", dir="/tmp"))
+    os.chmod(d, 0o711)
+    https, http = free_ports(2)
+    try:
+        r = scripts_up(d, "--port", str(https), "--http-port", str(http), "--workers", "1",
+                       "--join", str(stack.dir))
+        assert r.returncode == 0, r.stderr[-4000:]
+        env_b = read_env(d / "env")
+        a = Session(stack.client, origin)
+        a.login(tenant, operator)
+        b = Session(Client(env_b), env_b["FLEETPKI_URL"])
+        b.cookie, b.csrf = a.cookie, a.csrf
+        me = b.get("/me")
+        assert me.status == 200 and me.json()["name"] == operator, me
+        assert me.json()["csrfToken"] == a.csrf
+        assert b.post("/logout", extra={"Origin": env_b["FLEETPKI_URL"]}).status == 204
+        assert_json_error(a.get("/me"), 401)
+    finally:
+        scripts_down(d)
+        shutil.rmtree(d, ignore_errors=True)
