@@ -38,6 +38,8 @@ extern const struct route_group secsvc_m_routes;
 extern const struct route_group secsvc_tag_routes;
 /* ... notifications, activity, usage, clones, suspicious (secsvc_reports.c) */
 extern const struct route_group secsvc_report_routes;
+/* ... notification hooks (secsvc_webhooks.c) */
+extern const struct route_group secsvc_webhook_routes;
 
 /* The device protocol (docs/device-protocol.md), under /device/v1. */
 extern const struct route_group devproto_routes;

@@ -60,6 +60,11 @@ struct config {
 	 */
 	char *outbound_allow;
 	/*
+	 * CA bundle (PEM) outbound https (webhooks) is verified against;
+	 * "": the system's trust store.
+	 */
+	char *outbound_ca_file;
+	/*
 	 * nginx's OCSP cache directory (its fastcgi_cache_path), when this
 	 * host's nginx keeps OCSP answers: fleetpkid lets it keep cacheable
 	 * ones and empties it at every revocation.  Empty: nginx is told to

@@ -73,6 +73,11 @@ struct net_fetch {
 	size_t				 max_body;	/* larger: error */
 	const struct net_denylist	*deny;
 	int				 allow_https;	/* else http only */
+	/*
+	 * CA bundle (PEM file) https is verified against; NULL or "": the
+	 * system's store (outbound_ca_file).
+	 */
+	const char			*ca_file;
 };
 
 /*

@@ -64,6 +64,7 @@
 #include "fleetpki/stmt_tags.h"
 #include "fleetpki/stmt_device.h"
 #include "fleetpki/stmt_enroll.h"
+#include "fleetpki/stmt_webhook.h"
 
 #define FOREACH_STMT(X) \
 	FOREACH_STMT_ADMIN(X) \
@@ -71,6 +72,7 @@
 	FOREACH_STMT_TAGS(X) \
 	FOREACH_STMT_DEVICE(X) \
 	FOREACH_STMT_ENROLL(X) \
+	FOREACH_STMT_WEBHOOK(X) \
 	/* store.c */ \
 	X(PING, "SELECT 1") \
 	/* db.c: the request's tenant, for its transaction only (sql/005) */ \

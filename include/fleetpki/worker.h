@@ -75,4 +75,27 @@ void	worker_class_run(const struct config *cfg, const char *class)
  */
 int	worker_run_once(struct fp_ctx *ctx);
 
+/* ---- webhooks (webhook.c) ----------------------------------------- */
+
+/* Webhook delivery children per fleetpki-worker, besides the classes. */
+#define WEBHOOK_CHILDREN 4
+/* Attempts of a delivery, unless the tenant's webhook.max_attempts. */
+#define WEBHOOK_MAX_ATTEMPTS_DEFAULT 18
+/*
+ * The pause after attempt 'attempts' failed: 5 s doubling, at most 4 h,
+ * with 80-120% jitter from 'rnd'; 18 attempts span about a day.
+ */
+#define WEBHOOK_BACKOFF_BASE_S 5
+#define WEBHOOK_BACKOFF_MAX_S (4 * 3600)
+int	worker_webhook_backoff_s(int attempts, unsigned rnd);
+/*
+ * Seconds a Retry-After header among the response header lines 'head'
+ * asks for (delta-seconds or an HTTP-date, at most a day); 0 if none.
+ */
+int	worker_webhook_retry_after(const char *head, size_t len,
+	    long long now);
+/* Deliver webhooks until SIGTERM, in a child of the supervisor. */
+void	worker_webhook_run(const struct config *cfg, int index)
+	    __attribute__((noreturn));
+
 #endif

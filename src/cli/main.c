@@ -34,6 +34,7 @@
 #include "fleetpki/signer.h"
 #include "fleetpki/store.h"
 #include "fleetpki/store_admin.h"
+#include "fleetpki/store_webhook.h"
 #include "fleetpki/util.h"
 
 #include <openssl/crypto.h>
@@ -1667,6 +1668,112 @@ cmd_job_retry(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/* ---- webhooks (sql/021) ------------------------------------------ */
+
+static int
+cmd_webhook_list(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct webhook_rec *w = NULL;
+	struct tenant t;
+	char created[32];
+	size_t i, n = 0;
+
+	(void)args;
+	cli_tenant(cli, o, "webhook list", &t);
+	if (store_webhook_list(cli->ctx.db, t.id, &w, &n) != 0)
+		die("listing webhooks failed");
+	for (i = 0; i < n; i++) {
+		fmt_time(w[i].created_at, created, sizeof(created));
+		printf("%s\t%s\t%s\tpending=%lld\tdead=%lld\tcreated=%s",
+		    w[i].url, w[i].types, w[i].enabled ? "enabled" : "disabled",
+		    (long long)w[i].pending, (long long)w[i].dead, created);
+		if (w[i].disabled_reason != NULL) {
+			printf("\t");
+			print_one_line(w[i].disabled_reason);
+		}
+		putchar('\n');
+	}
+	store_rec_array_free(w, n, sizeof(*w),
+	    (void (*)(void *))webhook_rec_clear);
+	return 0;
+}
+
+#define WEBHOOK_CLI_PAGE 1000
+
+static int
+cmd_webhook_deliveries(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct webhook_delivery_rec *d = NULL;
+	struct tenant t;
+	char created[32], tried[32];
+	long long left = o->limit_set ? o->limit : 100;
+	int64_t after = 0;
+	size_t i, n = 0;
+
+	(void)args;
+	if (o->state != NULL && strcmp(o->state, "pending") != 0 &&
+	    strcmp(o->state, "delivered") != 0 && strcmp(o->state, "dead") != 0)
+		die("--state must be pending, delivered or dead");
+	cli_tenant(cli, o, "webhook deliveries", &t);
+	printf("id\tstate\ttype\twebhook-id\tattempts\tlast_status\t"
+	       "created_at\tlast_attempt_at\turl\tlast_error\n");
+	while (left > 0) {
+		if (store_webhook_deliveries(cli->ctx.db, t.id, o->state, after,
+		        left < WEBHOOK_CLI_PAGE ? (int)left : WEBHOOK_CLI_PAGE,
+		        &d, &n) != 0)
+			die("listing deliveries failed");
+		for (i = 0; i < n; i++) {
+			fmt_time(d[i].created_at, created, sizeof(created));
+			fmt_time(d[i].last_attempt_at, tried, sizeof(tried));
+			printf("%lld\t%s\t%s\tevt_%lld\t%d\t%d\t%s\t%s\t%s\t",
+			    (long long)d[i].id, d[i].state, d[i].type,
+			    (long long)d[i].event_id, d[i].attempts,
+			    d[i].last_status, created, tried, d[i].url);
+			print_one_line(
+			    d[i].last_error != NULL ? d[i].last_error : "-");
+			putchar('\n');
+			after = d[i].id;
+		}
+		store_rec_array_free(d, n, sizeof(*d),
+		    (void (*)(void *))webhook_delivery_rec_clear);
+		if (n < WEBHOOK_CLI_PAGE)
+			break;
+		left -= (long long)n;
+	}
+	return 0;
+}
+
+static int
+cmd_webhook_replay(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct tenant t;
+	int64_t *ids, replayed = 0;
+	long long id;
+	size_t i, n = 0;
+
+	for (n = 0; args[n] != NULL; n++)
+		;
+	if (n == 0 || n > 100000)
+		die("usage: fleetpki webhook replay --tenant T DELIVERY_ID...");
+	ids = xcalloc(n, sizeof(*ids));
+	for (i = 0; i < n; i++) {
+		if (util_parse_int(args[i], 1, INT64_MAX, &id) != 0)
+			die("'%s' is not a delivery id", args[i]);
+		ids[i] = (int64_t)id;
+	}
+	cli_tenant(cli, o, "webhook replay", &t);
+	if (store_webhook_replay(cli->ctx.db, t.id, ids, n, &replayed) != 0)
+		die("replaying deliveries failed");
+	free(ids);
+	if (replayed == 0)
+		die("none of the deliveries named is dead (only dead deliveries "
+		    "are replayed)");
+	/* The workers hear of it at once (NOTIFY). */
+	printf("%lld of %zu deliveries pending again\n", (long long)replayed,
+	    n);
+	return 0;
+}
+
 /*
  * The commands, in the order usage() lists them.  'opts' are the long
  * options' letters (see copts in main); 'nargs' the operands required.
@@ -1748,6 +1855,13 @@ static const struct command commands[] = {
 	{ "job list", "job list [--limit N]", "L", 0, cmd_job_list },
 	{ "job show", "job show ID", "", 1, cmd_job_show },
 	{ "job retry", "job retry ID", "", 1, cmd_job_retry },
+	{ "webhook list", "webhook list --tenant T", "t", 0, cmd_webhook_list },
+	{ "webhook deliveries",
+	    "webhook deliveries --tenant T [--state pending|delivered|dead] "
+	    "[--limit N]",
+	    "tEL", 0, cmd_webhook_deliveries },
+	{ "webhook replay", "webhook replay --tenant T DELIVERY_ID...", "t", -1,
+	    cmd_webhook_replay },
 };
 
 /*

@@ -59,6 +59,8 @@ static const struct config_key {
 	    0 },
 	{ "outbound_allow", C_STR, offsetof(struct config, outbound_allow), 0,
 	    0 },
+	{ "outbound_ca_file", C_STR, offsetof(struct config, outbound_ca_file),
+	    0, 0 },
 	{ "ocsp_cache_dir", C_STR, offsetof(struct config, ocsp_cache_dir), 0,
 	    0 },
 	{ "signer", C_STR, offsetof(struct config, signer), 0, 0 },
@@ -88,6 +90,7 @@ config_defaults(struct config *cfg)
 	cfg->db_connect_timeout = 3;
 	cfg->outbound_deny = xstrdup("");
 	cfg->outbound_allow = xstrdup("");
+	cfg->outbound_ca_file = xstrdup("");
 	cfg->socket_group = xstrdup("");
 	cfg->ocsp_cache_dir = xstrdup("");
 	cfg->signer = xstrdup("on");
@@ -262,6 +265,7 @@ config_free(struct config *cfg)
 	free(cfg->log_level);
 	free(cfg->outbound_deny);
 	free(cfg->outbound_allow);
+	free(cfg->outbound_ca_file);
 	free(cfg->socket_group);
 	free(cfg->ocsp_cache_dir);
 	free(cfg->signer);

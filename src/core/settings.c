@@ -64,6 +64,9 @@ static const struct setting {
 	    "seconds in which a device earns one more heartbeat", NULL },
 	{ "device_heartbeat_default", SET_INT, "86400", 1, 31622400,
 	    "HeartbeatInSec when no SecurityHeartbeatInSec is current", NULL },
+	/* Webhooks (worker/webhook.c). */
+	{ "webhook.max_attempts", SET_INT, "18", 1, 30,
+	    "attempts of a webhook delivery before it is dead-lettered", NULL },
 	/* Device enrollment and its ACME CA (core/enroll.c, worker). */
 	{ "enroll.domain", SET_STR, "", 3, 189,
 	    "devices are named <deviceId>.<this domain>", check_domain },

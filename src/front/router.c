@@ -32,6 +32,7 @@ static const struct route_group *const groups[] = {
 	&secsvc_m_routes,
 	&secsvc_tag_routes,
 	&secsvc_report_routes,
+	&secsvc_webhook_routes,
 	&devproto_routes,
 	&enroll_routes,
 };

@@ -55,6 +55,8 @@
 #define DEVICE_AAD "device:"
 /* An enrolled device's server-made key (the worker sealed it). */
 #define ENROLL_AAD "enroll:"
+/* Webhook tokens and signing secrets: sealed by the API, opened by the worker. */
+#define WEBHOOK_AAD "webhook:"
 
 struct conn {
 	int fd;
@@ -328,7 +330,9 @@ do_sign(const struct conn *c, struct buf *reply)
  * a compromised worker can open the root secrets of devices (as it could
  * forge their answers anyway), but still never a CA key ("ca:") or a
  * token signing key ("jwt:"), and it cannot seal a device secret (only
- * the operator's CLI seals devices, with its local signer).
+ * the operator's CLI seals devices, with its local signer).  Webhook
+ * tokens and signing secrets ("webhook:") are sealed only: the API
+ * stores them, and only fleetpki-worker (local signer) opens them.
  */
 int
 signer_aad_allowed(int op, const char *aad)
@@ -338,6 +342,8 @@ signer_aad_allowed(int op, const char *aad)
 	if (strncmp(aad, DEVICE_AAD, strlen(DEVICE_AAD)) == 0 ||
 	    strncmp(aad, ENROLL_AAD, strlen(ENROLL_AAD)) == 0)
 		return op == SIGNER_OP_UNSEAL;
+	if (strncmp(aad, WEBHOOK_AAD, strlen(WEBHOOK_AAD)) == 0)
+		return op == SIGNER_OP_SEAL;
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 
 static struct config cfg;
 static const char *classes[MAX_CLASSES];
+static size_t nclasses;
 
 static void
 usage(FILE *f)
@@ -53,6 +54,9 @@ static void
 class_child(int slot, void *arg)
 {
 	(void)arg;
+	/* The slots after the classes deliver webhooks (webhook.c). */
+	if ((size_t)slot >= nclasses)
+		worker_webhook_run(&cfg, slot - (int)nclasses);
 	worker_class_run(&cfg, classes[slot]);
 }
 
@@ -62,7 +66,6 @@ main(int argc, char **argv)
 	struct proc_args args;
 	struct proc_set kids;
 	sigset_t set;
-	size_t nclasses;
 	int code;
 
 	if (proc_parse_args(argc, argv, "fleetpki-worker", 1, usage, &args,
@@ -92,8 +95,8 @@ main(int argc, char **argv)
 	    proc_pid_write("fleetpki-worker", args.pid_file) != 0)
 		return 1;
 	nclasses = worker_classes(classes, MAX_CLASSES);
-	proc_init(&kids, "job runner", MAX_CLASSES, (int)nclasses, class_child,
-	    NULL);
+	proc_init(&kids, "job runner", MAX_CLASSES + WEBHOOK_CHILDREN,
+	    (int)nclasses + WEBHOOK_CHILDREN, class_child, NULL);
 	log_info("running jobs: %zu class%s, scheduled every %d s", nclasses,
 	    nclasses == 1 ? "" : "es", cfg.worker_interval);
 

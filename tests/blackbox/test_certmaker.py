@@ -174,6 +174,7 @@ def test_settings_defaults_and_set(make_cm_tenant):
         "device_heartbeat_burst": ("10", True),
         "device_heartbeat_interval": ("60", True),
         "device_heartbeat_default": ("86400", True),
+        "webhook.max_attempts": ("18", True),
         "enroll.domain": ("", True),
         "enroll.renew_percent": ("33", True),
         "acme.directory_url": ("", True),

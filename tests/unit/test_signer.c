@@ -753,6 +753,8 @@ test_aad_policy(void **state)
 	assert_false(signer_aad_allowed(SIGNER_OP_UNSEAL, "devic:1:x"));
 	assert_false(signer_aad_allowed(SIGNER_OP_UNSEAL, ""));
 	assert_false(signer_aad_allowed(SIGNER_OP_SIGN, "cert:1:2:AB"));
+	assert_true(signer_aad_allowed(SIGNER_OP_SEAL, "webhook:1:ab:token"));
+	assert_false(signer_aad_allowed(SIGNER_OP_UNSEAL, "webhook:1:ab:token"));
 }
 
 int
