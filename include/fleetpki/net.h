@@ -73,6 +73,8 @@ struct net_fetch {
 	size_t				 max_body;	/* larger: error */
 	const struct net_denylist	*deny;
 	int				 allow_https;	/* else http only */
+	/* https: the CA bundle to trust, or NULL for the system store */
+	const char			*ca_file;
 };
 
 /*

@@ -62,11 +62,13 @@
 #include "fleetpki/stmt_registry.h"
 #include "fleetpki/stmt_tags.h"
 #include "fleetpki/stmt_device.h"
+#include "fleetpki/stmt_acme.h"
 
 #define FOREACH_STMT(X) \
 	FOREACH_STMT_REGISTRY(X) \
 	FOREACH_STMT_TAGS(X) \
 	FOREACH_STMT_DEVICE(X) \
+	FOREACH_STMT_ACME(X) \
 	/* store.c */ \
 	X(PING, "SELECT 1") \
 	/* db.c: the request's tenant, for its transaction only (sql/005) */ \

@@ -677,6 +677,12 @@ net_http_request(const struct net_fetch *f, const struct net_request *rq,
 		r = -FP_E_INTERNAL;
 		goto out;
 	}
+	if (f->ca_file != NULL &&
+	    curl_easy_setopt(curl, CURLOPT_CAINFO, f->ca_file) != CURLE_OK) {
+		log_err("net_http_request: CURLOPT_CAINFO failed");
+		r = -FP_E_INTERNAL;
+		goto out;
+	}
 	/* A Content-Length over the cap fails before any body is read. */
 	if (f->max_body > 0 && f->max_body < (size_t)INT64_MAX &&
 	    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
