@@ -1,0 +1,238 @@
+"""Pebble (an ACME test CA) and pebble-challtestsrv (its fake DNS) for the
+enrollment tests, on free loopback ports.
+
+  Pebble(workdir, ...)     a Pebble with its own TLS certificate (made here
+                           with openssl), its DNS lookups pointed at a
+                           challtestsrv; start(), stop(), restart()
+  pebble.roots()           Pebble's root and intermediate (management API)
+  pebble.hook              the exec DNS hook (HOOK present|cleanup FQDN
+                           VALUE) that drives challtestsrv's /set-txt and
+                           /clear-txt
+  configure_tenant(...)    the tenant settings the ACME client needs
+
+Pebble keeps everything in memory: a restart forgets accounts and
+orders, and makes a new root.
+"""
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from helpers import wait_until
+
+
+def free_ports(n):
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_udp_tcp_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (a DNS server's)."""
+    for _ in range(50):
+        (p,) = free_ports(1)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            u.close()
+    raise AssertionError("no free port for DNS")
+
+
+def _run(*cmd, **kw):
+    r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL, **kw)
+    assert r.returncode == 0, f"{cmd}: {r.stderr}"
+    return r.stdout
+
+
+def make_tls(d):
+    """A CA and a server certificate for 127.0.0.1/localhost in 'd'."""
+    d = Path(d)
+    d.mkdir(parents=True, exist_ok=True)
+    ca_key, ca = d / "ca.key", d / "ca.pem"
+    key, csr, cert = d / "server.key", d / "server.csr", d / "server.pem"
+    _run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(ca_key), "-out",
+         str(ca), "-days", "2", "-subj", "/CN=pebble test TLS CA",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _run("openssl", "req", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
+         str(csr), "-subj", "/CN=localhost")
+    ext = d / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                   "basicConstraints=CA:FALSE\n"
+                   "extendedKeyUsage=serverAuth\n")
+    _run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca),
+         "-CAkey", str(ca_key), "-CAcreateserial", "-out", str(cert),
+         "-days", "2", "-extfile", str(ext))
+    for f in (ca, cert, key):
+        os.chmod(f, 0o644)
+    return ca, cert, key
+
+
+HOOK = """#!/bin/sh
+# exec DNS-01 hook for pebble-challtestsrv: HOOK present|cleanup FQDN VALUE
+set -e
+mgmt={mgmt}
+log={log}
+echo "$1 $2 $3" >> "$log"
+case "$1" in
+present)
+	curl -sS -f -X POST -d "{{\\"host\\":\\"$2.\\",\\"value\\":\\"$3\\"}}" "$mgmt/set-txt" ;;
+cleanup)
+	curl -sS -f -X POST -d "{{\\"host\\":\\"$2.\\"}}" "$mgmt/clear-txt" ;;
+*)
+	echo "usage: $0 present|cleanup FQDN VALUE" >&2; exit 2 ;;
+esac
+"""
+
+
+class Pebble:
+    def __init__(self, workdir, env=None, eab_keys=None, validity_s=None,
+                 name="pebble"):
+        self.dir = Path(workdir) / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.tls_ca, cert, key = make_tls(self.dir / "tls")
+        (self.port, self.mgmt_port, self.http_port, self.tls_port,
+         self.cts_mgmt_port) = free_ports(5)
+        self.dns_port = free_udp_tcp_port()
+        conf = {"pebble": {
+            "listenAddress": f"127.0.0.1:{self.port}",
+            "managementListenAddress": f"127.0.0.1:{self.mgmt_port}",
+            "certificate": str(cert), "privateKey": str(key),
+            "httpPort": self.http_port, "tlsPort": self.tls_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": bool(eab_keys),
+        }}
+        if eab_keys:
+            conf["pebble"]["externalAccountMACKeys"] = eab_keys
+        if validity_s:
+            conf["pebble"]["certificateValidityPeriod"] = validity_s
+        self.config = self.dir / "pebble-config.json"
+        self.config.write_text(json.dumps(conf, indent=1))
+        self.env = dict(os.environ)
+        self.env["PEBBLE_VA_NOSLEEP"] = "1"
+        self.env["PEBBLE_WFE_NONCEREJECT"] = "0"
+        self.env.update(env or {})
+        self.hook_log = self.dir / "hook.log"
+        self.hook_log.write_text("")
+        os.chmod(self.hook_log, 0o666)
+        self.hook = self.dir / "dns-hook"
+        self.hook.write_text(HOOK.format(
+            mgmt=f"http://127.0.0.1:{self.cts_mgmt_port}",
+            log=self.hook_log))
+        os.chmod(self.hook, 0o755)
+        self.proc = None
+        self.cts = None
+
+    @property
+    def directory_url(self):
+        return f"https://127.0.0.1:{self.port}/dir"
+
+    @property
+    def resolver(self):
+        return f"127.0.0.1:{self.dns_port}"
+
+    def _ctx(self):
+        return ssl.create_default_context(cafile=str(self.tls_ca))
+
+    def start_dns(self):
+        log = open(self.dir / "challtestsrv.log", "ab")
+        self.cts = subprocess.Popen(
+            ["pebble-challtestsrv",
+             "-dns01", f"127.0.0.1:{self.dns_port}",
+             "-management", f"127.0.0.1:{self.cts_mgmt_port}",
+             "-http01", "", "-https01", "", "-tlsalpn01", "",
+             "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        wait_until(lambda: self._up(f"http://127.0.0.1:{self.cts_mgmt_port}/",
+                                    None), 30, "challtestsrv")
+
+    def start(self):
+        if self.cts is None:
+            self.start_dns()
+        log = open(self.dir / "pebble.log", "ab")
+        self.proc = subprocess.Popen(
+            ["pebble", "-config", str(self.config),
+             "-dnsserver", f"127.0.0.1:{self.dns_port}"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=self.env, cwd=self.dir, start_new_session=True)
+        wait_until(lambda: self._up(self.directory_url, self._ctx()), 30,
+                   "pebble's directory")
+        return self
+
+    def _up(self, url, ctx):
+        try:
+            urllib.request.urlopen(url, context=ctx, timeout=2)
+            return True
+        except urllib.error.HTTPError:
+            return True
+        except Exception:
+            return False
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
+
+    def close(self):
+        self.stop()
+        if self.cts is not None:
+            self.cts.terminate()
+            try:
+                self.cts.wait(10)
+            except subprocess.TimeoutExpired:
+                self.cts.kill()
+            self.cts = None
+
+    def mgmt(self, path):
+        with urllib.request.urlopen(
+                f"https://127.0.0.1:{self.mgmt_port}{path}",
+                context=self._ctx(), timeout=10) as r:
+            return r.read().decode()
+
+    def roots(self):
+        """(root PEM, intermediate PEM) of the running Pebble."""
+        return self.mgmt("/roots/0"), self.mgmt("/intermediates/0")
+
+    def hook_calls(self):
+        return [l.split() for l in self.hook_log.read_text().splitlines()]
+
+
+def configure_tenant(cli, tenant, pebble, domain, extra=()):
+    """The settings an ACME-enrolled tenant needs, against 'pebble'."""
+    settings = [
+        ("enroll.domain", domain),
+        ("acme.directory_url", pebble.directory_url),
+        ("acme.ca_file", str(pebble.tls_ca)),
+        ("acme.contact", "ops@example.com"),
+        ("acme.dns_provider", "exec"),
+        ("acme.dns_hook", str(pebble.hook)),
+        ("acme.dns_resolvers", pebble.resolver),
+    ] + list(extra)
+    for k, v in settings:
+        cli.run("setting", "set", "--tenant", tenant, k, v)

@@ -1,0 +1,217 @@
+"""Device enrollment's ACME client end to end: the stack's fleetpki-worker
+against Pebble and pebble-challtestsrv on loopback (acme_helpers.py).
+
+Orders are made as fleetpkid's request path makes them (an acme_orders
+row, the device 'issuing', an acme.order job), here with psql as the
+owner; the worker carries them to a certificate that chains to Pebble's
+root, for exactly <deviceId>.<domain>.
+"""
+
+import hashlib
+import json
+import subprocess
+import time
+
+import pytest
+
+from acme_helpers import Pebble, configure_tenant
+from helpers import openssl, psql, random_name, wait_until
+
+ISSUE_TIMEOUT = 120
+
+
+def sql_str(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def new_device(db, tenant, device_id, csr_pem=None, domain="devices.test",
+               kind="new", state="issuing"):
+    """A device with an open order and its job; the order id."""
+    csr = sql_str(csr_pem) if csr_pem else "NULL"
+    return int(psql(db, f"""
+        WITH t AS (SELECT id FROM tenants WHERE name = {sql_str(tenant)}),
+        d AS (INSERT INTO enroll_devices (tenant_id, device_id, secret_hash, state)
+              SELECT id, {sql_str(device_id)}, repeat('a', 64), {sql_str(state)} FROM t
+              RETURNING tenant_id, id),
+        o AS (INSERT INTO acme_orders (tenant_id, device_ref, kind, hostname, csr_pem)
+              SELECT tenant_id, id, {sql_str(kind)},
+                     {sql_str(device_id + '.' + domain)}, {csr} FROM d
+              RETURNING id, tenant_id),
+        j AS (INSERT INTO jobs (kind, key, tenant_id, max_attempts)
+              SELECT 'acme.order', id::text, tenant_id, 12 FROM o)
+        SELECT id FROM o"""))
+
+
+def order_row(db, order_id):
+    out = psql(db, f"""SELECT row_to_json(o) FROM (SELECT state, error_type,
+        error_detail, key_sealed IS NOT NULL AS has_key, retry_at, order_url,
+        dns_name FROM acme_orders WHERE id = {order_id}) o""")
+    return json.loads(out)
+
+
+def cert_of(db, order_id):
+    out = psql(db, f"""SELECT row_to_json(c) FROM (SELECT c.chain_pem,
+        c.spki_sha256, c.serial, c.hostname, c.key_sealed IS NOT NULL AS has_key,
+        extract(epoch FROM c.not_after)::bigint AS not_after,
+        c.superseded_at, d.state AS device_state, d.last_error,
+        extract(epoch FROM d.not_after)::bigint AS device_not_after
+        FROM enroll_certs c JOIN enroll_devices d ON d.id = c.device_ref
+        WHERE c.order_id = {order_id}) c""")
+    return json.loads(out) if out else None
+
+
+def wait_final(db, order_id, timeout=ISSUE_TIMEOUT):
+    def final():
+        o = order_row(db, order_id)
+        return o if o["state"] in ("valid", "failed") else None
+    return wait_until(final, timeout, f"order {order_id} to finish", step=0.5)
+
+
+def pem_blocks(chain):
+    out, cur = [], []
+    for line in chain.splitlines():
+        cur.append(line)
+        if line.startswith("-----END"):
+            out.append("\n".join(cur) + "\n")
+            cur = []
+    return out
+
+
+def check_chain(work, pebble, chain, hostname):
+    """The chain verifies against Pebble's root for exactly 'hostname'."""
+    root, inter = pebble.roots()
+    blocks = pem_blocks(chain)
+    assert len(blocks) >= 2, chain
+    leaf = blocks[0]
+    root_f, untrusted_f, leaf_f = (work.path / "root.pem",
+                                   work.path / "untrusted.pem",
+                                   work.path / "leaf.pem")
+    root_f.write_text(root)
+    untrusted_f.write_text("".join(blocks[1:]) + inter)
+    leaf_f.write_text(leaf)
+    r = subprocess.run(["openssl", "verify", "-CAfile", str(root_f),
+                        "-untrusted", str(untrusted_f), "-verify_hostname",
+                        hostname, str(leaf_f)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = openssl("x509", "-noout", "-ext", "subjectAltName", input=leaf).stdout
+    assert f"DNS:{hostname}" in text
+    assert text.count("DNS:") == 1, text
+    return leaf
+
+
+def spki_sha256(leaf_pem):
+    der = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=leaf_pem,
+                         capture_output=True, text=True, check=True).stdout
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                          input=der.encode(), capture_output=True, check=True).stdout
+    return hashlib.sha256(spki).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def pebble(tmp_path_factory):
+    p = Pebble(tmp_path_factory.mktemp("acme")).start()
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="module")
+def acme_tenant(stack, pebble):
+    name = random_name()
+    stack.cli.run("tenant", "create", name)
+    configure_tenant(stack.cli, name, pebble, "devices.test")
+    return name
+
+
+@pytest.fixture
+def db(stack):
+    return stack.env["FLEETPKI_DATABASE_URL"]
+
+
+def make_csr(work, hostname, key="ec"):
+    k, c = work.path / f"{hostname}.key", work.path / f"{hostname}.csr"
+    args = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if key == "ec" \
+        else ["-newkey", "rsa:2048"]
+    subprocess.run(["openssl", "req", "-new", *args, "-nodes", "-keyout", str(k),
+                    "-out", str(c), "-subj", f"/CN={hostname}", "-addext",
+                    f"subjectAltName=DNS:{hostname}"], check=True,
+                   capture_output=True)
+    return k, c.read_text()
+
+
+def test_order_with_server_key(stack, pebble, acme_tenant, db, work):
+    dev = "acme-" + random_name().lower()[:20]
+    host = f"{dev}.devices.test"
+    oid = new_device(db, acme_tenant, dev)
+    o = wait_final(db, oid)
+    assert o["state"] == "valid", o
+    assert o["has_key"]
+    c = cert_of(db, oid)
+    assert c is not None
+    assert c["hostname"] == host
+    assert c["has_key"]
+    assert c["device_state"] == "issued"
+    assert c["last_error"] is None
+    assert c["device_not_after"] == c["not_after"]
+    assert c["superseded_at"] is None
+    leaf = check_chain(work, pebble, c["chain_pem"], host)
+    assert c["spki_sha256"] == spki_sha256(leaf)
+    ser = openssl("x509", "-noout", "-serial", input=leaf).stdout.strip().split("=")[1]
+    assert c["serial"] == ser.upper().lstrip("0") or c["serial"] == ser.upper()
+    # The DNS-01 record was set, then removed.
+    calls = [x for x in pebble.hook_calls() if x[1] == f"_acme-challenge.{host}"]
+    assert [x[0] for x in calls] == ["present", "cleanup"], calls
+    assert o["dns_name"] is None
+    # The account is the tenant's, made once, its key sealed.
+    acct = psql(db, f"""SELECT status, account_url LIKE 'https://127.0.0.1:%',
+        length(key_sealed) > 0 FROM acme_accounts a JOIN tenants t ON t.id =
+        a.tenant_id WHERE t.name = {sql_str(acme_tenant)}""")
+    assert acct == "valid|t|t"
+    # The job is done.
+    assert psql(db, f"SELECT state FROM jobs WHERE kind = 'acme.order' "
+                    f"AND key = '{oid}' ORDER BY id DESC LIMIT 1") == "done"
+
+
+def test_order_with_device_csr(stack, pebble, acme_tenant, db, work):
+    dev = "csr-" + random_name().lower()[:20]
+    host = f"{dev}.devices.test"
+    key, csr = make_csr(work, host)
+    oid = new_device(db, acme_tenant, dev, csr_pem=csr)
+    o = wait_final(db, oid)
+    assert o["state"] == "valid", o
+    assert not o["has_key"]
+    c = cert_of(db, oid)
+    assert not c["has_key"]
+    leaf = check_chain(work, pebble, c["chain_pem"], host)
+    mine = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout"],
+                          capture_output=True, text=True, check=True).stdout
+    theirs = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=leaf,
+                            capture_output=True, text=True, check=True).stdout
+    assert mine == theirs
+
+
+def test_csr_for_another_name_fails(stack, pebble, acme_tenant, db, work):
+    dev = "bad-" + random_name().lower()[:20]
+    _, csr = make_csr(work, "someone-else.devices.test")
+    oid = new_device(db, acme_tenant, dev, csr_pem=csr)
+    o = wait_final(db, oid)
+    assert o["state"] == "failed", o
+    assert o["error_type"] == "fleetpki:csr"
+    assert psql(db, f"""SELECT d.state, d.last_error LIKE 'fleetpki:csr:%'
+        FROM enroll_devices d WHERE device_id = {sql_str(dev)}""") == "failed|t"
+    # No record was left behind.
+    calls = [x for x in pebble.hook_calls() if dev in x[1]]
+    assert [x[0] for x in calls].count("present") == \
+        [x[0] for x in calls].count("cleanup")
+
+
+def test_health_reports_worker_and_acme(stack, pebble, acme_tenant):
+    def probed():
+        r = stack.client.get("/api/health")
+        assert r.status == 200
+        b = r.json()
+        return b if b["acme"].get("status") == "ok" else None
+    b = wait_until(probed, 120, "the worker's probe of Pebble", step=1)
+    assert b["status"] == "ok" and b["database"] == "ok"
+    assert b["worker"]["status"] == "ok"
+    assert b["worker"]["lastSeenSecondsAgo"] >= 0
+    assert b["acme"]["reachable"] == b["acme"]["directories"] >= 1
