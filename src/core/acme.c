@@ -1094,6 +1094,17 @@ order_begin(struct order_ctx *oc, struct acme_account_rec *a)
 		return R_FINAL;
 	}
 	if (strcmp(oc->o.state, "queued") == 0) {
+		/* A device's CSR is judged before the CA is asked anything. */
+		if (oc->o.csr_pem != NULL) {
+			struct buf der = BUF_INIT;
+			EVP_PKEY *pub = NULL;
+
+			rc = order_csr(oc, &der, &pub);
+			buf_free(&der);
+			EVP_PKEY_free(pub);
+			if (rc != 0)
+				return rc;
+		}
 		if ((rc = budget_gate(oc)) != 0)
 			return rc;
 		set_state(oc, "ordering");
@@ -1256,9 +1267,9 @@ core_acme_order_run(struct fp_ctx *ctx, int64_t tenant_id, int64_t order_id,
 		oc.o.retry_s = 0;
 		if (oc.o.id != 0)
 			(void)save(&oc);
-		if (st->msg[0] == '\0')
-			fp_fail(st, FP_E_UNAVAILABLE, "%s: %s", oc.type,
-			    oc.detail);
+		/* The job's last_error: the problem's type and detail. */
+		fp_fail(st, st->code != FP_E_OK ? st->code : FP_E_UNAVAILABLE,
+		    "%s: %.400s", oc.type, oc.detail);
 		break;
 	}
 out:

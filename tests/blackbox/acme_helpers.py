@@ -95,7 +95,12 @@ log={log}
 echo "$1 $2 $3" >> "$log"
 case "$1" in
 present)
-	curl -sS -f -X POST -d "{{\\"host\\":\\"$2.\\",\\"value\\":\\"$3\\"}}" "$mgmt/set-txt" ;;
+	curl -sS -f -X POST -d "{{\\"host\\":\\"$2.\\",\\"value\\":\\"$3\\"}}" "$mgmt/set-txt"
+	# A test's way to stop Pebble in the middle of an order.
+	if [ -e {dir}/kill-on-present ]; then
+		rm -f {dir}/kill-on-present
+		kill "$(cat {dir}/pebble.pid)" || true
+	fi ;;
 cleanup)
 	curl -sS -f -X POST -d "{{\\"host\\":\\"$2.\\"}}" "$mgmt/clear-txt" ;;
 *)
@@ -138,7 +143,7 @@ class Pebble:
         self.hook = self.dir / "dns-hook"
         self.hook.write_text(HOOK.format(
             mgmt=f"http://127.0.0.1:{self.cts_mgmt_port}",
-            log=self.hook_log))
+            log=self.hook_log, dir=self.dir))
         os.chmod(self.hook, 0o755)
         self.proc = None
         self.cts = None
@@ -176,6 +181,7 @@ class Pebble:
              "-dnsserver", f"127.0.0.1:{self.dns_port}"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=self.env, cwd=self.dir, start_new_session=True)
+        (self.dir / "pebble.pid").write_text(str(self.proc.pid))
         wait_until(lambda: self._up(self.directory_url, self._ctx()), 30,
                    "pebble's directory")
         return self
@@ -188,6 +194,10 @@ class Pebble:
             return True
         except Exception:
             return False
+
+    def kill_on_next_present(self):
+        """Pebble dies right after the hook's next 'present'."""
+        (self.dir / "kill-on-present").write_text("")
 
     def stop(self):
         if self.proc is not None:

@@ -215,3 +215,214 @@ def test_health_reports_worker_and_acme(stack, pebble, acme_tenant):
     assert b["worker"]["status"] == "ok"
     assert b["worker"]["lastSeenSecondsAgo"] >= 0
     assert b["acme"]["reachable"] == b["acme"]["directories"] >= 1
+
+
+def new_order_for(db, device_id, kind="renew", domain="devices.test"):
+    """Another order (and its job) for an existing device."""
+    return int(psql(db, f"""
+        WITH d AS (SELECT tenant_id, id FROM enroll_devices
+                   WHERE device_id = {sql_str(device_id)}),
+        o AS (INSERT INTO acme_orders (tenant_id, device_ref, kind, hostname)
+              SELECT tenant_id, id, {sql_str(kind)},
+                     {sql_str(device_id + '.' + domain)} FROM d
+              RETURNING id, tenant_id),
+        j AS (INSERT INTO jobs (kind, key, tenant_id, max_attempts)
+              SELECT 'acme.order', id::text, tenant_id, 12 FROM o)
+        SELECT id FROM o"""))
+
+
+def job_of(db, oid):
+    out = psql(db, f"""SELECT row_to_json(j) FROM (SELECT state, attempts,
+        last_error, extract(epoch FROM run_at - now())::bigint AS due_in
+        FROM jobs WHERE kind = 'acme.order' AND key = '{oid}'
+        ORDER BY id DESC LIMIT 1) j""")
+    return json.loads(out)
+
+
+def test_pebble_stopped_mid_order_recovers(stack, pebble, acme_tenant, db, work):
+    """Pebble dies once the DNS record is set: the order records the
+    failure where it stood, and when Pebble is back (having forgotten the
+    account and the order) the job carries it through by itself."""
+    dev = "resume-" + random_name().lower()[:18]
+    host = f"{dev}.devices.test"
+    pebble.kill_on_next_present()
+    oid = new_device(db, acme_tenant, dev)
+    wait_until(lambda: pebble.proc.poll() is not None, 60, "pebble to die")
+    o = wait_until(lambda: (lambda r: r if r["error_type"] else None)(
+        order_row(db, oid)), 60, "the failure on the order")
+    assert o["state"] == "validating", o
+    assert o["order_url"] is not None
+    j = job_of(db, oid)
+    assert j["state"] == "pending" and j["attempts"] >= 1, j
+    assert j["last_error"], j
+    pebble.proc = None
+    pebble.start()
+    o = wait_final(db, oid, timeout=180)
+    assert o["state"] == "valid", o
+    check_chain(work, pebble, cert_of(db, oid)["chain_pem"], host)
+    assert job_of(db, oid)["state"] == "done"
+    # The record of the forgotten order was removed too.
+    calls = [x[0] for x in pebble.hook_calls()
+             if x[1] == f"_acme-challenge.{host}"]
+    assert calls.count("present") == calls.count("cleanup") >= 2, calls
+
+
+@pytest.fixture(scope="module")
+def nonce_pebble(tmp_path_factory):
+    p = Pebble(tmp_path_factory.mktemp("acme-nonce"), name="pebble-nonce",
+               env={"PEBBLE_WFE_NONCEREJECT": "50"}).start()
+    yield p
+    p.close()
+
+
+def test_bad_nonces_are_retried(stack, nonce_pebble, db, work):
+    """Pebble refuses half the nonces: every order still completes."""
+    name = random_name()
+    stack.cli.run("tenant", "create", name)
+    configure_tenant(stack.cli, name, nonce_pebble, "nonce.test")
+    devs = ["nonce-" + random_name().lower()[:16] for _ in range(3)]
+    oids = [new_device(db, name, d, domain="nonce.test") for d in devs]
+    for d, oid in zip(devs, oids):
+        o = wait_final(db, oid)
+        assert o["state"] == "valid", o
+        check_chain(work, nonce_pebble, cert_of(db, oid)["chain_pem"],
+                    f"{d}.nonce.test")
+    # Pebble did refuse some (its log says so).
+    assert "badNonce" in (nonce_pebble.dir / "pebble.log").read_text() or \
+        "nonce" in (nonce_pebble.dir / "pebble.log").read_text().lower()
+
+
+def test_weekly_budget_holds_new_orders_not_renewals(stack, pebble, db, work):
+    name = random_name()
+    stack.cli.run("tenant", "create", name)
+    configure_tenant(stack.cli, name, pebble, "budget.test",
+                     extra=[("acme.weekly_budget", "1")])
+    d1 = "bud1-" + random_name().lower()[:16]
+    d2 = "bud2-" + random_name().lower()[:16]
+    o1 = new_device(db, name, d1, domain="budget.test")
+    assert wait_final(db, o1)["state"] == "valid"
+    o2 = new_device(db, name, d2, domain="budget.test")
+    o = wait_until(lambda: (lambda r: r if r["error_type"] else None)(
+        order_row(db, o2)), 60, "the budget to hold the order")
+    assert o["state"] == "queued", o
+    assert o["error_type"] == "fleetpki:budget", o
+    assert o["retry_at"] is not None
+    j = job_of(db, o2)
+    # Parked until the first leaves the week; no attempt spent.
+    assert j["state"] == "pending" and j["attempts"] == 0, j
+    assert j["due_in"] > 6 * 86400, j
+    # A renewal goes first: it is not held.
+    r1 = new_order_for(db, d1, kind="renew", domain="budget.test")
+    assert wait_final(db, r1)["state"] == "valid"
+    assert psql(db, f"""SELECT count(*), count(*) FILTER (WHERE superseded_at
+        IS NULL) FROM enroll_certs c JOIN enroll_devices d ON d.id =
+        c.device_ref WHERE d.device_id = {sql_str(d1)}""") == "2|1"
+    # The backlog, for operators.
+    out = stack.cli.run("acme", "status", "--tenant", name).stdout
+    assert "budget: 1 per 7 days, used 2, left 0" in out, out
+    assert "queued: 1 " in out, out
+    assert "account: https://127.0.0.1:" in out and "(valid)" in out, out
+    assert d2 in out and "fleetpki:budget" in out, out
+    assert order_row(db, o2)["state"] == "queued"
+
+
+def test_worker_renews_certificates_near_expiry(stack, pebble, db, work):
+    """The renewal scan (acme.renew) queues 'renew' orders for current
+    certificates with less than enroll.renew_percent of their life left;
+    a device's CSR is used again (its key stays on the device)."""
+    name = random_name()
+    stack.cli.run("tenant", "create", name)
+    configure_tenant(stack.cli, name, pebble, "renew.test",
+                     extra=[("enroll.renew_percent", "50")])
+    due = "due-" + random_name().lower()[:16]
+    fresh = "fresh-" + random_name().lower()[:16]
+    withcsr = "rcsr-" + random_name().lower()[:16]
+    key, csr = make_csr(work, f"{withcsr}.renew.test")
+    oids = [new_device(db, name, due, domain="renew.test"),
+            new_device(db, name, fresh, domain="renew.test"),
+            new_device(db, name, withcsr, csr_pem=csr, domain="renew.test")]
+    for oid in oids:
+        assert wait_final(db, oid)["state"] == "valid"
+    # Two of them as if most of their life had passed.
+    psql(db, f"""UPDATE enroll_certs c SET not_before = c.not_after -
+        (c.not_after - c.not_before) * 10 FROM enroll_devices d WHERE d.id =
+        c.device_ref AND d.device_id IN ({sql_str(due)}, {sql_str(withcsr)})""")
+    stack.cli.run("--once", program="fleetpki-worker", timeout=120)
+
+    def renewed(dev):
+        out = psql(db, f"""SELECT o.id FROM acme_orders o JOIN enroll_devices d
+            ON d.id = o.device_ref WHERE d.device_id = {sql_str(dev)} AND
+            o.kind = 'renew'""")
+        return int(out) if out else None
+    for dev in (due, withcsr):
+        rid = wait_until(lambda: renewed(dev), 60, f"a renewal of {dev}")
+        assert wait_final(db, rid)["state"] == "valid"
+        assert psql(db, f"""SELECT count(*), count(*) FILTER (WHERE
+            superseded_at IS NULL), bool_and(d.state = 'issued') FROM
+            enroll_certs c JOIN enroll_devices d ON d.id = c.device_ref
+            WHERE d.device_id = {sql_str(dev)}""") == "2|1|t"
+    assert renewed(fresh) is None
+    # The CSR's key again.
+    c = cert_of(db, renewed(withcsr))
+    leaf = check_chain(work, pebble, c["chain_pem"], f"{withcsr}.renew.test")
+    mine = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout"],
+                          capture_output=True, text=True, check=True).stdout
+    theirs = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=leaf,
+                            capture_output=True, text=True, check=True).stdout
+    assert mine == theirs
+    # Renewed ones are not queued again.
+    stack.cli.run("--once", program="fleetpki-worker", timeout=120)
+    assert psql(db, f"""SELECT count(*) FROM acme_orders o JOIN tenants t ON
+        t.id = o.tenant_id WHERE t.name = {sql_str(name)}""") == "5"
+
+
+EAB_KID = "kid-fleet"
+EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+
+
+@pytest.fixture(scope="module")
+def eab_pebble(tmp_path_factory):
+    p = Pebble(tmp_path_factory.mktemp("acme-eab"), name="pebble-eab",
+               eab_keys={EAB_KID: EAB_KEY}).start()
+    yield p
+    p.close()
+
+
+def test_external_account_binding(stack, eab_pebble, db, work):
+    name = random_name()
+    stack.cli.run("tenant", "create", name)
+    configure_tenant(stack.cli, name, eab_pebble, "eab.test",
+                     extra=[("acme.eab_kid", EAB_KID),
+                            ("acme.eab_hmac_key", EAB_KEY)])
+    dev = "eab-" + random_name().lower()[:16]
+    oid = new_device(db, name, dev, domain="eab.test")
+    o = wait_final(db, oid)
+    assert o["state"] == "valid", o
+    check_chain(work, eab_pebble, cert_of(db, oid)["chain_pem"],
+                f"{dev}.eab.test")
+    # The MAC key is a secret setting: never listed in clear.
+    out = stack.cli.run("setting", "list", "--tenant", name).stdout
+    assert EAB_KEY not in out
+
+
+def test_eab_required_but_not_configured(stack, eab_pebble, db, work):
+    name = random_name()
+    stack.cli.run("tenant", "create", name)
+    configure_tenant(stack.cli, name, eab_pebble, "noeab.test")
+    dev = "noeab-" + random_name().lower()[:16]
+    oid = new_device(db, name, dev, domain="noeab.test")
+    o = wait_until(lambda: (lambda r: r if r["error_type"] else None)(
+        order_row(db, oid)), 60, "the refusal on the order")
+    assert "externalAccountRequired" in o["error_type"], o
+    assert "acme.eab_kid" in o["error_detail"], o
+    j = job_of(db, oid)
+    assert j["state"] == "pending" and "externalAccountRequired" in j["last_error"]
+    # Disabled, the device's order ends at the next attempt.
+    psql(db, f"UPDATE enroll_devices SET enabled = false WHERE device_id = "
+             f"{sql_str(dev)}")
+    jid = psql(db, f"SELECT id FROM jobs WHERE kind = 'acme.order' AND key = "
+                   f"'{oid}' ORDER BY id DESC LIMIT 1")
+    stack.cli.run("job", "retry", jid)
+    o = wait_final(db, oid)
+    assert o["state"] == "failed" and o["error_type"] == "fleetpki:disabled"
+    assert job_of(db, oid)["state"] == "failed"
