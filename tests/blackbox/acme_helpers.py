@@ -111,7 +111,7 @@ esac
 
 class Pebble:
     def __init__(self, workdir, env=None, eab_keys=None, validity_s=None,
-                 name="pebble"):
+                 name="pebble", dns_server=None):
         self.dir = Path(workdir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o755)
@@ -119,6 +119,8 @@ class Pebble:
         (self.port, self.mgmt_port, self.http_port, self.tls_port,
          self.cts_mgmt_port) = free_ports(5)
         self.dns_port = free_udp_tcp_port()
+        # Another DNS server (knotd) instead of challtestsrv.
+        self.dns_server = dns_server
         conf = {"pebble": {
             "listenAddress": f"127.0.0.1:{self.port}",
             "managementListenAddress": f"127.0.0.1:{self.mgmt_port}",
@@ -173,12 +175,12 @@ class Pebble:
                                     None), 30, "challtestsrv")
 
     def start(self):
-        if self.cts is None:
+        if self.cts is None and self.dns_server is None:
             self.start_dns()
         log = open(self.dir / "pebble.log", "ab")
         self.proc = subprocess.Popen(
             ["pebble", "-config", str(self.config),
-             "-dnsserver", f"127.0.0.1:{self.dns_port}"],
+             "-dnsserver", self.dns_server or f"127.0.0.1:{self.dns_port}"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=self.env, cwd=self.dir, start_new_session=True)
         (self.dir / "pebble.pid").write_text(str(self.proc.pid))
@@ -246,3 +248,91 @@ def configure_tenant(cli, tenant, pebble, domain, extra=()):
     ] + list(extra)
     for k, v in settings:
         cli.run("setting", "set", "--tenant", tenant, k, v)
+
+
+KNOT_CONF = """server:
+    rundir: "{dir}"
+    listen: 127.0.0.1@{port}
+control:
+    listen: "{dir}/knot.sock"
+database:
+    storage: "{dir}/db"
+key:
+  - id: {key_name}
+    algorithm: hmac-sha256
+    secret: {secret}
+acl:
+  - id: update
+    key: {key_name}
+    action: update
+zone:
+  - domain: {zone}
+    storage: "{dir}/zones"
+    file: {zone}.zone
+    acl: update
+    zonefile-sync: -1
+log:
+  - target: stderr
+    any: info
+"""
+
+ZONE = """$ORIGIN {zone}.
+$TTL 60
+@   SOA ns.{zone}. hostmaster.{zone}. 1 60 60 3600 60
+@   NS  ns
+ns  A   127.0.0.1
+"""
+
+
+class Knot:
+    """knotd on loopback, authoritative for 'zone', taking RFC 2136
+    updates signed with a TSIG key (key_file: nsupdate -k's format)."""
+
+    def __init__(self, workdir, zone="knot.test", key_name="fleet-key"):
+        import base64
+        self.dir = Path(workdir) / "knot"
+        (self.dir / "zones").mkdir(parents=True, exist_ok=True)
+        (self.dir / "db").mkdir(exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.zone = zone
+        self.port = free_udp_tcp_port()
+        secret = base64.b64encode(os.urandom(32)).decode()
+        (self.dir / "knot.conf").write_text(KNOT_CONF.format(
+            dir=self.dir, port=self.port, key_name=key_name, secret=secret,
+            zone=zone))
+        (self.dir / "zones" / f"{zone}.zone").write_text(ZONE.format(zone=zone))
+        self.key_file = self.dir / "tsig.key"
+        self.key_file.write_text(
+            f'key "{key_name}" {{\n\talgorithm hmac-sha256;\n'
+            f'\tsecret "{secret}";\n}};\n')
+        os.chmod(self.key_file, 0o644)
+        self.proc = None
+
+    @property
+    def server(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self):
+        log = open(self.dir / "knotd.log", "ab")
+        self.proc = subprocess.Popen(
+            ["knotd", "-c", str(self.dir / "knot.conf")], stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        wait_until(lambda: "SOA" in self.dig(self.zone, "SOA"), 30, "knotd")
+        return self
+
+    def dig(self, name, rtype="TXT"):
+        r = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.port), "+short",
+                            "+norecurse", "+time=1", "+tries=1", name, rtype],
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout if rtype != "SOA" or r.stdout.strip() == "" \
+            else "SOA " + r.stdout
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None

@@ -9,12 +9,13 @@ root, for exactly <deviceId>.<domain>.
 
 import hashlib
 import json
+import shutil
 import subprocess
 import time
 
 import pytest
 
-from acme_helpers import Pebble, configure_tenant
+from acme_helpers import Knot, Pebble, configure_tenant
 from helpers import openssl, psql, random_name, wait_until
 
 ISSUE_TIMEOUT = 120
@@ -426,3 +427,38 @@ def test_eab_required_but_not_configured(stack, eab_pebble, db, work):
     o = wait_final(db, oid)
     assert o["state"] == "failed" and o["error_type"] == "fleetpki:disabled"
     assert job_of(db, oid)["state"] == "failed"
+
+
+@pytest.fixture(scope="module")
+def knot(tmp_path_factory):
+    if not shutil.which("knotd") or not shutil.which("nsupdate"):
+        pytest.skip("no knotd or nsupdate")
+    k = Knot(tmp_path_factory.mktemp("knot")).start()
+    yield k
+    k.close()
+
+
+def test_rfc2136_provider_with_knot(stack, knot, tmp_path_factory, db, work):
+    """DNS-01 through RFC 2136 updates (nsupdate, TSIG) to knotd, which
+    Pebble asks; the record is gone afterwards."""
+    p = Pebble(tmp_path_factory.mktemp("acme-knot"), name="pebble-knot",
+               dns_server=knot.server).start()
+    try:
+        name = random_name()
+        stack.cli.run("tenant", "create", name)
+        configure_tenant(stack.cli, name, p, knot.zone, extra=[
+            ("acme.dns_provider", "rfc2136"),
+            ("acme.rfc2136_server", knot.server),
+            ("acme.rfc2136_key_file", str(knot.key_file)),
+            ("acme.dns_resolvers", knot.server)])
+        dev = "knot-" + random_name().lower()[:16]
+        host = f"{dev}.{knot.zone}"
+        oid = new_device(db, name, dev, domain=knot.zone)
+        o = wait_final(db, oid)
+        assert o["state"] == "valid", o
+        check_chain(work, p, cert_of(db, oid)["chain_pem"], host)
+        assert knot.dig(f"_acme-challenge.{host}").strip() == ""
+        # The exec hook was not used.
+        assert p.hook_calls() == []
+    finally:
+        p.close()
