@@ -336,3 +336,89 @@ class Knot:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
             self.proc = None
+
+
+class FakeAcme:
+    """A scripted ACME server (no JWS checks) for answers Pebble never
+    gives: newOrder answers 'order_status' with 'order_headers' and
+    'order_body' (a rate limit by default)."""
+
+    def __init__(self, workdir, retry_after="120"):
+        import http.server
+        import threading
+
+        self.dir = Path(workdir) / "fake-acme"
+        self.tls_ca, cert, key = make_tls(self.dir / "tls")
+        self.hits = {}
+        self.order_status = 429
+        self.order_headers = {"Retry-After": retry_after}
+        self.order_body = {"type": "urn:ietf:params:acme:error:rateLimited",
+                           "detail": "too many certificates for devices.test "
+                                     "this week", "status": 429}
+        fake = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _send(self, status, body=None, headers=None):
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                self.send_header("Replay-Nonce", os.urandom(8).hex())
+                self.send_header("Content-Type", "application/problem+json"
+                                 if status >= 400 else "application/json")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            def do_HEAD(self):
+                fake.hits[self.path] = fake.hits.get(self.path, 0) + 1
+                self._send(200)
+
+            def do_GET(self):
+                fake.hits[self.path] = fake.hits.get(self.path, 0) + 1
+                base = f"https://127.0.0.1:{fake.port}"
+                if self.path == "/dir":
+                    self._send(200, {"newNonce": base + "/nonce",
+                                     "newAccount": base + "/acct",
+                                     "newOrder": base + "/order"})
+                else:
+                    self._send(404, {"type": "about:blank"})
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                self.rfile.read(n)
+                fake.hits[self.path] = fake.hits.get(self.path, 0) + 1
+                base = f"https://127.0.0.1:{fake.port}"
+                if self.path == "/acct":
+                    self._send(201, {"status": "valid"},
+                               {"Location": base + "/acct/1"})
+                elif self.path == "/order":
+                    self._send(fake.order_status, fake.order_body,
+                               fake.order_headers)
+                else:
+                    self._send(404, {"type": "about:blank"})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(cert), str(key))
+        self.server.socket = ctx.wrap_socket(self.server.socket,
+                                             server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+        # What configure_tenant needs of it.
+        self.hook = "/bin/true"
+        self.resolver = "127.0.0.1:53"
+
+    @property
+    def directory_url(self):
+        return f"https://127.0.0.1:{self.port}/dir"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from acme_helpers import Knot, Pebble, configure_tenant
+from acme_helpers import FakeAcme, Knot, Pebble, configure_tenant
 from helpers import openssl, psql, random_name, wait_until
 
 ISSUE_TIMEOUT = 120
@@ -462,3 +462,39 @@ def test_rfc2136_provider_with_knot(stack, knot, tmp_path_factory, db, work):
         assert p.hook_calls() == []
     finally:
         p.close()
+
+
+def test_rate_limit_parks_the_order(stack, tmp_path_factory, db):
+    """A 429 rateLimited answer with Retry-After parks the job until then
+    (no attempt spent, no second request) and is reported."""
+    fake = FakeAcme(tmp_path_factory.mktemp("fake-acme"), retry_after="120")
+    try:
+        name = random_name()
+        stack.cli.run("tenant", "create", name)
+        configure_tenant(stack.cli, name, fake, "limited.test")
+        dev = "limited-" + random_name().lower()[:16]
+        oid = new_device(db, name, dev, domain="limited.test")
+        o = wait_until(lambda: (lambda r: r if r["error_type"] else None)(
+            order_row(db, oid)), 60, "the rate limit on the order")
+        assert o["error_type"] == "urn:ietf:params:acme:error:rateLimited", o
+        assert "too many certificates" in o["error_detail"]
+        assert o["retry_at"] is not None
+        assert o["state"] == "ordering"
+        j = job_of(db, oid)
+        assert j["state"] == "pending" and j["attempts"] == 0, j
+        assert 100 <= j["due_in"] <= 121, j
+        assert "rateLimited" in j["last_error"]
+        time.sleep(3)
+        assert fake.hits.get("/order") == 1, fake.hits
+        log = (stack.dir / "log/fleetpki-worker.log").read_text()
+        assert f"acme order {oid} " in log and "rate limited by the CA" in log
+        # Ended: the device disabled, the next attempt fails it for good.
+        psql(db, f"UPDATE enroll_devices SET enabled = false WHERE "
+                 f"device_id = {sql_str(dev)}")
+        jid = psql(db, f"SELECT id FROM jobs WHERE kind = 'acme.order' AND "
+                       f"key = '{oid}' ORDER BY id DESC LIMIT 1")
+        stack.cli.run("job", "retry", jid)
+        assert wait_final(db, oid)["state"] == "failed"
+        assert fake.hits.get("/order") == 1
+    finally:
+        fake.close()
