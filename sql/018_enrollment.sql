@@ -29,7 +29,7 @@ CREATE TABLE enroll_devices (
 	id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	tenant_id	bigint NOT NULL REFERENCES tenants (id),
 	-- a DNS label: 5-63 of [a-z0-9-], no dash first or last
-	device_id	text NOT NULL UNIQUE
+	device_id	text COLLATE "C" NOT NULL UNIQUE
 			CHECK (device_id ~ '^[a-z0-9][a-z0-9-]{3,61}[a-z0-9]$'),
 	-- HMAC-SHA256 of the secret under the pepper, hex
 	secret_hash	text NOT NULL CHECK (secret_hash ~ '^[0-9a-f]{64}$'),
@@ -47,7 +47,9 @@ CREATE TABLE enroll_devices (
 	UNIQUE (tenant_id, id),
 	UNIQUE (tenant_id, device_id)
 );
--- The portal's and the CLI's pages go by keyset on (tenant_id, device_id).
+-- The portal's and the CLI's pages go by keyset on (tenant_id, device_id);
+-- ids are ASCII, in byte order whatever the database's locale, so an id
+-- prefix is a range of that index.
 CREATE INDEX enroll_devices_state ON enroll_devices (tenant_id, state, device_id);
 CREATE INDEX enroll_devices_expiry ON enroll_devices (tenant_id, not_after, device_id)
 	WHERE not_after IS NOT NULL;
@@ -183,10 +185,10 @@ GRANT SELECT, INSERT, UPDATE ON acme_accounts, acme_orders, enroll_certs
 -- round trip as a known one.  'locked': repeated failures for this id.
 CREATE FUNCTION fleetpki_enroll_lookup(p_device text)
 RETURNS TABLE (tenant_id bigint, id bigint, secret_hash text,
-	enabled boolean, locked boolean)
+	enabled boolean, locked boolean, failures integer)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 	SELECT d.tenant_id, d.id, d.secret_hash, coalesce(d.enabled, false),
-	       coalesce(f.locked_until > now(), false)
+	       coalesce(f.locked_until > now(), false), coalesce(f.failures, 0)
 	FROM (SELECT 1) one
 	LEFT JOIN enroll_devices d ON d.device_id = p_device
 	LEFT JOIN enroll_failures f ON f.device_id = p_device

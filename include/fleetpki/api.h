@@ -39,4 +39,7 @@ extern const struct route_group secsvc_report_routes;
 /* The device protocol (docs/device-protocol.md), under /device/v1. */
 extern const struct route_group devproto_routes;
 
+/* Device enrollment (device-enrollment.txt): /api/register, /api/renew. */
+extern const struct route_group enroll_routes;
+
 #endif

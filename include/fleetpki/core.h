@@ -244,6 +244,12 @@ int core_setting_bool(struct fp_ctx *, int64_t tenant_id, const char *key,
     int *out);
 /* Validate and store; -FP_E_BADREQ with a reason for a bad key/value. */
 /*
+ * Whether 'value' is one 'key' takes (its type, range and check): 0, or
+ * -FP_E_BADREQ saying why.  Pure: no database.
+ */
+int core_setting_check(const char *key, const char *value,
+    struct fp_status *st);
+/*
  * A string setting ('*out' malloc'd; its default, often "", when unset).
  * Secret settings come back unsealed: wipe them after use.
  */

@@ -15,6 +15,7 @@
 #ifndef FLEETPKI_CORE_ENROLL_H
 #define FLEETPKI_CORE_ENROLL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,7 @@ struct tenant;
 /* A device id: a DNS label of 5 to 63 [a-z0-9-], no dash at either end. */
 #define ENROLL_ID_MIN 5
 #define ENROLL_ID_MAX 63
-/* The secret: 24 random bytes in base64url (192 bits), 32 characters. */
+/* The secret: 32 random characters of 62 (about 190 bits). */
 #define ENROLL_SECRET_LEN 32
 
 /* 1 when 'id' is a valid device id, else 0. */
@@ -38,7 +39,7 @@ struct enroll_device {
 	char	device_id[ENROLL_ID_MAX + 1];
 	/* pending issuing issued renewing failed disabled */
 	char	state[16];
-	int	enabled;
+	bool	enabled;
 	int64_t	created_us;		/* Unix microseconds; 0: never */
 	int64_t	registered_us;
 	int64_t	last_seen_us;
@@ -113,8 +114,8 @@ struct enroll_cert {
 	int64_t	not_before_us;
 	int64_t	not_after_us;
 	int64_t	created_us;
-	int	current;
-	int	server_key;		/* the key was made by fleetpki */
+	bool	current;
+	bool	server_key;		/* the key was made by fleetpki */
 };
 int	core_enroll_certs(struct fp_ctx *, int64_t tenant_id,
 	    const char *device_id, int limit,

@@ -52,6 +52,8 @@ struct http_resp {
 	const char	*content_type;
 	struct buf	 headers;		/* "Name: value\r\n" lines */
 	struct buf	 body;
+	/* The body holds a private key: wiped once it is sent. */
+	int		 secret;
 };
 
 /* A request header ("If-None-Match") or NULL. */

@@ -56,6 +56,11 @@ int	pki_key_to_der(EVP_PKEY *key, struct buf *out);
 int	pki_key_from_der(const unsigned char *der, size_t len, EVP_PKEY **out);
 /* PKCS#8 PEM private key, NUL-terminated, into 'out' (wipe after use). */
 int	pki_key_to_pem(EVP_PKEY *key, struct buf *out);
+/*
+ * Lower-case hex SHA-256 of the key's SubjectPublicKeyInfo DER: which
+ * key a CSR or a certificate is for.
+ */
+int	pki_spki_sha256_hex(EVP_PKEY *key, char out[65]);
 
 /* ---- CSRs -------------------------------------------------------- */
 

@@ -63,12 +63,14 @@
 #include "fleetpki/stmt_tags.h"
 #include "fleetpki/stmt_device.h"
 #include "fleetpki/stmt_acme.h"
+#include "fleetpki/stmt_enroll.h"
 
 #define FOREACH_STMT(X) \
 	FOREACH_STMT_REGISTRY(X) \
 	FOREACH_STMT_TAGS(X) \
 	FOREACH_STMT_DEVICE(X) \
 	FOREACH_STMT_ACME(X) \
+	FOREACH_STMT_ENROLL(X) \
 	/* store.c */ \
 	X(PING, "SELECT 1") \
 	/* db.c: the request's tenant, for its transaction only (sql/005) */ \

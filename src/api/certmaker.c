@@ -302,6 +302,7 @@ certmaker_key_obtain(struct http_req *req, struct http_resp *resp,
 	if (rc != 0)
 		goto out;
 	resp_bytes(resp, 200, "application/x-pem-file", pem.data, pem.len);
+	resp->secret = 1;
 out:
 	buf_free_secret(&pem);
 	cert_rec_clear(&rec);

@@ -25,6 +25,7 @@
 #include "fleetpki/core.h"
 #include "fleetpki/core_acme.h"
 #include "fleetpki/core_device.h"
+#include "fleetpki/core_enroll.h"
 #include "fleetpki/core_registry.h"
 #include "fleetpki/core_tags.h"
 #include "fleetpki/log.h"
@@ -66,6 +67,9 @@ struct cli_opts {
 	const char *ca, *serials, *issued_from, *reason;
 	/* device seal */
 	const char *profile, *rot, *serial, *imei, *from, *secrets_out;
+	/* device add|list|import (enrollment) */
+	const char *id, *state, *prefix, *after;
+	int atomic;
 	int admin;
 	long long days, ttl, limit;
 	int days_set, ttl_set, limit_set;
@@ -809,18 +813,6 @@ split_csv(char *line, char **f, int max)
 	return n;
 }
 
-static void
-progress(size_t done, size_t total)
-{
-	int i, w = 40, fill = total > 0 ? (int)(done * (size_t)w / total) : w;
-
-	fputs("\rsealing [", stderr);
-	for (i = 0; i < w; i++)
-		fputc(i < fill ? '#' : ' ', stderr);
-	fprintf(stderr, "] %zu/%zu", done, total);
-	fflush(stderr);
-}
-
 struct seal_batch {
 	struct cli *cli;
 	const struct tenant *t;
@@ -899,6 +891,7 @@ seal_from(struct cli *cli, struct cli_opts *o, const struct tenant *t)
 {
 	static struct seal_batch b;
 	char line[LOG_LINE_MAX + 2], *f[LOG_FIELDS_MAX], batch[160], when[32];
+	static const char *sealing = "sealing";
 	int col[LC__COUNT], nf, i, k, lineno = 1, fd, tty = isatty(2);
 	size_t total = tty ? count_lines(o->from) : 0;
 	const char *base;
@@ -1001,17 +994,16 @@ seal_from(struct cli *cli, struct cli_opts *o, const struct tenant *t)
 		if (++b.n == SEAL_CHUNK) {
 			seal_flush(&b);
 			if (tty)
-				progress(b.lines, total);
+				progress_bar(&sealing, b.lines, total);
 		}
 	}
 	if (ferror(in))
 		die("device seal: reading %s failed", o->from);
 	fclose(in);
 	seal_flush(&b);
-	if (tty) {
-		progress(b.lines, total > b.lines ? total : b.lines);
-		fputc('\n', stderr);
-	}
+	if (tty)
+		progress_bar(&sealing, b.lines,
+		    total > b.lines ? total : b.lines);
 	if (b.secrets != NULL && fclose(b.secrets) != 0)
 		die("device seal: writing %s failed", o->secrets_out);
 	printf("batch '%s' of tenant '%s': %zu lines, %zu devices sealed, "
@@ -1058,6 +1050,285 @@ static int
 cmd_device_unblock(struct cli *cli, struct cli_opts *o, char **args)
 {
 	return device_block(cli, o, args[0], false);
+}
+
+/* ---- device enrollment (sql/018) ---------------------------------- */
+
+/*
+ * A pre-provisioned device: its secret alone on the last line, shown
+ * this once (only its HMAC is kept).
+ */
+static int
+cmd_device_add(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	char secret[ENROLL_SECRET_LEN + 1];
+	struct tenant t;
+	int rc;
+
+	(void)args;
+	if (o->id == NULL)
+		die("device add: --id is required");
+	cli_tenant(cli, o, "device add", &t);
+	if ((rc = core_enroll_add(&cli->ctx, &t, o->id, secret, &st)) != 0)
+		die("device add: %s", errtext(rc, &st));
+	printf("device %s of tenant '%s' added; its secret (shown once):\n%s\n",
+	    o->id, t.name, secret);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return 0;
+}
+
+static void
+print_enroll_device(void *arg, const struct enroll_device *d)
+{
+	char seen[32], exp[32];
+
+	(void)arg;
+	fmt_time(d->last_seen_us / 1000000, seen, sizeof(seen));
+	fmt_time(d->not_after_us / 1000000, exp, sizeof(exp));
+	printf("%-40s %-9s %-20s %s\n", d->device_id, d->state, exp, seen);
+}
+
+/* A page of devices; the last line names the next page when there is one. */
+static int
+cmd_device_list(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct enroll_query q;
+	struct tenant t;
+	int more = 0, rc;
+
+	(void)args;
+	cli_tenant(cli, o, "device list", &t);
+	memset(&q, 0, sizeof(q));
+	q.after = o->after;
+	q.prefix = o->prefix;
+	q.state = o->state;
+	q.limit = o->limit_set ? (int)(o->limit > 1000 ? 1000 : o->limit) : 100;
+	printf("%-40s %-9s %-20s %s\n", "DEVICE", "STATE", "EXPIRES",
+	    "LAST SEEN");
+	if ((rc = core_enroll_list(&cli->ctx, t.id, &q, print_enroll_device,
+	         NULL, &more, &st)) != 0)
+		die("device list: %s", errtext(rc, &st));
+	if (more)
+		printf("more: --after <the last device above>\n");
+	return 0;
+}
+
+static void
+print_enroll_cert(void *arg, const struct enroll_cert *c)
+{
+	char nb[32], na[32];
+
+	(void)arg;
+	fmt_time(c->not_before_us / 1000000, nb, sizeof(nb));
+	fmt_time(c->not_after_us / 1000000, na, sizeof(na));
+	printf("certificate %s %s .. %s %s%s\n", c->serial, nb, na,
+	    c->current ? "current" : "superseded",
+	    c->server_key ? "" : " (device's own key)");
+}
+
+static void
+print_enroll_order(void *arg, const struct enroll_order *r)
+{
+	char when[32];
+
+	(void)arg;
+	fmt_time(r->created_us / 1000000, when, sizeof(when));
+	printf("order %lld %s %s %s%s%s%s\n", (long long)r->id, r->kind,
+	    r->state, when, r->error_type[0] != '\0' ? " " : "", r->error_type,
+	    r->error_detail[0] != '\0' ? ": " : "");
+	if (r->error_detail[0] != '\0')
+		printf("  %s\n", r->error_detail);
+}
+
+static int
+cmd_device_show(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct enroll_device d;
+	struct tenant t;
+	char when[32];
+	int rc;
+
+	cli_tenant(cli, o, "device show", &t);
+	if ((rc = core_enroll_get(&cli->ctx, t.id, args[0], &d)) != 0)
+		die("device show: %s",
+		    rc == -FP_E_NOTFOUND ? "no such device"
+		                         : errtext(rc, NULL));
+	printf("device %s\nstate %s\n", d.device_id, d.state);
+	fmt_time(d.created_us / 1000000, when, sizeof(when));
+	printf("created %s\n", when);
+	fmt_time(d.registered_us / 1000000, when, sizeof(when));
+	printf("registered %s\n", when);
+	fmt_time(d.last_seen_us / 1000000, when, sizeof(when));
+	printf("last seen %s\n", when);
+	fmt_time(d.not_after_us / 1000000, when, sizeof(when));
+	printf("expires %s\n", when);
+	if (d.last_error[0] != '\0')
+		printf("last error %s\n", d.last_error);
+	if (core_enroll_certs(&cli->ctx, t.id, d.device_id, 20,
+	        print_enroll_cert, NULL) != 0 ||
+	    core_enroll_orders(&cli->ctx, t.id, d.device_id, 20,
+	        print_enroll_order, NULL) != 0)
+		die("device show: reading the device's history failed");
+	return 0;
+}
+
+static int
+device_enable(struct cli *cli, struct cli_opts *o, const char *id, int on)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	const char *cmd = on ? "device enable" : "device disable";
+	struct tenant t;
+	int rc;
+
+	cli_tenant(cli, o, cmd, &t);
+	if ((rc = core_enroll_set_enabled(&cli->ctx, t.id, id, on, &st)) != 0)
+		die("%s: %s", cmd, errtext(rc, &st));
+	printf("device %s of tenant '%s' %s\n", id, t.name,
+	    on ? "enabled" : "disabled");
+	return 0;
+}
+
+static int
+cmd_device_disable(struct cli *cli, struct cli_opts *o, char **args)
+{
+	return device_enable(cli, o, args[0], 0);
+}
+
+static int
+cmd_device_enable(struct cli *cli, struct cli_opts *o, char **args)
+{
+	return device_enable(cli, o, args[0], 1);
+}
+
+static int
+cmd_device_rotate(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	char secret[ENROLL_SECRET_LEN + 1];
+	struct tenant t;
+	int rc;
+
+	cli_tenant(cli, o, "device rotate-secret", &t);
+	if ((rc = core_enroll_rotate(&cli->ctx, t.id, args[0], secret, &st)) !=
+	    0)
+		die("device rotate-secret: %s", errtext(rc, &st));
+	printf("device %s of tenant '%s': new secret (shown once; the old one "
+	       "no longer works):\n%s\n",
+	    args[0], t.name, secret);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return 0;
+}
+
+struct import_out {
+	FILE *secrets;
+	const char *path;
+	char **ids;
+	int *lines;
+	int write_failed;
+};
+
+static void
+import_row_cb(void *varg, size_t i, const char *secret, const char *why)
+{
+	struct import_out *x = varg;
+
+	if (secret != NULL) {
+		if (fprintf(x->secrets, "%s,%s\n", x->ids[i], secret) < 0)
+			x->write_failed = 1;
+	} else
+		fprintf(stderr, "line %d: %s: %s\n", x->lines[i], x->ids[i],
+		    why != NULL ? why : "not added");
+}
+
+static void
+import_progress_cb(void *varg, size_t done, size_t total)
+{
+	static const char *importing = "importing";
+
+	(void)varg;
+	progress_bar(&importing, done, total);
+}
+
+/*
+ * ids in (one per line, or the first column of a CSV; a header row
+ * "deviceId" or "id" is skipped), id,secret out to a new file of mode
+ * 0600.  Per row unless --atomic.
+ */
+static int
+cmd_device_import(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct enroll_import_cb cb;
+	struct import_out x;
+	struct tenant t;
+	char line[LOG_LINE_MAX + 2];
+	size_t n = 0, cap = 0, failed = 0, i;
+	FILE *in;
+	int lineno = 0, fd, rc;
+
+	if (o->secrets_out == NULL)
+		die("device import: --secrets-out FILE receives the secrets "
+		    "made");
+	cli_tenant(cli, o, "device import", &t);
+	memset(&x, 0, sizeof(x));
+	if ((in = fopen(args[0], "r")) == NULL)
+		die("device import: cannot open %s: %s", args[0],
+		    strerror(errno));
+	while (fgets(line, sizeof(line), in) != NULL) {
+		char *id = line, *end;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(in))
+			die("device import: line %d is longer than %d bytes",
+			    lineno, LOG_LINE_MAX);
+		line[strcspn(line, ",\r\n")] = '\0';
+		while (*id == ' ' || *id == '\t' || *id == '"')
+			id++;
+		end = id + strlen(id);
+		while (end > id &&
+		    (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '"'))
+			*--end = '\0';
+		if (*id == '\0' ||
+		    (n == 0 &&
+		        (strcmp(id, "deviceId") == 0 || strcmp(id, "id") == 0 ||
+		            strcmp(id, "device_id") == 0)))
+			continue;
+		if (n == cap) {
+			cap = cap == 0 ? 1024 : cap * 2;
+			x.ids = xrealloc(x.ids, cap * sizeof(*x.ids));
+			x.lines = xrealloc(x.lines, cap * sizeof(*x.lines));
+		}
+		x.ids[n] = xstrdup(id);
+		x.lines[n++] = lineno;
+	}
+	if (ferror(in))
+		die("device import: reading %s failed", args[0]);
+	fclose(in);
+	fd = open(o->secrets_out, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || (x.secrets = fdopen(fd, "w")) == NULL)
+		die("device import: cannot create %s: %s (it must not exist)",
+		    o->secrets_out, strerror(errno));
+	x.path = o->secrets_out;
+	cb.row = import_row_cb;
+	cb.progress = import_progress_cb;
+	cb.arg = &x;
+	rc = core_enroll_import(&cli->ctx, &t, (const char *const *)x.ids, n,
+	    o->atomic, &cb, &failed, &st);
+	if (fclose(x.secrets) != 0 || x.write_failed)
+		die("device import: writing %s failed", o->secrets_out);
+	if (rc != 0)
+		die("device import: %s", errtext(rc, &st));
+	printf("tenant '%s': %zu devices, %zu added, %zu refused%s\n", t.name,
+	    n, n - failed, failed,
+	    o->atomic && failed > 0 ? " (--atomic: none added)" : "");
+	printf("secrets in %s\n", o->secrets_out);
+	for (i = 0; i < n; i++)
+		free(x.ids[i]);
+	free(x.ids);
+	free(x.lines);
+	return failed > 0 ? 1 : 0;
 }
 
 /* ---- security-services API keys (sql/008) ------------------------ */
@@ -1301,6 +1572,22 @@ static const struct command commands[] = {
 	    cmd_device_block },
 	{ "device unblock", "device unblock --tenant T ROT", "t", 1,
 	    cmd_device_unblock },
+	{ "device add", "device add --tenant T --id ID", "tI", 0,
+	    cmd_device_add },
+	{ "device list",
+	    "device list --tenant T [--state S] [--prefix P] [--after ID] "
+	    "[--limit N]",
+	    "tEPFL", 0, cmd_device_list },
+	{ "device show", "device show --tenant T ID", "t", 1, cmd_device_show },
+	{ "device disable", "device disable --tenant T ID", "t", 1,
+	    cmd_device_disable },
+	{ "device enable", "device enable --tenant T ID", "t", 1,
+	    cmd_device_enable },
+	{ "device rotate-secret", "device rotate-secret --tenant T ID", "t", 1,
+	    cmd_device_rotate },
+	{ "device import",
+	    "device import --tenant T FILE.csv --secrets-out FILE [--atomic]",
+	    "toA", 1, cmd_device_import },
 	{ "job list", "job list [--limit N]", "L", 0, cmd_job_list },
 	{ "job show", "job show ID", "", 1, cmd_job_show },
 	{ "job retry", "job retry ID", "", 1, cmd_job_retry },
@@ -1406,6 +1693,11 @@ main(int argc, char **argv)
 		{ "imei", required_argument, NULL, 'i' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "secrets-out", required_argument, NULL, 'o' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "state", required_argument, NULL, 'E' },
+		{ "prefix", required_argument, NULL, 'P' },
+		{ "after", required_argument, NULL, 'F' },
+		{ "atomic", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1506,6 +1798,21 @@ main(int argc, char **argv)
 			break;
 		case 'o':
 			o.secrets_out = optarg;
+			break;
+		case 'I':
+			o.id = optarg;
+			break;
+		case 'E':
+			o.state = optarg;
+			break;
+		case 'P':
+			o.prefix = optarg;
+			break;
+		case 'F':
+			o.after = optarg;
+			break;
+		case 'A':
+			o.atomic = 1;
 			break;
 		case 'd':
 			o.days = parse_num("days", optarg, 1, 36500);

@@ -352,11 +352,8 @@ setting_set_str(struct fp_ctx *ctx, int64_t tenant_id, const struct setting *s,
 	size_t len = strlen(value);
 	int rc;
 
-	if (len != 0 &&
-	    ((long long)len < s->min || (long long)len > s->max ||
-	        s->check(value) != 0))
-		return fp_fail(st, FP_E_BADREQ, "%s: not a valid value (%s)",
-		    s->key, s->help);
+	if ((rc = core_setting_check(s->key, value, st)) != 0)
+		return rc;
 	if (s->type == SET_STR || len == 0)
 		return store_setting_set(ctx->db, tenant_id, s->key, value);
 	setting_aad(aad, sizeof(aad), tenant_id, s->key);
@@ -373,6 +370,34 @@ setting_set_str(struct fp_ctx *ctx, int64_t tenant_id, const struct setting *s,
 }
 
 int
+core_setting_check(const char *key, const char *value, struct fp_status *st)
+{
+	const struct setting *s = setting_find(key);
+	size_t len = strlen(value);
+	long long v;
+
+	if (s == NULL)
+		return fp_fail(st, FP_E_BADREQ, "unknown setting '%s'", key);
+	if (s->type == SET_BOOL || s->type == SET_INT) {
+		if (setting_parse(s, value, &v) == 0)
+			return 0;
+		if (s->type == SET_BOOL)
+			return fp_fail(st, FP_E_BADREQ, "%s takes on or off",
+			    key);
+		return fp_fail(st, FP_E_BADREQ,
+		    "%s takes an integer from %lld to %lld", key, s->min,
+		    s->max);
+	}
+	/* "" unsets a string setting. */
+	if (len != 0 &&
+	    ((long long)len < s->min || (long long)len > s->max ||
+	        s->check(value) != 0))
+		return fp_fail(st, FP_E_BADREQ, "%s: not a valid value (%s)",
+		    s->key, s->help);
+	return 0;
+}
+
+int
 core_setting_set(struct fp_ctx *ctx, int64_t tenant_id, const char *key,
     const char *value, struct fp_status *st)
 {
@@ -383,14 +408,9 @@ core_setting_set(struct fp_ctx *ctx, int64_t tenant_id, const char *key,
 		return fp_fail(st, FP_E_BADREQ, "unknown setting '%s'", key);
 	if (s->type == SET_STR || s->type == SET_SECRET)
 		return setting_set_str(ctx, tenant_id, s, value, st);
-	if (setting_parse(s, value, &v) != 0) {
-		if (s->type == SET_BOOL)
-			return fp_fail(st, FP_E_BADREQ, "%s takes on or off",
-			    key);
-		return fp_fail(st, FP_E_BADREQ,
-		    "%s takes an integer from %lld to %lld", key, s->min,
-		    s->max);
-	}
+	if (core_setting_check(key, value, st) != 0 ||
+	    setting_parse(s, value, &v) != 0)
+		return -FP_E_BADREQ;
 	/* Store the canonical spelling. */
 	return store_setting_set(ctx->db, tenant_id, key,
 	    s->type == SET_BOOL ? (v ? "on" : "off") : value);

@@ -32,6 +32,7 @@ static const struct route_group *const groups[] = {
 	&secsvc_tag_routes,
 	&secsvc_report_routes,
 	&devproto_routes,
+	&enroll_routes,
 };
 
 /*

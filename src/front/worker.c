@@ -17,6 +17,8 @@
 
 #include <fcgiapp.h>
 
+#include <openssl/crypto.h>
+
 #include "fleetpki/arena.h"
 #include "fleetpki/auth.h"
 #include "fleetpki/config.h"
@@ -470,12 +472,15 @@ front_worker_run(const struct config *cfg, int listen_fd, struct signer *signer)
 		}
 		w_idle = 0;
 		resp.status = 0;
+		resp.secret = 0;
 		resp.content_type = NULL;
 		buf_reset(&resp.headers);
 		buf_reset(&resp.body);
 		handle(&ctx, &fr, arena, &resp, &head);
 		store_set_tenant(ctx.db, 0); /* nothing crosses requests */
 		FCGX_Finish_r(&fr);
+		if (resp.secret && resp.body.data != NULL)
+			OPENSSL_cleanse(resp.body.data, resp.body.cap);
 		arena_reset(arena);
 	}
 	store_close(ctx.db);

@@ -250,6 +250,25 @@ pki_key_to_pem(EVP_PKEY *key, struct buf *out)
 }
 
 int
+pki_spki_sha256_hex(EVP_PKEY *key, char out[65])
+{
+	char hex[EVP_MAX_MD_SIZE * 2 + 1];
+	unsigned char *der = NULL;
+	int len, rc;
+
+	out[0] = '\0';
+	if ((len = i2d_PUBKEY(key, &der)) <= 0) {
+		log_ossl_errors("pki_spki_sha256_hex");
+		return -FP_E_INTERNAL;
+	}
+	rc = pki_digest_hex("sha256", der, (size_t)len, hex);
+	OPENSSL_free(der);
+	if (rc == 0)
+		memcpy(out, hex, 65);
+	return rc;
+}
+
+int
 pki_key_from_der(const unsigned char *der, size_t len, EVP_PKEY **out)
 {
 	PKCS8_PRIV_KEY_INFO *p8 = NULL;

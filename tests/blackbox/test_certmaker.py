@@ -174,6 +174,19 @@ def test_settings_defaults_and_set(make_cm_tenant):
         "device_heartbeat_burst": ("10", True),
         "device_heartbeat_interval": ("60", True),
         "device_heartbeat_default": ("86400", True),
+        "enroll.domain": ("", True),
+        "enroll.renew_percent": ("33", True),
+        "acme.directory_url": ("", True),
+        "acme.ca_file": ("", True),
+        "acme.contact": ("", True),
+        "acme.dns_provider": ("exec", True),
+        "acme.dns_hook": ("", True),
+        "acme.dns_resolvers": ("", True),
+        "acme.rfc2136_server": ("", True),
+        "acme.rfc2136_key_file": ("", True),
+        "acme.eab_kid": ("", True),
+        "acme.eab_hmac_key": ("", True),
+        "acme.weekly_budget": ("50", True),
     }
     t.setting("certmaker.max_days", 30)
     t.setting("certmaker.challenge_ttl", 60)      # the minimum
