@@ -1107,11 +1107,6 @@ order_begin(struct order_ctx *oc, struct acme_account_rec *a)
 		}
 		if ((rc = budget_gate(oc)) != 0)
 			return rc;
-		set_state(oc, "ordering");
-		set_str(&oc->o.error_type, NULL);
-		set_str(&oc->o.error_detail, NULL);
-		if ((rc = save(oc)) != 0)
-			return rc;
 	}
 	if ((rc = make_denylist(oc->ctx->cfg, &oc->deny, oc->st)) != 0)
 		return rc;
@@ -1130,9 +1125,23 @@ order_begin(struct order_ctx *oc, struct acme_account_rec *a)
 	buf_append(&jwk, "", 1);
 	acme_jwk_thumbprint((const char *)jwk.data, oc->thumb);
 	buf_free(&jwk);
-	if (a->account_url == NULL || strcmp(a->status, "valid") != 0)
-		return account_register(oc, a);
-	oc->s.kid = xstrdup(a->account_url);
+	if (a->account_url == NULL || strcmp(a->status, "valid") != 0) {
+		if ((rc = account_register(oc, a)) != 0)
+			return rc;
+	} else
+		oc->s.kid = xstrdup(a->account_url);
+	/*
+	 * Out of the queue once the CA has answered: an order whose CA is
+	 * unreachable stays queued (its error recorded), and counts against
+	 * the budget only from here.
+	 */
+	if (strcmp(oc->o.state, "queued") == 0) {
+		set_state(oc, "ordering");
+		set_str(&oc->o.error_type, NULL);
+		set_str(&oc->o.error_detail, NULL);
+		if ((rc = save(oc)) != 0)
+			return rc;
+	}
 	return 0;
 }
 

@@ -498,3 +498,100 @@ def test_rate_limit_parks_the_order(stack, tmp_path_factory, db):
         assert fake.hits.get("/order") == 1
     finally:
         fake.close()
+
+
+# ---- through fleetpkid's POST /api/register and /api/renew ------------
+
+def register(client, device_id, secret, path="/api/register", **body):
+    return client.post(path, {"deviceId": device_id,
+                              "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                         time.gmtime()),
+                              **body}, headers={"X-Device-Secret": secret})
+
+
+def add_device(stack, tenant, device_id):
+    out = stack.cli.run("device", "add", "--tenant", tenant, "--id",
+                        device_id).stdout
+    return out.splitlines()[-1]
+
+
+def register_until_issued(stack, device_id, secret, path="/api/register",
+                          **body):
+    def issued():
+        r = register(stack.client, device_id, secret, path=path, **body)
+        assert r.status in (200, 202), r
+        return r if r.status == 200 else None
+    return wait_until(issued, ISSUE_TIMEOUT, f"{device_id}'s certificate",
+                      step=1)
+
+
+def pub_of(pem, kind="x509"):
+    args = ["x509", "-noout", "-pubkey"] if kind == "x509" else ["pkey", "-pubout"]
+    return subprocess.run(["openssl", *args], input=pem, capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_register_202_then_200_with_server_key(stack, pebble, acme_tenant, work):
+    dev = "reg-" + random_name().lower()[:18]
+    host = f"{dev}.devices.test"
+    secret = add_device(stack, acme_tenant, dev)
+    r = register(stack.client, dev, secret)
+    assert r.status == 202, r
+    assert r.headers.get("retry-after", "").isdigit()
+    r = register_until_issued(stack, dev, secret)
+    b = r.json()
+    assert b["hostname"] == host
+    leaf = check_chain(work, pebble, b["certificate"], host)
+    assert "PRIVATE KEY" in b["privateKey"]
+    assert pub_of(b["privateKey"], "key") == pub_of(leaf)
+    assert b["expiresAt"].endswith("Z")
+    # Idempotent: the same certificate and key again.
+    again = register(stack.client, dev, secret)
+    assert again.status == 200
+    assert again.json()["certificate"] == b["certificate"]
+    assert again.json()["privateKey"] == b["privateKey"]
+    shown = stack.cli.run("device", "show", "--tenant", acme_tenant, dev).stdout
+    assert "issued" in shown
+
+
+def test_register_with_csr_no_private_key(stack, pebble, acme_tenant, work):
+    dev = "regcsr-" + random_name().lower()[:16]
+    host = f"{dev}.devices.test"
+    secret = add_device(stack, acme_tenant, dev)
+    key, csr = make_csr(work, host)
+    assert register(stack.client, dev, secret, csr=csr).status == 202
+    b = register_until_issued(stack, dev, secret, csr=csr).json()
+    assert "privateKey" not in b
+    leaf = check_chain(work, pebble, b["certificate"], host)
+    mine = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout"],
+                          capture_output=True, text=True, check=True).stdout
+    assert pub_of(leaf) == mine
+
+
+def test_renew_answers_the_certificate_the_worker_renewed(stack, pebble, db,
+                                                          work):
+    name = random_name()
+    stack.cli.run("tenant", "create", name)
+    configure_tenant(stack.cli, name, pebble, "devices.test",
+                     extra=[("enroll.renew_percent", "50")])
+    dev = "ren-" + random_name().lower()[:18]
+    host = f"{dev}.devices.test"
+    secret = add_device(stack, name, dev)
+    assert register(stack.client, dev, secret).status == 202
+    first = register_until_issued(stack, dev, secret).json()
+    psql(db, f"""UPDATE enroll_certs c SET not_before = c.not_after -
+        (c.not_after - c.not_before) * 10 FROM enroll_devices d WHERE
+        d.id = c.device_ref AND d.device_id = {sql_str(dev)}""")
+    stack.cli.run("--once", program="fleetpki-worker", timeout=120)
+
+    def renewed():
+        return psql(db, f"""SELECT count(*) = 2 FROM enroll_certs c JOIN
+            enroll_devices d ON d.id = c.device_ref WHERE d.device_id =
+            {sql_str(dev)}""") == "t"
+    wait_until(renewed, ISSUE_TIMEOUT, "the worker's renewal", step=1)
+    r = register(stack.client, dev, secret, path="/api/renew", hostname=host)
+    assert r.status == 200, r
+    b = r.json()
+    assert b["certificate"] != first["certificate"]
+    leaf = check_chain(work, pebble, b["certificate"], host)
+    assert pub_of(b["privateKey"], "key") == pub_of(leaf)
