@@ -138,6 +138,37 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $
 	SELECT count(*) FROM ins
 $$;
 
+-- Open orders whose job is gone (reaped after a worker died on its last
+-- attempt, or failed for good) would hold their device 'issuing' for
+-- ever: failed, with the device, so that the next request or renewal
+-- orders afresh.  Only the few open orders are looked at (the partial
+-- index acme_orders_open); five minutes of grace for a job in the making.
+CREATE FUNCTION fleetpki_acme_orphans()
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+	WITH o AS (
+		UPDATE acme_orders o SET state = 'failed',
+		    error_type = 'fleetpki:job',
+		    error_detail = 'the order''s job ended without finishing it',
+		    finished_at = now(), updated_at = now()
+		WHERE o.state NOT IN ('valid', 'failed')
+		  AND o.updated_at < now() - interval '5 minutes'
+		  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'acme.order'
+		      AND j.key = o.id::text AND j.state IN ('pending', 'running'))
+		RETURNING o.tenant_id, o.device_ref
+	), d AS (
+		UPDATE enroll_devices d SET state = 'failed',
+		    last_error = 'fleetpki:job: the order''s job ended without '
+		                 'finishing it',
+		    updated_at = now()
+		FROM o WHERE d.tenant_id = o.tenant_id AND d.id = o.device_ref
+	)
+	SELECT count(*) FROM o
+$$;
+
+REVOKE ALL ON FUNCTION fleetpki_acme_orphans() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fleetpki_acme_orphans() TO fleetpki_app;
+
 REVOKE ALL ON FUNCTION fleetpki_worker_seen(text, text, integer),
 	fleetpki_acme_directories(), fleetpki_acme_probe_record(text, boolean, text),
 	fleetpki_health(), fleetpki_acme_renew_due(integer, integer) FROM PUBLIC;

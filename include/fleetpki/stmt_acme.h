@@ -111,6 +111,7 @@
 	    "('valid', 'failed') ORDER BY o.created_at, o.id LIMIT $2")        \
 	/* Across tenants (sql/019's owner functions). */                     \
 	X(ACME_RENEW_DUE, "SELECT fleetpki_acme_renew_due($1, $2)")            \
+	X(ACME_ORPHANS, "SELECT fleetpki_acme_orphans()")                      \
 	X(ACME_DIRECTORIES, "SELECT directory_url, ca_file FROM "              \
 	    "fleetpki_acme_directories()")                                     \
 	X(ACME_PROBE_RECORD, "SELECT fleetpki_acme_probe_record($1, $2, $3)")  \

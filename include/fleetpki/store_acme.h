@@ -125,6 +125,8 @@ struct acme_queued_rec {
 int store_acme_queued(struct db *, int64_t tenant_id, int limit,
     void (*fn)(void *, const struct acme_queued_rec *), void *arg);
 
+/* Open orders whose job is gone: failed (sql/019); how many. */
+int store_acme_orphans(struct db *, int64_t *failed);
 /* The renewal scan (sql/019): how many orders it queued. */
 int store_acme_renew_due(struct db *, int limit, int attempts, int64_t *queued);
 

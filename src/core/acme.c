@@ -1299,6 +1299,9 @@ core_acme_renew_due(struct fp_ctx *ctx, int64_t *queued, struct fp_status *st)
 	int i, rc = 0;
 
 	*queued = 0;
+	if (store_acme_orphans(ctx->db, &n) == 0 && n > 0)
+		log_warn("acme: %lld open order%s lost %s job: failed",
+		    (long long)n, n == 1 ? "" : "s", n == 1 ? "its" : "their");
 	for (i = 0; i < RENEW_BATCHES; i++) {
 		if ((rc = store_acme_renew_due(ctx->db, RENEW_BATCH,
 		         CORE_ACME_ORDER_ATTEMPTS, &n)) != 0)

@@ -357,6 +357,17 @@ store_acme_queued(struct db *db, int64_t tenant_id, int limit,
 }
 
 int
+store_acme_orphans(struct db *db, int64_t *failed)
+{
+	struct id_row r = { 0 };
+	int rc;
+
+	rc = q_one(db, STMT_ACME_ORPHANS, NULL, &id_rows, &r);
+	*failed = rc == 0 ? r.id : 0;
+	return rc;
+}
+
+int
 store_acme_renew_due(struct db *db, int limit, int attempts, int64_t *queued)
 {
 	struct id_row r = { 0 };

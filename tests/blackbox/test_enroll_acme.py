@@ -595,3 +595,24 @@ def test_renew_answers_the_certificate_the_worker_renewed(stack, pebble, db,
     assert b["certificate"] != first["certificate"]
     leaf = check_chain(work, pebble, b["certificate"], host)
     assert pub_of(b["privateKey"], "key") == pub_of(leaf)
+
+
+def test_an_order_whose_job_is_gone_fails(stack, acme_tenant, db):
+    """An open order with no job left (a worker died on its last attempt)
+    does not hold its device 'issuing' for ever."""
+    dev = "orphan-" + random_name().lower()[:16]
+    oid = new_device(db, acme_tenant, dev)
+    wait_final(db, oid)
+    psql(db, f"""
+        WITH d AS (SELECT tenant_id, id FROM enroll_devices
+                   WHERE device_id = {sql_str(dev)}),
+        o AS (INSERT INTO acme_orders (tenant_id, device_ref, kind, hostname,
+                                       updated_at)
+              SELECT tenant_id, id, 'renew', {sql_str(dev + '.devices.test')},
+                     now() - interval '1 hour' FROM d RETURNING device_ref)
+        UPDATE enroll_devices SET state = 'renewing' WHERE id IN
+            (SELECT device_ref FROM o)""")
+    stack.cli.run("--once", program="fleetpki-worker", timeout=120)
+    assert psql(db, f"""SELECT o.state, o.error_type, d.state FROM acme_orders o
+        JOIN enroll_devices d ON d.id = o.device_ref WHERE d.device_id =
+        {sql_str(dev)} AND o.kind = 'renew'""") == "failed|fleetpki:job|failed"
