@@ -23,6 +23,8 @@
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "fleetpki/acme.h"
 #include "fleetpki/b64.h"
@@ -375,6 +377,48 @@ test_dns_query(void **state)
 	assert_int_equal(acme_dns_answer_has(q, (size_t)qlen, 0x1234, "x"), -1);
 }
 
+/* RFC 9773 4.1's example: AKI 69:88:5B:..., serial 00:87:65:43:21. */
+static void
+test_ari_id(void **state)
+{
+	static const unsigned char keyid[] = { 0x69, 0x88, 0x5B, 0x6B, 0x87,
+		0x46, 0x40, 0x41, 0xE1, 0xB3, 0x7B, 0x84, 0x7B, 0xA0, 0xAE,
+		0x2C, 0xDE, 0x01, 0xC8, 0xD4 };
+	AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	BIGNUM *bn = NULL;
+	unsigned char *der = NULL;
+	char *id;
+	int len;
+
+	(void)state;
+	akid->keyid = ASN1_OCTET_STRING_new();
+	ASN1_OCTET_STRING_set(akid->keyid, keyid, sizeof(keyid));
+	assert_int_equal(X509_add1_ext_i2d(x, NID_authority_key_identifier,
+	                     akid, 0, 0),
+	    1);
+	BN_hex2bn(&bn, "87654321");
+	BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+	X509_set_pubkey(x, key);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	len = i2d_X509(x, &der);
+	assert_true(len > 0);
+	id = acme_ari_id(der, (size_t)len);
+	assert_non_null(id);
+	assert_string_equal(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+	free(id);
+	/* No AKI: no identifier. */
+	assert_null(acme_ari_id((const unsigned char *)"junk", 4));
+	OPENSSL_free(der);
+	BN_free(bn);
+	AUTHORITY_KEYID_free(akid);
+	X509_free(x);
+	EVP_PKEY_free(key);
+}
+
 int
 main(void)
 {
@@ -388,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_dns_query),
+		cmocka_unit_test(test_ari_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
