@@ -935,6 +935,29 @@ step_download(struct order_ctx *oc)
 		rc = R_FINAL;
 		goto out;
 	}
+	/*
+	 * What is stored (and given to the device) is the certificates
+	 * alone, re-encoded: leaf then chain, nothing the CA put between.
+	 */
+	{
+		struct buf clean = BUF_INIT;
+		X509 *c;
+		int n = 0;
+
+		if (pki_cert_to_pem(leaf, &clean) == 0) {
+			while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) !=
+			    NULL) {
+				if (n++ < 8)
+					(void)pki_cert_to_pem(c, &clean);
+				X509_free(c);
+			}
+			ERR_clear_error();
+			free(chain);
+			buf_append(&clean, "", 1);
+			chain = buf_steal(&clean, NULL);
+		}
+		buf_free(&clean);
+	}
 	if (X509_check_host(leaf, oc->o.hostname, 0, 0, NULL) != 1) {
 		problem_set(oc, "fleetpki:acme",
 		    "the certificate is not for %s", oc->o.hostname);
