@@ -54,6 +54,11 @@ def free_udp_tcp_port():
     raise AssertionError("no free port for DNS")
 
 
+def b64d(s):
+    import base64
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
 def _run(*cmd, **kw):
     r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL, **kw)
@@ -343,12 +348,23 @@ class FakeAcme:
     gives: newOrder answers 'order_status' with 'order_headers' and
     'order_body' (a rate limit by default)."""
 
-    def __init__(self, workdir, retry_after="120"):
+    def __init__(self, workdir, retry_after="120", issue=False,
+                 ari_window=None):
+        """issue: a CA that validates every authorization at once, signs
+        the CSR with its TLS CA and offers renewalInfo (RFC 9773) with
+        the window 'ari_window' (start, end: RFC 3339)."""
         import http.server
         import threading
 
         self.dir = Path(workdir) / "fake-acme"
         self.tls_ca, cert, key = make_tls(self.dir / "tls")
+        self.ca_key = self.dir / "tls" / "ca.key"
+        self.issue = issue
+        self.ari_window = ari_window
+        self.ari_asked = []
+        self.host = None
+        self.chain = None
+        self.serial = 4096
         self.hits = {}
         self.order_status = 429
         self.order_headers = {"Retry-After": retry_after}
@@ -382,17 +398,29 @@ class FakeAcme:
                 fake.hits[self.path] = fake.hits.get(self.path, 0) + 1
                 base = f"https://127.0.0.1:{fake.port}"
                 if self.path == "/dir":
-                    self._send(200, {"newNonce": base + "/nonce",
-                                     "newAccount": base + "/acct",
-                                     "newOrder": base + "/order"})
+                    d = {"newNonce": base + "/nonce",
+                         "newAccount": base + "/acct",
+                         "newOrder": base + "/order"}
+                    if fake.issue:
+                        d["renewalInfo"] = base + "/ari"
+                    self._send(200, d)
+                elif self.path.startswith("/ari/") and fake.ari_window:
+                    fake.ari_asked.append(self.path[len("/ari/"):])
+                    self._send(200, {"suggestedWindow": {
+                        "start": fake.ari_window[0],
+                        "end": fake.ari_window[1]}}, {"Retry-After": "21600"})
                 else:
                     self._send(404, {"type": "about:blank"})
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
-                self.rfile.read(n)
+                jws = json.loads(self.rfile.read(n) or b"{}")
+                payload = jws.get("payload", "")
+                payload = json.loads(b64d(payload)) if payload else None
                 fake.hits[self.path] = fake.hits.get(self.path, 0) + 1
                 base = f"https://127.0.0.1:{fake.port}"
+                if fake.issue and self.path != "/acct":
+                    return fake.ca_post(self, base, payload)
                 if self.path == "/acct":
                     self._send(201, {"status": "valid"},
                                {"Location": base + "/acct/1"})
@@ -414,6 +442,48 @@ class FakeAcme:
         # What configure_tenant needs of it.
         self.hook = "/bin/true"
         self.resolver = "127.0.0.1:53"
+
+    def ca_post(self, h, base, payload):
+        """The issuing CA's POSTs: one order at a time, always valid."""
+        order = lambda status: {  # noqa: E731
+            "status": status,
+            "identifiers": [{"type": "dns", "value": self.host}],
+            "authorizations": [base + "/authz/1"],
+            "finalize": base + "/finalize/1",
+            **({"certificate": base + "/cert/1"} if status == "valid" else {})}
+        if h.path == "/order":
+            self.host = payload["identifiers"][0]["value"]
+            self.chain = None
+            return h._send(201, order("ready"), {"Location": base + "/order/1"})
+        if h.path == "/authz/1":
+            return h._send(200, {"status": "valid", "identifier": {
+                "type": "dns", "value": self.host}, "challenges": []})
+        if h.path == "/order/1":
+            return h._send(200, order("valid" if self.chain else "ready"))
+        if h.path == "/finalize/1":
+            csr = self.dir / "req.der"
+            csr.write_bytes(b64d(payload["csr"]))
+            ext = self.dir / "leaf.cnf"
+            ext.write_text(f"subjectAltName=DNS:{self.host}\n"
+                           "authorityKeyIdentifier=keyid\n"
+                           "basicConstraints=CA:FALSE\n")
+            self.serial += 1
+            leaf = _run("openssl", "x509", "-req", "-inform", "DER", "-in",
+                        str(csr), "-CA", str(self.tls_ca), "-CAkey",
+                        str(self.ca_key), "-set_serial", str(self.serial),
+                        "-days", "90", "-extfile", str(ext))
+            self.chain = leaf + self.tls_ca.read_text()
+            return h._send(200, order("valid"))
+        if h.path == "/cert/1":
+            data = self.chain.encode()
+            h.send_response(200)
+            h.send_header("Replay-Nonce", os.urandom(8).hex())
+            h.send_header("Content-Type", "application/pem-certificate-chain")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            return None
+        return h._send(404, {"type": "about:blank"})
 
     @property
     def directory_url(self):

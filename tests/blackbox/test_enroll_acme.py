@@ -616,3 +616,35 @@ def test_an_order_whose_job_is_gone_fails(stack, acme_tenant, db):
     assert psql(db, f"""SELECT o.state, o.error_type, d.state FROM acme_orders o
         JOIN enroll_devices d ON d.id = o.device_ref WHERE d.device_id =
         {sql_str(dev)} AND o.kind = 'renew'""") == "failed|fleetpki:job|failed"
+
+
+def test_renewal_follows_the_ari_window(stack, tmp_path_factory, db, work):
+    """A CA offering renewalInfo (RFC 9773): the worker asks it for the
+    new certificate's window and stores it; past the window's start the
+    renewal scan renews it, however young it is."""
+    fake = FakeAcme(tmp_path_factory.mktemp("fake-ari"), issue=True,
+                    ari_window=("2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z"))
+    dev = "ari-" + random_name().lower()[:16]
+    try:
+        name = random_name()
+        stack.cli.run("tenant", "create", name)
+        configure_tenant(stack.cli, name, fake, "ari.test")
+        oid = new_device(db, name, dev, domain="ari.test")
+        o = wait_final(db, oid)
+        assert o["state"] == "valid", o
+        row = psql(db, f"""SELECT ari_id, extract(epoch FROM renew_after)::bigint,
+            extract(epoch FROM not_after - now())::bigint FROM enroll_certs
+            WHERE order_id = {oid}""").split("|")
+        assert fake.ari_asked == [row[0]], (fake.ari_asked, row)
+        assert 1577836800 <= int(row[1]) <= 1577923200, row
+        assert int(row[2]) > 80 * 86400  # young: by its life, not due
+        stack.cli.run("--once", program="fleetpki-worker", timeout=120)
+        rid = wait_until(lambda: psql(db, f"""SELECT o.id FROM acme_orders o
+            JOIN enroll_devices d ON d.id = o.device_ref WHERE d.device_id =
+            {sql_str(dev)} AND o.kind = 'renew'"""), 60, "the ARI renewal")
+        assert wait_final(db, int(rid))["state"] == "valid"
+    finally:
+        # The window stays in the past: no renewals after this test.
+        psql(db, f"UPDATE enroll_devices SET enabled = false WHERE "
+                 f"device_id = {sql_str(dev)}")
+        fake.close()
