@@ -4,7 +4,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential autoconf automake libtool autoconf-archive pkg-config \
-      libfcgi-dev libssl-dev libpq-dev libjson-c-dev libcurl4-openssl-dev \
+      libfcgi-dev libssl-dev libpq-dev libjson-c-dev libcurl4-openssl-dev libargon2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -17,7 +17,7 @@ RUN ./autogen.sh \
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libfcgi0ldbl libssl3 libpq5 libjson-c5 libcurl4 openssl ca-certificates procps \
+      libfcgi0ldbl libssl3 libpq5 libjson-c5 libcurl4 libargon2-1 openssl ca-certificates procps \
       postgresql-client \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/fleetpki --shell /usr/sbin/nologin fleetpki \

@@ -25,7 +25,8 @@ sh "$src/render" "$src/nginx.conf.in" \
 	"ACCESS_LOG=/dev/stdout" "LISTEN_ADDR=0.0.0.0" \
 	"HTTPS_PORT=8443" "HTTP_PORT=8080" \
 	"TLS_CERT=$tls/server.pem" "TLS_KEY=$tls/server.key" \
-	"FASTCGI=${FLEETPKI_FASTCGI:-app:9000}" "RATELIMIT=$rl" >"$out/nginx.conf"
+	"FASTCGI=${FLEETPKI_FASTCGI:-app:9000}" "RATELIMIT=$rl" \
+	"WWW=/fleetpki/www" >"$out/nginx.conf"
 
 i=0
 until [ -s "$tls/server.pem" ] && [ -s "$tls/server.key" ]; do

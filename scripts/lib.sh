@@ -11,9 +11,11 @@ FLEETPKI_PROG=${FLEETPKI_PROG:-$(basename "$0")}
 # Debian packages: to build, to run the stack, and for the test suite.
 FLEETPKI_PKGS_BUILD=(build-essential autoconf automake libtool autoconf-archive
 	pkg-config libfcgi-dev libssl-dev libpq-dev libjson-c-dev
-	libcurl4-openssl-dev libcmocka-dev)
+	libcurl4-openssl-dev libcmocka-dev
+	libargon2-dev)
 FLEETPKI_PKGS_RUN=(postgresql nginx openssl curl python3 iproute2 procps)
-FLEETPKI_PKGS_TEST=(python3-pytest wrk docker-compose clang-format)
+FLEETPKI_PKGS_TEST=(python3-pytest wrk docker-compose clang-format
+	nodejs chromium)
 # The ACME client: nsupdate (acme.dns_provider rfc2136) at run time; Pebble,
 # its challtestsrv and knotd (an RFC 2136 server) for its tests.
 FLEETPKI_PKGS_RUN+=(bind9-dnsutils)

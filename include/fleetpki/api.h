@@ -11,6 +11,9 @@
 /* Operations: GET /api/health. */
 extern const struct route_group health_routes;
 
+/* The admin portal's JSON API (src/api/admin.c), under /admin/api. */
+extern const struct route_group admin_routes;
+
 /*
  * Revocation information for relying parties, served over plain HTTP
  * too: the CRL distribution point GET /crl/{public_id}.crl; OCSP, POST

@@ -148,6 +148,17 @@ int	core_enroll_expiry_weeks(struct fp_ctx *, int64_t tenant_id,
 int	core_enroll_state_counts(struct fp_ctx *, int64_t tenant_id,
 	    int64_t counts[6]);
 
+/*
+ * A certificate obtained elsewhere (a fleet moving from another
+ * provisioning server) becomes the device's current one: 'chain_pem' leaf
+ * first, for <device_id>.<enroll.domain>; 'key_pem' (PKCS#8 PEM, or
+ * NULL when the device keeps its own key) must match it and is stored
+ * sealed.  -FP_E_NOTFOUND, -FP_E_BADREQ saying what does not fit.
+ */
+int	core_enroll_import_cert(struct fp_ctx *, const struct tenant *t,
+	    const char *device_id, const char *chain_pem, const char *key_pem,
+	    struct fp_status *st);
+
 /* ---- the device's requests (src/api/enroll.c) --------------------- */
 
 struct enroll_request {

@@ -15,6 +15,7 @@
 #include "fleetpki/error.h"
 #include "fleetpki/store.h"
 
+struct admin_session;
 struct arena;
 struct fp_ctx;
 struct route;
@@ -45,6 +46,7 @@ struct http_req {
 	/* Set by the front from the route's auth column. */
 	struct tenant		 tenant;
 	struct user_rec		 user;		/* AUTH_API_TOKEN only */
+	const struct admin_session *admin;	/* AUTH_ADMIN only */
 };
 
 struct http_resp {

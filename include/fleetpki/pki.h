@@ -179,6 +179,24 @@ int	pki_cert_from_der(const unsigned char *der, size_t len, X509 **out);
 /* Exactly one PEM certificate, trailing white space only. */
 int	pki_cert_from_pem(const char *pem, size_t len, X509 **out,
 	    struct fp_status *st);
+/*
+ * A certificate chain as a CA hands it out (PEM, leaf first): the leaf
+ * must be for 'host' (X509_check_host) and, when 'key' is given, for
+ * that key.  The certificates alone (at most 8 after the leaf) are
+ * re-encoded into 'clean', NUL-terminated; what the leaf is into 'info'
+ * (free with pki_leaf_info_clear).  -FP_E_BADREQ saying what is wrong.
+ */
+struct pki_leaf_info {
+	char		spki_sha256[65];
+	char		serial[PKI_SERIAL_HEX_LEN];
+	int64_t		not_before;
+	int64_t		not_after;
+	struct buf	der;
+};
+int	pki_chain_check(const char *pem, size_t len, const char *host,
+	    EVP_PKEY *key, struct buf *clean, struct pki_leaf_info *info,
+	    struct fp_status *st);
+void	pki_leaf_info_clear(struct pki_leaf_info *info);
 /* Serial as upper-case hex without separators. */
 int	pki_cert_serial_hex(X509 *cert, char out[PKI_SERIAL_HEX_LEN]);
 /* Subject as RFC 2253 text ("CN=tenant:dev1,O=..."), malloc'd. */

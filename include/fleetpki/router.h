@@ -21,6 +21,7 @@ enum route_auth {
 	AUTH_BEARER, /* JWT naming a tenant (identity API) */
 	AUTH_API_TOKEN, /* X-Auth-Token of a user (certificate maker) */
 	AUTH_AUTHTOKEN, /* Bearer AuthToken of an API key (security services) */
+	AUTH_ADMIN, /* the admin portal's session cookie, CSRF checked */
 };
 
 /*

@@ -59,6 +59,7 @@
  * The registry's statements live beside their entities, one list per
  * area (issue 8), and join the one table here.
  */
+#include "fleetpki/stmt_admin.h"
 #include "fleetpki/stmt_registry.h"
 #include "fleetpki/stmt_tags.h"
 #include "fleetpki/stmt_device.h"
@@ -66,6 +67,7 @@
 #include "fleetpki/stmt_enroll.h"
 
 #define FOREACH_STMT(X) \
+	FOREACH_STMT_ADMIN(X) \
 	FOREACH_STMT_REGISTRY(X) \
 	FOREACH_STMT_TAGS(X) \
 	FOREACH_STMT_DEVICE(X) \

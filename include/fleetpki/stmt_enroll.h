@@ -147,6 +147,24 @@
 	 * device's state with it; nothing when one is open already (the      \
 	 * unique index acme_orders_open).                                     \
 	 */                                                                             \
+	/*                                                                     \
+	 * A certificate the operator brings (a device moving from another     \
+	 * provisioning server): the current one superseded, this one          \
+	 * current, the device issued.  $3 hostname, $4 chain, $5 sealed key   \
+	 * or NULL, $6 SPKI hash, $7 serial, $8 $9 validity (Unix seconds).    \
+	 */ \
+	X(ENROLL_CERT_IMPORT,                                                  \
+	    "WITH old AS (UPDATE enroll_certs SET superseded_at = now() "      \
+	    "WHERE tenant_id = $1 AND device_ref = $2 AND superseded_at IS "   \
+	    "NULL RETURNING id), "                                             \
+	    "c AS (INSERT INTO enroll_certs (tenant_id, device_ref, hostname, " \
+	    "chain_pem, key_sealed, spki_sha256, serial, not_before, "         \
+	    "not_after) SELECT $1, $2, $3, $4, $5, $6, $7, to_timestamp($8), " \
+	    "to_timestamp($9) FROM (SELECT count(*) FROM old) o RETURNING id) " \
+	    "UPDATE enroll_devices SET state = 'issued', last_error = NULL, "  \
+	    "not_after = to_timestamp($9), updated_at = now() "                \
+	    "WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM c) "   \
+	    "RETURNING id")                                                    \
 	X(ENROLL_ORDER_INSERT,                                                                                                                               \
 	    "WITH o AS (INSERT INTO acme_orders (tenant_id, device_ref, kind, "                                                                              \
 	    "hostname, csr_pem) VALUES ($1, $2, $3, $4, $5) "                                                                                                \

@@ -84,6 +84,11 @@ struct enroll_state_rec {
 void enroll_state_rec_clear(struct enroll_state_rec *);
 int store_enroll_state(struct db *, int64_t tenant_id, int64_t id,
     struct enroll_state_rec *out);
+/* The operator's certificate for a device ('key_sealed' may be empty). */
+int store_enroll_cert_import(struct db *, int64_t tenant_id, int64_t id,
+    const char *hostname, const char *chain_pem, const struct buf *key_sealed,
+    const char *spki_sha256, const char *serial, int64_t not_before,
+    int64_t not_after);
 /*
  * Open an order for a device and set its state; '*order_id' 0 when one
  * was open already.  In the caller's transaction.

@@ -24,6 +24,7 @@
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
 #include "fleetpki/core_acme.h"
+#include "fleetpki/core_admin.h"
 #include "fleetpki/core_device.h"
 #include "fleetpki/core_enroll.h"
 #include "fleetpki/core_registry.h"
@@ -33,6 +34,7 @@
 #include "fleetpki/pki.h"
 #include "fleetpki/signer.h"
 #include "fleetpki/store.h"
+#include "fleetpki/store_admin.h"
 #include "fleetpki/util.h"
 
 #include <openssl/crypto.h>
@@ -68,7 +70,7 @@ struct cli_opts {
 	/* device seal */
 	const char *profile, *rot, *serial, *imei, *from, *secrets_out;
 	/* device add|list|import (enrollment) */
-	const char *id, *state, *prefix, *after;
+	const char *id, *state, *prefix, *after, *key_file;
 	int atomic;
 	int admin;
 	long long days, ttl, limit;
@@ -614,6 +616,155 @@ cmd_user_list(struct cli *cli, struct cli_opts *o, char **args)
 		tenant_or_die(cli, o->tenant, &t);
 	if (store_user_each(cli->ctx.db, t.id, print_user, NULL) != 0)
 		die("listing users failed");
+	return 0;
+}
+
+/* ---- admin portal operators (sql/020) --------------------------- */
+
+/*
+ * The password: one line of standard input (never an argument, which
+ * other users could read in ps), hashed with argon2id into 'hash'.
+ */
+static void
+admin_read_password(char hash[ADMIN_ARGON2_ENCODED])
+{
+	char line[ADMIN_PASSWORD_MAX + 3];
+	struct fp_status st = { FP_E_OK, "" };
+	size_t len;
+
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		die("no password on standard input (one line)");
+	len = strlen(line);
+	if (len > 0 && line[len - 1] != '\n' && !feof(stdin)) {
+		OPENSSL_cleanse(line, sizeof(line));
+		die("the password must have at most %d characters",
+		    ADMIN_PASSWORD_MAX);
+	}
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	if (admin_password_hash(line, hash, &st) != 0) {
+		OPENSSL_cleanse(line, sizeof(line));
+		die("%s", errtext(-(int)st.code, &st));
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+}
+
+static void
+admin_name_or_die(const char *name)
+{
+	if (name == NULL)
+		die("needs --name");
+	if (!admin_name_valid(name))
+		die("invalid operator name '%s': 1-64 of A-Z a-z 0-9 _ . @ -",
+		    name);
+}
+
+static int
+cmd_admin_create(struct cli *cli, struct cli_opts *o, char **args)
+{
+	char hash[ADMIN_ARGON2_ENCODED];
+	struct tenant t;
+	int64_t id;
+	int rc;
+
+	(void)args;
+	admin_name_or_die(o->name);
+	cli_tenant(cli, o, "admin create", &t);
+	admin_read_password(hash);
+	rc = store_admin_operator_create(cli->ctx.db, t.id, o->name, hash, &id);
+	if (rc == -FP_E_CONFLICT)
+		die("tenant '%s' already has an operator '%s'", t.name,
+		    o->name);
+	if (rc != 0)
+		die("creating operator '%s' failed", o->name);
+	printf("operator %s/%s created\n", t.name, o->name);
+	return 0;
+}
+
+static int
+cmd_admin_passwd(struct cli *cli, struct cli_opts *o, char **args)
+{
+	char hash[ADMIN_ARGON2_ENCODED];
+	struct tenant t;
+	int rc;
+
+	(void)args;
+	admin_name_or_die(o->name);
+	cli_tenant(cli, o, "admin passwd", &t);
+	admin_read_password(hash);
+	rc = store_admin_operator_passwd(cli->ctx.db, t.id, o->name, hash);
+	if (rc == -FP_E_NOTFOUND)
+		die("tenant '%s' has no operator '%s'", t.name, o->name);
+	if (rc != 0)
+		die("setting the password of '%s' failed", o->name);
+	printf("operator %s/%s: new password, sessions ended\n", t.name,
+	    o->name);
+	return 0;
+}
+
+static int
+admin_set_disabled(struct cli *cli, struct cli_opts *o, bool disabled)
+{
+	struct tenant t;
+	int rc;
+
+	admin_name_or_die(o->name);
+	cli_tenant(cli, o, disabled ? "admin disable" : "admin enable", &t);
+	rc = store_admin_operator_set_disabled(cli->ctx.db, t.id, o->name,
+	    disabled);
+	if (rc == -FP_E_NOTFOUND)
+		die("tenant '%s' has no operator '%s'", t.name, o->name);
+	if (rc != 0)
+		die("changing operator '%s' failed", o->name);
+	printf("operator %s/%s %s\n", t.name, o->name,
+	    disabled ? "disabled, sessions ended" : "enabled");
+	return 0;
+}
+
+static int
+cmd_admin_disable(struct cli *cli, struct cli_opts *o, char **args)
+{
+	(void)args;
+	return admin_set_disabled(cli, o, true);
+}
+
+static int
+cmd_admin_enable(struct cli *cli, struct cli_opts *o, char **args)
+{
+	(void)args;
+	return admin_set_disabled(cli, o, false);
+}
+
+/* Tab-separated: tenant, name, state, live sessions, last login. */
+static void
+print_operator(void *arg, const struct admin_operator_rec *r)
+{
+	char when[32];
+
+	(void)arg;
+	if (r->last_login > 0)
+		util_iso8601_ms(r->last_login * 1000, when);
+	else
+		snprintf(when, sizeof(when), "never");
+	printf("%s\t%s\t%s\t%lld\t%s\n", r->tenant, r->name,
+	    r->disabled ? "disabled" : "active", (long long)r->sessions, when);
+}
+
+static int
+cmd_admin_list(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct tenant t = { 0, "" };
+	int64_t pruned;
+
+	(void)args;
+	cli_open(cli);
+	if (o->tenant != NULL)
+		tenant_or_die(cli, o->tenant, &t);
+	/* Sessions over for a day are forgotten here. */
+	(void)store_admin_sessions_prune(cli->ctx.db, 86400, &pruned);
+	if (store_admin_operator_each(cli->ctx.db, t.id, print_operator,
+	        NULL) != 0)
+		die("listing operators failed");
 	return 0;
 }
 
@@ -1221,6 +1372,49 @@ cmd_device_rotate(struct cli *cli, struct cli_opts *o, char **args)
 	return 0;
 }
 
+/* A file's whole text (up to 1 MiB, read_all), NUL-terminated; dies. */
+static char *
+slurp(const char *cmd, const char *path)
+{
+	struct buf b = BUF_INIT;
+
+	errno = 0;
+	if (read_all(path, &b) != 0)
+		die("%s: %s: %s", cmd, path,
+		    errno != 0 ? strerror(errno) : "too large");
+	buf_append(&b, "", 1);
+	return buf_steal(&b, NULL);
+}
+
+/*
+ * A certificate (and its key) obtained elsewhere becomes the device's
+ * current one: a fleet moving from another provisioning server keeps
+ * its certificates until they are due.
+ */
+static int
+cmd_device_import_cert(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct tenant t;
+	char *chain, *key = NULL;
+	int rc;
+
+	if (o->cert == NULL)
+		die("device import-cert: --cert CHAIN.pem is required");
+	cli_tenant(cli, o, "device import-cert", &t);
+	chain = slurp("device import-cert", o->cert);
+	if (o->key_file != NULL)
+		key = slurp("device import-cert", o->key_file);
+	rc = core_enroll_import_cert(&cli->ctx, &t, args[0], chain, key, &st);
+	util_free_secret(key);
+	free(chain);
+	if (rc != 0)
+		die("device import-cert: %s", errtext(rc, &st));
+	printf("device %s of tenant '%s': certificate imported%s\n", args[0],
+	    t.name, o->key_file != NULL ? " with its key" : "");
+	return 0;
+}
+
 struct import_out {
 	FILE *secrets;
 	const char *path;
@@ -1551,6 +1745,17 @@ static const struct command commands[] = {
 	{ "user disable", "user disable NAME [--tenant T]", "t", 1,
 	    cmd_user_disable },
 	{ "user list", "user list [--tenant T]", "t", 0, cmd_user_list },
+	{ "admin create",
+	    "admin create --tenant T --name N (password on standard input)",
+	    "tn", 0, cmd_admin_create },
+	{ "admin passwd",
+	    "admin passwd --tenant T --name N (password on standard input)",
+	    "tn", 0, cmd_admin_passwd },
+	{ "admin disable", "admin disable --tenant T --name N", "tn", 0,
+	    cmd_admin_disable },
+	{ "admin enable", "admin enable --tenant T --name N", "tn", 0,
+	    cmd_admin_enable },
+	{ "admin list", "admin list [--tenant T]", "t", 0, cmd_admin_list },
 	{ "setting set", "setting set --tenant T KEY VALUE", "t", 2,
 	    cmd_setting_set },
 	{ "setting list", "setting list --tenant T", "t", 0, cmd_setting_list },
@@ -1585,6 +1790,10 @@ static const struct command commands[] = {
 	    cmd_device_enable },
 	{ "device rotate-secret", "device rotate-secret --tenant T ID", "t", 1,
 	    cmd_device_rotate },
+	{ "device import-cert",
+	    "device import-cert --tenant T ID --cert CHAIN.pem "
+	    "[--key-file KEY.pem]",
+	    "tCY", 1, cmd_device_import_cert },
 	{ "device import",
 	    "device import --tenant T FILE.csv --secrets-out FILE [--atomic]",
 	    "toA", 1, cmd_device_import },
@@ -1698,6 +1907,7 @@ main(int argc, char **argv)
 		{ "prefix", required_argument, NULL, 'P' },
 		{ "after", required_argument, NULL, 'F' },
 		{ "atomic", no_argument, NULL, 'A' },
+		{ "key-file", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1813,6 +2023,9 @@ main(int argc, char **argv)
 			break;
 		case 'A':
 			o.atomic = 1;
+			break;
+		case 'Y':
+			o.key_file = optarg;
 			break;
 		case 'd':
 			o.days = parse_num("days", optarg, 1, 36500);

@@ -340,6 +340,72 @@ core_enroll_state_counts(struct fp_ctx *ctx, int64_t tenant_id,
 	return store_enroll_state_counts(ctx->db, tenant_id, counts);
 }
 
+int
+core_enroll_import_cert(struct fp_ctx *ctx, const struct tenant *t,
+    const char *device_id, const char *chain_pem, const char *key_pem,
+    struct fp_status *st)
+{
+	struct enroll_device d;
+	struct pki_leaf_info info;
+	struct buf keyder = BUF_INIT, sealed = BUF_INIT, chain = BUF_INIT;
+	EVP_PKEY *key = NULL;
+	char *domain = NULL, hostname[256], aad[160];
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	if ((rc = core_enroll_get(ctx, t->id, device_id, &d)) != 0) {
+		if (rc == -FP_E_NOTFOUND)
+			rc = fp_fail(st, FP_E_NOTFOUND, "no device '%s'",
+			    device_id);
+		goto out;
+	}
+	if ((rc = core_setting_str(ctx, t->id, "enroll.domain", &domain)) != 0)
+		goto out;
+	if (domain[0] == '\0') {
+		rc =
+		    fp_fail(st, FP_E_BADREQ, "the tenant has no enroll.domain");
+		goto out;
+	}
+	snprintf(hostname, sizeof(hostname), "%s.%s", d.device_id, domain);
+	if (key_pem != NULL &&
+	    ((rc = pki_pem_decode(key_pem, strlen(key_pem), "PRIVATE KEY",
+	          &keyder, st)) != 0 ||
+	        (rc = pki_key_from_der(keyder.data, keyder.len, &key)) != 0)) {
+		rc = fp_fail(st, FP_E_BADREQ,
+		    "the key is no PKCS#8 PEM private key");
+		goto out;
+	}
+	if ((rc = pki_chain_check(chain_pem, strlen(chain_pem), hostname, key,
+	         &chain, &info, st)) != 0)
+		goto out;
+	if (info.not_after <= (int64_t)time(NULL)) {
+		rc = fp_fail(st, FP_E_BADREQ, "the certificate has expired");
+		goto out;
+	}
+	if (key != NULL) {
+		/* Order 0: no order made it (core_enroll_request opens it so). */
+		snprintf(aad, sizeof(aad), "enroll:%lld:%s:0", (long long)t->id,
+		    d.device_id);
+		if ((rc = signer_seal(ctx->signer, aad, keyder.data, keyder.len,
+		         &sealed)) != 0) {
+			rc = fp_fail(st, FP_E_INTERNAL,
+			    "sealing the key failed");
+			goto out;
+		}
+	}
+	rc = store_enroll_cert_import(ctx->db, t->id, d.id, hostname,
+	    (const char *)chain.data, &sealed, info.spki_sha256, info.serial,
+	    info.not_before, info.not_after);
+out:
+	pki_leaf_info_clear(&info);
+	EVP_PKEY_free(key);
+	buf_free_secret(&keyder);
+	buf_free(&sealed);
+	buf_free(&chain);
+	free(domain);
+	return rc;
+}
+
 /* ---- the device's requests --------------------------------------- */
 
 /*

@@ -23,6 +23,7 @@
  */
 static const struct route_group *const groups[] = {
 	&health_routes,
+	&admin_routes,
 	&revinfo_routes,
 	&x509api_routes,
 	&certmaker_routes,

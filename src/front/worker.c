@@ -23,6 +23,7 @@
 #include "fleetpki/auth.h"
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
+#include "fleetpki/core_admin.h"
 #include "fleetpki/front.h"
 #include "fleetpki/http.h"
 #include "fleetpki/input.h"
@@ -341,6 +342,11 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 		if ((rc = auth_authtoken(ctx,
 		         http_header(&req, "Authorization"), &req.tenant,
 		         &st)) != 0)
+			goto out;
+		break;
+	case AUTH_ADMIN:
+		resp_header(resp, "Cache-Control", "no-store");
+		if ((rc = http_admin_auth(&req, &st)) != 0)
 			goto out;
 		break;
 	}

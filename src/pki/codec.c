@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "fleetpki/buf.h"
 #include "fleetpki/error.h"
@@ -270,4 +271,71 @@ pki_fingerprint_normalize(const char *in, char out[PKI_FPR_LEN])
 	}
 	util_hex_upper(md, sizeof(md), ':', out);
 	return 0;
+}
+
+/* Certificates after the leaf a chain may carry (roots, cross-signs). */
+#define PKI_CHAIN_MAX 8
+
+int
+pki_chain_check(const char *pem, size_t len, const char *host, EVP_PKEY *key,
+    struct buf *clean, struct pki_leaf_info *info, struct fp_status *st)
+{
+	BIO *bio = NULL;
+	X509 *leaf = NULL, *c;
+	EVP_PKEY *got;
+	unsigned char *der = NULL;
+	int n = 0, dlen, rc = -FP_E_BADREQ;
+
+	memset(info, 0, sizeof(*info));
+	buf_reset(clean);
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+	    (leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+		fp_fail(st, FP_E_BADREQ, "no PEM certificate chain");
+		goto out;
+	}
+	if (X509_check_host(leaf, host, strlen(host), 0, NULL) != 1) {
+		fp_fail(st, FP_E_BADREQ, "the certificate is not for %s", host);
+		goto out;
+	}
+	got = X509_get0_pubkey(leaf);
+	if (key != NULL && (got == NULL || EVP_PKEY_eq(got, key) != 1)) {
+		fp_fail(st, FP_E_BADREQ, "the certificate is not for the key");
+		goto out;
+	}
+	if (got == NULL || pki_spki_sha256_hex(got, info->spki_sha256) != 0 ||
+	    pki_cert_serial_hex(leaf, info->serial) != 0 ||
+	    pki_cert_validity(leaf, &info->not_before, &info->not_after) != 0 ||
+	    (dlen = i2d_X509(leaf, &der)) <= 0) {
+		fp_fail(st, FP_E_BADREQ, "the certificate does not parse");
+		goto out;
+	}
+	buf_append(&info->der, der, (size_t)dlen);
+	/* The certificates alone, re-encoded: nothing put between them. */
+	if (pki_cert_to_pem(leaf, clean) != 0)
+		goto fail;
+	while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (n++ < PKI_CHAIN_MAX && pki_cert_to_pem(c, clean) != 0) {
+			X509_free(c);
+			goto fail;
+		}
+		X509_free(c);
+	}
+	buf_append(clean, "", 1);
+	clean->len--;
+	rc = 0;
+	goto out;
+fail:
+	rc = fp_fail(st, FP_E_INTERNAL, "encoding the chain failed");
+out:
+	ERR_clear_error(); /* the end of the chain reads as an error */
+	OPENSSL_free(der);
+	X509_free(leaf);
+	BIO_free(bio);
+	return rc;
+}
+
+void
+pki_leaf_info_clear(struct pki_leaf_info *info)
+{
+	buf_free(&info->der);
 }

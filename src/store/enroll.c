@@ -487,6 +487,28 @@ store_enroll_state(struct db *db, int64_t tenant_id, int64_t id,
 }
 
 int
+store_enroll_cert_import(struct db *db, int64_t tenant_id, int64_t id,
+    const char *hostname, const char *chain_pem, const struct buf *key_sealed,
+    const char *spki_sha256, const char *serial, int64_t not_before,
+    int64_t not_after)
+{
+	struct one_i64 r = { 0 };
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_i64(&p, id);
+	q_text(&p, hostname);
+	q_text(&p, chain_pem);
+	q_bytea_or_null(&p, key_sealed);
+	q_text(&p, spki_sha256);
+	q_text(&p, serial);
+	q_i64(&p, not_before);
+	q_i64(&p, not_after);
+	return q_one(db, STMT_ENROLL_CERT_IMPORT, &p, &one_i64_rows, &r);
+}
+
+int
 store_enroll_order_insert(struct db *db, int64_t tenant_id, int64_t id,
     const char *kind, const char *hostname, const char *csr_pem,
     int64_t *order_id)

@@ -410,3 +410,58 @@ def test_settings_check_their_values_and_keep_secrets_sealed(stack, tenant):
                         f"AND key = 'acme.eab_hmac_key'")
     assert stored and "c2VjcmV0LW1hYy1rZXk" not in stored
     tenant.set("acme.eab_hmac_key", "")
+
+
+def self_signed(tmp_path, key, host, days=90):
+    cert = tmp_path / f"{random_name()}.pem"
+    openssl("req", "-new", "-x509", "-key", str(key), "-subj", f"/CN={host}",
+            "-addext", f"subjectAltName=DNS:{host}", "-days", str(days), "-out", str(cert))
+    return cert
+
+
+def test_import_cert_with_its_key_is_answered_to_the_device(stack, tenant, tmp_path):
+    """A fleet moving from another provisioning server: the operator brings
+    each device's certificate and key; the device registers and gets them,
+    without an order."""
+    device_id, secret = tenant.add()
+    host = f"{device_id}.{DOMAIN}"
+    key, _, spki = make_csr(tmp_path, host, [host])
+    cert = self_signed(tmp_path, key, host)
+    out = tenant.cli("device", "import-cert", device_id, "--cert", str(cert),
+                     "--key-file", str(key)).stdout
+    assert "certificate imported with its key" in out
+    sealed = tenant.sql(f"SELECT encode(key_sealed, 'hex') FROM enroll_certs c JOIN enroll_devices d "
+                        f"ON d.id = c.device_ref WHERE d.device_id = '{device_id}'")
+    assert sealed and "PRIVATE" not in sealed
+    r = register(stack.client, device_id, secret)
+    assert r.status == 200, r
+    body = r.json()
+    assert body["certificate"].startswith("-----BEGIN CERTIFICATE-----")
+    # The key answered is the key imported.
+    answered = tmp_path / "answered.key"
+    answered.write_text(body["privateKey"])
+    assert openssl("pkey", "-in", str(answered), "-pubout", "-outform", "DER") == \
+        openssl("pkey", "-in", str(key), "-pubout", "-outform", "DER")
+    assert tenant.sql(f"SELECT count(*) FROM acme_orders o JOIN enroll_devices d ON "
+                      f"d.id = o.device_ref WHERE d.device_id = '{device_id}'") == "0"
+    assert "state issued" in tenant.cli("device", "show", device_id).stdout
+
+
+def test_import_cert_refuses_what_does_not_fit(stack, tenant, tmp_path):
+    device_id, _ = tenant.add()
+    host = f"{device_id}.{DOMAIN}"
+    key, _, _ = make_csr(tmp_path, host, [host])
+    other_key, _, _ = make_csr(tmp_path, host, [host])
+    wrong_host = self_signed(tmp_path, key, "elsewhere.example")
+    good = self_signed(tmp_path, key, host)
+    for args, why in [
+        (["--cert", str(wrong_host), "--key-file", str(key)], "not for"),
+        (["--cert", str(good), "--key-file", str(other_key)], "not for the key"),
+        (["--cert", str(key)], "no PEM certificate"),
+    ]:
+        r = tenant.cli("device", "import-cert", device_id, *args, check=False)
+        assert r.returncode != 0 and why in r.stderr, (args, r.stderr)
+    r = tenant.cli("device", "import-cert", rid("nobody"), "--cert", str(good), check=False)
+    assert r.returncode != 0 and "no device" in r.stderr
+    assert tenant.sql(f"SELECT count(*) FROM enroll_certs c JOIN enroll_devices d ON "
+                      f"d.id = c.device_ref WHERE d.device_id = '{device_id}'") == "0"
