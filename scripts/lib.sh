@@ -16,6 +16,10 @@ FLEETPKI_PKGS_BUILD=(build-essential autoconf automake libtool autoconf-archive
 FLEETPKI_PKGS_RUN=(postgresql nginx openssl curl python3 iproute2 procps)
 FLEETPKI_PKGS_TEST=(python3-pytest wrk docker-compose clang-format
 	nodejs chromium)
+# The ACME client: nsupdate (acme.dns_provider rfc2136) at run time; Pebble,
+# its challtestsrv and knotd (an RFC 2136 server) for its tests.
+FLEETPKI_PKGS_RUN+=(bind9-dnsutils)
+FLEETPKI_PKGS_TEST+=(pebble knot)
 
 # Configure flags of the default build: the one scripts/check tests, and the
 # one scripts/up runs unless told --release.

@@ -63,6 +63,7 @@
 #include "fleetpki/stmt_registry.h"
 #include "fleetpki/stmt_tags.h"
 #include "fleetpki/stmt_device.h"
+#include "fleetpki/stmt_acme.h"
 #include "fleetpki/stmt_enroll.h"
 #include "fleetpki/stmt_webhook.h"
 
@@ -71,6 +72,7 @@
 	FOREACH_STMT_REGISTRY(X) \
 	FOREACH_STMT_TAGS(X) \
 	FOREACH_STMT_DEVICE(X) \
+	FOREACH_STMT_ACME(X) \
 	FOREACH_STMT_ENROLL(X) \
 	FOREACH_STMT_WEBHOOK(X) \
 	/* store.c */ \

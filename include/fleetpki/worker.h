@@ -46,6 +46,19 @@ struct job_kind {
 			    struct fp_status *st);
 };
 
+/*
+ * What a job's function returns when it has itself recorded how the job
+ * ended (parked for later, or failed for good): the runner leaves the
+ * row alone.
+ */
+#define WORKER_JOB_HANDLED 1
+
+/* The ACME client's kinds (acme_jobs.c; core_acme.h). */
+int	worker_job_acme_order(struct fp_ctx *, const struct job_rec *,
+	    struct fp_status *st);
+int	worker_job_acme_renew(struct fp_ctx *, const struct job_rec *,
+	    struct fp_status *st);
+
 /* The kinds, and how many. */
 extern const struct job_kind worker_job_kinds[];
 extern const size_t worker_njob_kinds;

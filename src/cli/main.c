@@ -23,6 +23,7 @@
 #include "fleetpki/buf.h"
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
+#include "fleetpki/core_acme.h"
 #include "fleetpki/core_admin.h"
 #include "fleetpki/core_device.h"
 #include "fleetpki/core_enroll.h"
@@ -818,6 +819,55 @@ fmt_time(int64_t t, char *out, size_t len)
 		snprintf(out, len, "-");
 	else
 		strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- the ACME client (core_acme.h) --------------------------------- */
+
+static void
+print_acme_order(void *arg, const struct acme_queued *q)
+{
+	char created[32], retry[32];
+
+	(void)arg;
+	fmt_time(q->created, created, sizeof(created));
+	fmt_time(q->retry_at, retry, sizeof(retry));
+	printf("%-8lld %-24s %-6s %-12s %-21s %-21s %s\n", (long long)q->id,
+	    q->device_id, q->kind, q->state, created, retry,
+	    q->error_type[0] != '\0' ? q->error_type : "-");
+}
+
+/*
+ * The tenant's ACME account, the weekly budget (used, left) and the
+ * backlog: the open orders, oldest first.
+ */
+static int
+cmd_acme_status(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct acme_status s;
+	struct tenant t;
+	char oldest[32];
+
+	(void)args;
+	cli_tenant(cli, o, "acme status", &t);
+	if (core_acme_status(&cli->ctx, t.id, &s) != 0)
+		die("acme status: reading the tenant's ACME state failed");
+	fmt_time(s.oldest_queued, oldest, sizeof(oldest));
+	printf("directory: %s\n",
+	    s.directory_url[0] != '\0' ? s.directory_url : "(not set)");
+	if (s.account_url[0] != '\0')
+		printf("account: %s (%s)\n", s.account_url, s.account_status);
+	else
+		printf("account: none\n");
+	printf("budget: %lld per 7 days, used %lld, left %lld\n", s.budget,
+	    s.used, s.left);
+	printf("in progress: %lld\n", s.in_flight);
+	printf("queued: %lld (oldest %s)\n", s.queued, oldest);
+	printf("%-8s %-24s %-6s %-12s %-21s %-21s %s\n", "ORDER", "DEVICE",
+	    "KIND", "STATE", "CREATED", "RETRY_AT", "LAST_ERROR");
+	if (core_acme_queued(&cli->ctx, t.id, o->limit > 0 ? (int)o->limit : 50,
+	        print_acme_order, NULL) != 0)
+		die("acme status: listing the orders failed");
+	return 0;
 }
 
 /* ---- security-services registry (sql/010) ------------------------- */
@@ -1816,6 +1866,8 @@ static const struct command commands[] = {
 	{ "setting set", "setting set --tenant T KEY VALUE", "t", 2,
 	    cmd_setting_set },
 	{ "setting list", "setting list --tenant T", "t", 0, cmd_setting_list },
+	{ "acme status", "acme status --tenant T [--limit N]", "tL", 0,
+	    cmd_acme_status },
 	{ "profile create", "profile create --tenant T --name N", "tn", 0,
 	    cmd_profile_create },
 	{ "apikey create", "apikey create --tenant T", "t", 0,

@@ -24,10 +24,12 @@
 
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
+#include "fleetpki/core_acme.h"
 #include "fleetpki/log.h"
 #include "fleetpki/proc.h"
 #include "fleetpki/signer.h"
 #include "fleetpki/store.h"
+#include "fleetpki/store_acme.h"
 #include "fleetpki/util.h"
 #include "fleetpki/worker.h"
 
@@ -159,6 +161,11 @@ const struct job_kind worker_job_kinds[] = {
 	{ "idempotency.prune", "pki", 3600, 120, 3, job_idempotency_prune },
 	{ "crl.prune", "pki", 3600, 300, 3, job_crl_prune },
 	{ "ocsp.purge", "revinfo", 0, 30, 1, job_ocsp_purge },
+	/* ACME (core_acme.h): a class of its own, a slow CA stalls nothing */
+	{ CORE_ACME_ORDER_JOB, "acme", 0, 300, CORE_ACME_ORDER_ATTEMPTS,
+	    worker_job_acme_order },
+	{ CORE_ACME_RENEW_JOB, "acme", JOB_EVERY_TICK, 120, 3,
+	    worker_job_acme_renew },
 };
 const size_t worker_njob_kinds = FP_ARRAY_LEN(worker_job_kinds);
 
@@ -237,6 +244,9 @@ run_claimed(struct fp_ctx *ctx, const struct job_kind *k,
 	rc = k->run(ctx, job, &st);
 	store_set_tenant(ctx->db, 0);
 	alarm(0);
+	/* The job recorded its end itself (parked, or failed for good). */
+	if (rc == WORKER_JOB_HANDLED)
+		return;
 	if (rc == 0) {
 		if (store_job_done(ctx->db, job->id, owner) != 0)
 			log_warn("job %lld %s: done, but its lease was lost",
@@ -300,6 +310,8 @@ worker_class_run(const struct config *cfg, const char *class)
 		int64_t next_ms = -1, wait_ms, id;
 
 		(void)store_job_reap(ctx.db);
+		/* Seen alive (GET /api/health's "worker"). */
+		(void)store_worker_seen(ctx.db, host, class, (int)getpid());
 		for (i = 0; i < n; i++)
 			if (every_s(mine[i], cfg) > 0)
 				(void)store_job_schedule(ctx.db, mine[i]->name,
