@@ -911,15 +911,14 @@ step_download(struct order_ctx *oc)
 {
 	struct acme_resp r = { 0 };
 	struct acme_cert_in in;
-	unsigned char md[SHA256_DIGEST_LENGTH], *spki = NULL, *der = NULL;
-	char spki_hex[2 * SHA256_DIGEST_LENGTH + 1], serial[PKI_SERIAL_HEX_LEN];
-	char *chain = NULL, *ari_id = NULL;
-	EVP_PKEY *want = NULL, *got;
-	BIO *bio = NULL;
-	X509 *leaf = NULL;
-	int64_t nb = 0, na = 0;
-	int rc, len, dlen;
+	struct pki_leaf_info info;
+	struct buf chain = BUF_INIT;
+	struct fp_status why = { FP_E_OK, "" };
+	char *ari_id = NULL;
+	EVP_PKEY *want = NULL;
+	int rc;
 
+	memset(&info, 0, sizeof(info));
 	if ((rc = acme_post(&oc->s, oc->o.cert_url, NULL,
 	         "application/pem-certificate-chain", &r, oc->st)) != 0)
 		goto out;
@@ -927,70 +926,27 @@ step_download(struct order_ctx *oc)
 		rc = ca_error(oc, &r, "certificate");
 		goto out;
 	}
-	chain = xstrndup((const char *)r.body.data, r.body.len);
-	if ((bio = BIO_new_mem_buf(chain, -1)) == NULL ||
-	    (leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
-		problem_set(oc, "fleetpki:acme",
-		    "the CA's certificate is no PEM chain");
-		rc = R_FINAL;
-		goto out;
-	}
-	/*
-	 * What is stored (and given to the device) is the certificates
-	 * alone, re-encoded: leaf then chain, nothing the CA put between.
-	 */
-	{
-		struct buf clean = BUF_INIT;
-		X509 *c;
-		int n = 0;
-
-		if (pki_cert_to_pem(leaf, &clean) == 0) {
-			while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) !=
-			    NULL) {
-				if (n++ < 8)
-					(void)pki_cert_to_pem(c, &clean);
-				X509_free(c);
-			}
-			ERR_clear_error();
-			free(chain);
-			buf_append(&clean, "", 1);
-			chain = buf_steal(&clean, NULL);
-		}
-		buf_free(&clean);
-	}
-	if (X509_check_host(leaf, oc->o.hostname, 0, 0, NULL) != 1) {
-		problem_set(oc, "fleetpki:acme",
-		    "the certificate is not for %s", oc->o.hostname);
-		rc = R_FINAL;
-		goto out;
-	}
 	if ((rc = order_pubkey(oc, &want)) != 0)
 		goto out;
-	got = X509_get0_pubkey(leaf);
-	if (got == NULL || EVP_PKEY_eq(got, want) != 1) {
-		problem_set(oc, "fleetpki:acme",
-		    "the certificate is not for the order's key");
+	/*
+	 * The leaf must be for the order's name and key; what is stored
+	 * (and given to the device) is the certificates alone, re-encoded:
+	 * leaf then chain, nothing the CA put between.
+	 */
+	if (pki_chain_check((const char *)r.body.data, r.body.len,
+	        oc->o.hostname, want, &chain, &info, &why) != 0) {
+		problem_set(oc, "fleetpki:acme", "%s",
+		    fp_status_message(&why, -FP_E_BADREQ));
 		rc = R_FINAL;
 		goto out;
 	}
-	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &spki)) <= 0 ||
-	    pki_cert_serial_hex(leaf, serial) != 0 ||
-	    pki_cert_validity(leaf, &nb, &na) != 0) {
-		problem_set(oc, "fleetpki:acme",
-		    "the certificate does not parse");
-		rc = R_FINAL;
-		goto out;
-	}
-	SHA256(spki, (size_t)len, md);
-	util_hex(md, sizeof(md), spki_hex);
-	if ((dlen = i2d_X509(leaf, &der)) > 0)
-		ari_id = acme_ari_id(der, (size_t)dlen);
+	ari_id = acme_ari_id(info.der.data, info.der.len);
 	memset(&in, 0, sizeof(in));
-	in.chain_pem = chain;
-	in.spki_sha256 = spki_hex;
-	in.serial = serial;
-	in.not_before = nb;
-	in.not_after = na;
+	in.chain_pem = (const char *)chain.data;
+	in.spki_sha256 = info.spki_sha256;
+	in.serial = info.serial;
+	in.not_before = info.not_before;
+	in.not_after = info.not_after;
 	in.ari_id = ari_id;
 	in.renew_after = ari_window(oc, ari_id);
 	rc = store_acme_cert_store(oc->ctx->db, oc->tenant_id, oc->o.id, &in);
@@ -1002,19 +958,15 @@ step_download(struct order_ctx *oc)
 	else
 		log_info("acme order %lld (tenant %lld): %s issued, serial %s",
 		    (long long)oc->o.id, (long long)oc->tenant_id,
-		    oc->o.hostname, serial);
+		    oc->o.hostname, info.serial);
 	if (rc == 0)
 		set_state(oc, "valid");
 out:
-	OPENSSL_free(spki);
-	OPENSSL_free(der);
+	pki_leaf_info_clear(&info);
 	EVP_PKEY_free(want);
-	X509_free(leaf);
-	BIO_free(bio);
-	free(chain);
+	buf_free(&chain);
 	free(ari_id);
 	acme_resp_clear(&r);
-	ERR_clear_error();
 	return rc;
 }
 

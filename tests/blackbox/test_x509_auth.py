@@ -146,7 +146,10 @@ def test_health(client):
         r = client.get("/api/health", plain=plain)
         assert r.status == 200, r
         assert r.content_type == "application/json"
-        assert r.json() == {"status": "ok", "database": "ok"}
+        b = r.json()
+        # The other parts (worker, ACME CA) depend on what else the stack
+        # runs; test_enroll_api checks them.
+        assert b["status"] == "ok" and b["database"] == "ok", b
 
 
 @pytest.mark.parametrize("path", ["/x509/v1/ca", "/api/v2/certificates/api/primary/file",
