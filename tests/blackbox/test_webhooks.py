@@ -353,6 +353,41 @@ def test_kill_9_of_the_worker_loses_nothing(stack, worker, receiver):
     assert firsts == [f"evt_{i}" for i in ids]
 
 
+def test_two_workers_never_deliver_one_attempt_twice(stack, worker, receiver, tls,
+                                                     tmp_path_factory):
+    """A second worker (another host's, as far as the queue can tell)
+    beside the module's: the webhooks' leases split the work, every
+    event arrives once, in order per URL, and both workers delivered."""
+    second = Worker(stack, tmp_path_factory.mktemp("wh-worker2"),
+                    [f"outbound_ca_file = {tls / 'ca.pem'}", "log_level = debug"])
+    second.start()
+    before = len(worker.log())
+    try:
+        t = HookTenant(stack)
+        paths = [new_path() for _ in range(8)]
+        for p in paths:
+            # Slow enough that both workers' children are busy at once.
+            receiver.delay[p] = 0.05
+            t.create(receiver.url(p), "DEVICE_ERRORS_EVENT")
+        ids = t.events("DEVICE_ERROR", 25)
+        n = len(ids) * len(paths)
+        wait_until(lambda: sum(len(receiver.at(p)) for p in paths) >= n, 120,
+                   f"{n} deliveries")
+        wait_until(lambda: len(t.deliveries("delivered")) == n, 30, "all recorded")
+        time.sleep(1)
+        for p in paths:
+            assert ids_of(receiver.at(p)) == [f"evt_{i}" for i in ids], p
+            receiver.delay[p] = 0
+        # One attempt each: no delivery was sent by both workers.
+        assert {d["attempts"] for d in t.deliveries()} == {"1"}
+        done = re.compile(r"delivery \d+ delivered")
+        mine = len(done.findall(worker.log()[before:]))
+        theirs = len(done.findall(second.log()))
+        assert theirs > 0 and mine > 0, (mine, theirs)
+    finally:
+        second.stop()
+
+
 def test_410_disables_the_webhook(stack, worker, receiver):
     t = HookTenant(stack)
     path = new_path()
