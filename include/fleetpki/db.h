@@ -28,6 +28,14 @@ void		 db_free(struct db *);
 
 /* Connect and prepare if needed.  0 or -FP_E_UNAVAILABLE. */
 int		 db_ready(struct db *);
+/*
+ * This connection's commits (and every later one's, after a reconnect)
+ * return before the WAL reaches the disk: a database crash may lose the
+ * last few hundred milliseconds of them, never half of one.  Only for
+ * records whose loss repeats work rather than losing it (store.h,
+ * store_async_commit).  Outside a transaction.
+ */
+void		 db_async_commit(struct db *);
 
 /*
  * Execute statement 'id' with 'n' text parameters (NULL = SQL NULL).

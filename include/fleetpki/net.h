@@ -78,6 +78,14 @@ struct net_fetch {
 	 * system's store (outbound_ca_file).
 	 */
 	const char			*ca_file;
+	/*
+	 * Keep the connection open for the next request to the same
+	 * origin from this process, and resume TLS sessions (the webhook
+	 * deliveries: one handshake per URL, not per delivery).  A kept
+	 * connection was checked against the deny list when it was opened;
+	 * every new one is checked again.
+	 */
+	int				 keep_alive;
 };
 
 /*

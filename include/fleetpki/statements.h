@@ -82,6 +82,8 @@
 	X(ROW_SECURITY, "SELECT EXISTS (SELECT 1 FROM pg_policy p JOIN " \
 	    "pg_class c ON c.oid = p.polrelid WHERE p.polname = " \
 	    "'fleetpki_tenant' AND c.relrowsecurity)") \
+	/* db.c: a connection whose commits may be lost (db_async_commit) */ \
+	X(ASYNC_COMMIT, "SELECT set_config('synchronous_commit', 'off', false)") \
 	/* tenant.c */ \
 	/* Before the tenant is known: through the owner's function. */ \
 	X(TENANT_BY_NAME, "SELECT id, name FROM fleetpki_tenant_by_name($1)") \

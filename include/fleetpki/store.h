@@ -45,6 +45,15 @@ struct db;
 struct db *store_open(const char *conninfo, int connect_timeout);
 int store_ready(struct db *);
 void store_close(struct db *);
+/*
+ * Commits on this store need not wait for the disk (db_async_commit).
+ * For a process that writes only bookkeeping whose loss in a database
+ * crash means doing the work again: the webhook children, whose lost
+ * "delivered" record sends that delivery once more, with the same
+ * webhook-id (delivery is at least once anyway).  Never for a process
+ * that commits what a client was told is done.
+ */
+void store_async_commit(struct db *);
 
 /* A round trip to the database: 0 or -FP_E_UNAVAILABLE. */
 int store_ping(struct db *);

@@ -516,6 +516,40 @@ curl_ready(void)
 }
 
 /*
+ * The connections, TLS sessions and name lookups kept between requests
+ * of one process (net_fetch.keep_alive).  Made on first use in the
+ * process that uses it: one made before a fork would hand the parent's
+ * sockets to every child, so a share of another process is left alone
+ * and a new one made.  Single-threaded processes: no lock callbacks.
+ */
+#define NET_KEEP_MAX_CONNS 16
+
+static CURLSH *
+keep_share(void)
+{
+	static CURLSH *share;
+	static pid_t owner;
+
+	if (share != NULL && owner == getpid())
+		return share;
+	if ((share = curl_share_init()) == NULL)
+		fatal("curl_share_init: out of memory");
+	if (curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) !=
+	        CURLSHE_OK ||
+	    curl_share_setopt(share, CURLSHOPT_SHARE,
+	        CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+	        CURLSHE_OK) {
+		log_err("net: curl_share_setopt failed; connections not kept");
+		curl_share_cleanup(share);
+		share = NULL;
+		return NULL;
+	}
+	owner = getpid();
+	return share;
+}
+
+/*
  * The reason a client sees: the host it gave us, never the address it
  * resolved to (that would map the operator's network for it).
  */
@@ -674,6 +708,23 @@ net_http_request(const struct net_fetch *f, const struct net_request *rq,
 	    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
 	    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) {
 		log_err("net_http_request: curl_easy_setopt failed");
+		r = -FP_E_INTERNAL;
+		goto out;
+	}
+	if (f->keep_alive) {
+		CURLSH *sh = keep_share();
+
+		if (sh != NULL &&
+		    (curl_easy_setopt(curl, CURLOPT_SHARE, sh) != CURLE_OK ||
+		        curl_easy_setopt(curl, CURLOPT_MAXCONNECTS,
+		            (long)NET_KEEP_MAX_CONNS) != CURLE_OK)) {
+			log_err("net_http_request: CURLOPT_SHARE failed");
+			r = -FP_E_INTERNAL;
+			goto out;
+		}
+	} else if (curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L) !=
+	    CURLE_OK) {
+		log_err("net_http_request: CURLOPT_FORBID_REUSE failed");
 		r = -FP_E_INTERNAL;
 		goto out;
 	}

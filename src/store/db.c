@@ -42,6 +42,8 @@ struct db {
 	char tenant_text[24];
 	/* The database has the row-level security wall on (sql/005). */
 	bool row_security;
+	/* Commits return before the WAL is flushed (db_async_commit). */
+	bool async_commit;
 };
 
 /*
@@ -132,7 +134,24 @@ db_ready(struct db *db)
 		log_info("database connection restored");
 	db->down_logged = false;
 	db_probe_row_security(db);
+	if (db->async_commit) {
+		PGresult *res = PQexecParams(db->conn,
+		    stmt_sql(STMT_ASYNC_COMMIT), 0, NULL, NULL, NULL, NULL, 0);
+
+		/* Only speed is lost: commits stay durable. */
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			log_warn("synchronous_commit = off refused: %s",
+			    PQresultErrorMessage(res));
+		PQclear(res);
+	}
 	return 0;
+}
+
+void
+db_async_commit(struct db *db)
+{
+	db->async_commit = true;
+	db_drop(db); /* the next connection gets the setting */
 }
 
 bool

@@ -25,6 +25,12 @@ store_open(const char *conninfo, int connect_timeout)
 	return db_new(conninfo, connect_timeout);
 }
 
+void
+store_async_commit(struct db *db)
+{
+	db_async_commit(db);
+}
+
 int
 store_ready(struct db *db)
 {
