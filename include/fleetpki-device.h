@@ -269,6 +269,59 @@ int fpd_check_certificate(const struct fpd_command *cmd, EVP_PKEY *key,
 int fpd_unwrap_key(const struct fpd_device *dev, const struct fpd_command *cmd,
     unsigned char **der, size_t *der_len);
 
+/* ---- end-to-end data protection (docs/e2e.md) ------------------- */
+
+/*
+ * The device encrypts uplink messages for its own back end and opens
+ * downlink messages from it; fleetpki gives the back end the keys of a
+ * header (/e2e/...).  Keys derive from the root secret and a key epoch;
+ * the rotation state arrives as the properties E2EContinuous,
+ * E2EKeyDays, E2EKeyEpoch and E2EKeySince of SET_PROPERTIES commands
+ * (pass each to fpd_e2e_property).  CONTINUOUS uses a new epoch for
+ * each uplink message and accepts each downlink epoch once: persist
+ * 'next_uplink' and 'last_downlink' like the counter.
+ */
+#define FPD_E2E_V1 1 /* 32-byte header */
+#define FPD_E2E_V2 2 /* 28-byte header */
+#define FPD_E2E_AES128_CCM 0x01
+#define FPD_E2E_AES256_CCM 0x02
+
+struct fpd_e2e {
+	unsigned char rot[FPD_ROT_LEN];
+	unsigned char secret[FPD_SECRET_LEN]; /* wiped by fpd_e2e_wipe */
+	int configured; /* an E2EKeyEpoch was given */
+	int continuous;
+	int64_t days; /* AUTOMATIC period */
+	uint64_t base; /* E2EKeyEpoch */
+	int64_t since; /* E2EKeySince, Unix seconds */
+	uint64_t next_uplink; /* CONTINUOUS: the lowest epoch not yet used */
+	uint64_t last_downlink; /* CONTINUOUS: the last accepted (0 none) */
+};
+
+int fpd_e2e_init(struct fpd_e2e *e, const char *rot_hex,
+    const unsigned char *secret);
+void fpd_e2e_wipe(struct fpd_e2e *e);
+/* Take property 'name': 1 when it is an E2E one, 0 when not. */
+int fpd_e2e_property(struct fpd_e2e *e, const char *name, int64_t value);
+/* The epoch a message sealed at 'now' would use (CONTINUOUS: the next). */
+int fpd_e2e_epoch(const struct fpd_e2e *e, int64_t now, uint64_t *epoch);
+/* Bytes of a sealed uplink message of 'len' plaintext bytes. */
+size_t fpd_e2e_sealed_len(int version, size_t len);
+/*
+ * Seal 'len' bytes as an uplink message of header 'version' and suite
+ * 'suite' (fresh random nonce) into 'out' ('outsz' bytes).
+ */
+int fpd_e2e_seal(struct fpd_e2e *e, int version, int suite, int64_t now,
+    const unsigned char *in, size_t len, unsigned char *out, size_t outsz,
+    size_t *outlen);
+/*
+ * Open a downlink message: this device's, an epoch in its window, the
+ * MAC right (FPD_EAUTH otherwise, nothing written).  The plaintext is
+ * shorter than 'len'.
+ */
+int fpd_e2e_open(struct fpd_e2e *e, int64_t now, const unsigned char *in,
+    size_t len, unsigned char *out, size_t outsz, size_t *outlen);
+
 #ifdef __cplusplus
 }
 #endif

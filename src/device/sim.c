@@ -109,6 +109,12 @@ struct opts {
 	int replay;
 	int clone;
 	int no_bootstrap;
+	/* end-to-end data protection (docs/e2e.md) */
+	const char *e2e_state; /* C,DAYS,BASE,SINCE,NEXT,LASTDL */
+	const char *e2e_seal; /* plaintext, hex */
+	const char *e2e_open; /* downlink message, hex */
+	int e2e_version;
+	int e2e_bits;
 };
 
 static double
@@ -604,6 +610,131 @@ out:
 	return rc;
 }
 
+/* ---- end-to-end data protection (docs/e2e.md) ------------------ */
+
+/* 'hex' (even length) into a new buffer; NULL when it is not hex. */
+static unsigned char *
+hex_bytes(const char *hex, size_t *len)
+{
+	size_t i, n = strlen(hex);
+	unsigned char *b;
+	int hi, lo;
+
+	if (n % 2 != 0 || (b = malloc(n / 2 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n / 2; i++) {
+		hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i]);
+		lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(b);
+			return NULL;
+		}
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return b;
+}
+
+static void
+print_hex(const char *label, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	printf("%s: ", label);
+	for (i = 0; i < n; i++)
+		printf("%02x", p[i]);
+	printf("\n");
+}
+
+/*
+ * The state from --e2e-state, then the E2E properties the heartbeats
+ * delivered; seal --e2e-seal, open --e2e-open; print the state after.
+ */
+static int
+sim_e2e(struct sim *s, const struct opts *o)
+{
+	struct fpd_e2e e;
+	unsigned char *secret = NULL, *in = NULL, *out = NULL;
+	size_t i, slen = 0, len = 0, n = 0;
+	long long c = 0, days = 0, base = 0, since = 0, next = 0, last = 0;
+	int64_t now = (int64_t)time(NULL);
+	int rc = -1, r;
+
+	if ((secret = hex_bytes(o->secret, &slen)) == NULL ||
+	    slen != FPD_SECRET_LEN ||
+	    fpd_e2e_init(&e, s->rot, secret) != FPD_OK) {
+		snprintf(s->err, sizeof(s->err), "e2e: bad identity");
+		goto out;
+	}
+	if (o->e2e_state != NULL) {
+		if (sscanf(o->e2e_state, "%lld,%lld,%lld,%lld,%lld,%lld", &c,
+		        &days, &base, &since, &next, &last) != 6 ||
+		    days < 0 || base < 0 || next < 0 || last < 0) {
+			snprintf(s->err, sizeof(s->err),
+			    "--e2e-state: C,DAYS,BASE,SINCE,NEXT,LASTDL");
+			goto out;
+		}
+		fpd_e2e_property(&e, "E2EContinuous", c);
+		fpd_e2e_property(&e, "E2EKeyDays", days);
+		fpd_e2e_property(&e, "E2EKeyEpoch", base);
+		fpd_e2e_property(&e, "E2EKeySince", since);
+		e.next_uplink = (uint64_t)next;
+		e.last_downlink = (uint64_t)last;
+	}
+	for (i = 0; i < s->nprops; i++)
+		(void)fpd_e2e_property(&e, s->props[i].name, s->props[i].value);
+	if (o->e2e_seal != NULL) {
+		if ((in = hex_bytes(o->e2e_seal, &len)) == NULL ||
+		    (out = malloc(fpd_e2e_sealed_len(o->e2e_version, len) +
+		         1)) == NULL) {
+			snprintf(s->err, sizeof(s->err), "--e2e-seal: not hex");
+			goto out;
+		}
+		r = fpd_e2e_seal(&e, o->e2e_version,
+		    o->e2e_bits == 128 ? FPD_E2E_AES128_CCM
+		                       : FPD_E2E_AES256_CCM,
+		    now, in, len, out, fpd_e2e_sealed_len(o->e2e_version, len),
+		    &n);
+		if (r != FPD_OK) {
+			snprintf(s->err, sizeof(s->err), "e2e seal: %s",
+			    fpd_strerror(r));
+			goto out;
+		}
+		print_hex("e2e-message", out, n);
+		free(in);
+		free(out);
+		in = out = NULL;
+	}
+	if (o->e2e_open != NULL) {
+		if ((in = hex_bytes(o->e2e_open, &len)) == NULL ||
+		    (out = malloc(len + 1)) == NULL) {
+			snprintf(s->err, sizeof(s->err), "--e2e-open: not hex");
+			goto out;
+		}
+		if ((r = fpd_e2e_open(&e, now, in, len, out, len, &n)) !=
+		    FPD_OK) {
+			snprintf(s->err, sizeof(s->err), "e2e open: %s",
+			    fpd_strerror(r));
+			goto out;
+		}
+		print_hex("e2e-plaintext", out, n);
+	}
+	printf("e2e-state: %d,%lld,%llu,%lld,%llu,%llu\n", e.continuous,
+	    (long long)e.days, (unsigned long long)e.base, (long long)e.since,
+	    (unsigned long long)e.next_uplink,
+	    (unsigned long long)e.last_downlink);
+	rc = 0;
+out:
+	fpd_e2e_wipe(&e);
+	if (secret != NULL) {
+		OPENSSL_cleanse(secret, slen);
+		free(secret);
+	}
+	free(in);
+	free(out);
+	return rc;
+}
+
 static int
 run_one(const struct opts *o)
 {
@@ -657,6 +788,10 @@ run_one(const struct opts *o)
 			goto fail;
 	}
 	print_state(&s);
+	if ((o->e2e_state != NULL || o->e2e_seal != NULL ||
+	        o->e2e_open != NULL) &&
+	    sim_e2e(&s, o) != 0)
+		goto fail;
 	if (o->replay && sim_replay(cl, &s) != 0)
 		goto fail;
 	if (o->clone && sim_clone(cl, &s, o->secret, start, o) != 0)
@@ -958,6 +1093,10 @@ usage(void)
 	       "         [--imei IMEI] [--counter N | --counter-file FILE] "
 	       "[--no-bootstrap]\n"
 	       "         [--interval SEC] [--replay] [--clone]\n"
+	       "         [--e2e-state C,DAYS,BASE,SINCE,NEXT,LASTDL] "
+	       "[--e2e-seal HEX]\n"
+	       "         [--e2e-version 1|2] [--e2e-bits 128|256] "
+	       "[--e2e-open HEX]\n"
 	       "       fleetpki-device-sim --url URL [--cacert FILE] "
 	       "--devices FILE\n"
 	       "         [--heartbeats N] [--concurrency N] "
@@ -999,6 +1138,11 @@ main(int argc, char **argv)
 		{ "replay", no_argument, NULL, 'R' },
 		{ "clone", no_argument, NULL, 'K' },
 		{ "no-bootstrap", no_argument, NULL, 'B' },
+		{ "e2e-state", required_argument, NULL, 'E' },
+		{ "e2e-seal", required_argument, NULL, 'L' },
+		{ "e2e-open", required_argument, NULL, 'O' },
+		{ "e2e-version", required_argument, NULL, 'V' },
+		{ "e2e-bits", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1010,6 +1154,8 @@ main(int argc, char **argv)
 	o.heartbeats = 1;
 	o.interval = -1;
 	o.concurrency = 8;
+	o.e2e_version = 1;
+	o.e2e_bits = 128;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
@@ -1069,6 +1215,25 @@ main(int argc, char **argv)
 			break;
 		case 'B':
 			o.no_bootstrap = 1;
+			break;
+		case 'E':
+			o.e2e_state = optarg;
+			break;
+		case 'L':
+			o.e2e_seal = optarg;
+			break;
+		case 'O':
+			o.e2e_open = optarg;
+			break;
+		case 'V':
+			o.e2e_version =
+			    (int)num_arg("--e2e-version", optarg, 1, 2);
+			break;
+		case 'W':
+			o.e2e_bits =
+			    (int)num_arg("--e2e-bits", optarg, 128, 256);
+			if (o.e2e_bits != 128 && o.e2e_bits != 256)
+				die_usage("--e2e-bits: 128 or 256");
 			break;
 		case 'h':
 			usage();
