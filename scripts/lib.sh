@@ -20,6 +20,9 @@ FLEETPKI_PKGS_TEST=(python3-pytest wrk docker-compose clang-format
 # its challtestsrv and knotd (an RFC 2136 server) for its tests.
 FLEETPKI_PKGS_RUN+=(bind9-dnsutils)
 FLEETPKI_PKGS_TEST+=(pebble knot)
+# E2E (docs/e2e.md): the back end's side of the tests and the test vectors
+# (AES-CCM, AES-CBC) in tests/blackbox/test_e2e.py and scripts/e2e_vectors.py.
+FLEETPKI_PKGS_TEST+=(python3-cryptography)
 
 # Configure flags of the default build: the one scripts/check tests, and the
 # one scripts/up runs unless told --release.

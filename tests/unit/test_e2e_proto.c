@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "fleetpki-device.h"
 #include "fleetpki/devproto.h"
 #include "fleetpki/devproto_e2e.h"
 
@@ -231,6 +232,163 @@ test_epoch_resolve(void **state)
 	assert_int_equal(e2e_epoch_resolve(0xfffe, 16, 0x1fffe), 0x1fffe);
 }
 
+/* ---- the device library (fpd_e2e_*) -------------------------------- */
+
+#define NOW 1800000000LL
+
+static void
+device_state(struct fpd_e2e *e, int continuous, int64_t days, int64_t base,
+    int64_t since)
+{
+	assert_int_equal(fpd_e2e_init(e, VEC_ROT, secret), FPD_OK);
+	assert_int_equal(fpd_e2e_property(e, "E2EContinuous", continuous), 1);
+	assert_int_equal(fpd_e2e_property(e, "E2EKeyDays", days), 1);
+	assert_int_equal(fpd_e2e_property(e, "E2EKeyEpoch", base), 1);
+	assert_int_equal(fpd_e2e_property(e, "E2EKeySince", since), 1);
+	assert_int_equal(fpd_e2e_property(e, "LocalDPR", 1), 0);
+}
+
+/* The epoch of a sealed v1 message, after opening it as the back end. */
+static uint64_t
+back_end_open(const unsigned char *msg, size_t n, int suite)
+{
+	struct e2e_kiv k;
+	unsigned char key[32], out[64];
+	size_t len = n - 32 - 16;
+
+	assert_int_equal(e2e_kiv_parse(msg, n, 0, &k), 0);
+	assert_int_equal(k.suite, suite);
+	assert_int_equal(e2e_uplink_key(secret, rot, k.epoch_bits, suite, key),
+	    0);
+	assert_int_equal(e2e_ccm_open(key, e2e_suite_key_len(suite), msg, 32,
+	                     msg + 32, len, out, msg + 32 + len),
+	    0);
+	assert_memory_equal(out, VEC_PT, len);
+	return k.epoch_bits;
+}
+
+static void
+test_device_seal(void **state)
+{
+	struct fpd_e2e e;
+	unsigned char msg[128], msg2[128];
+	size_t n = 0, len = strlen(VEC_PT);
+	uint64_t epoch;
+
+	(void)state;
+	assert_int_equal(fpd_e2e_init(&e, VEC_ROT, secret), FPD_OK);
+	/* no rotation state yet: nothing to seal with */
+	assert_int_equal(fpd_e2e_seal(&e, FPD_E2E_V1, FPD_E2E_AES128_CCM, NOW,
+	                     (const unsigned char *)VEC_PT, len, msg,
+	                     sizeof(msg), &n),
+	    FPD_EINVAL);
+	/* AUTOMATIC, 1 day, base 5 two and a half days ago: epoch 7 */
+	device_state(&e, 0, 1, 5, NOW - 2 * 86400 - 43200);
+	assert_int_equal(fpd_e2e_epoch(&e, NOW, &epoch), FPD_OK);
+	assert_int_equal(epoch, 7);
+	assert_int_equal(fpd_e2e_sealed_len(FPD_E2E_V1, len), 32 + len + 16);
+	assert_int_equal(fpd_e2e_seal(&e, FPD_E2E_V1, FPD_E2E_AES256_CCM, NOW,
+	                     (const unsigned char *)VEC_PT, len, msg,
+	                     sizeof(msg), &n),
+	    FPD_OK);
+	assert_int_equal(n, 32 + len + 16);
+	assert_int_equal(back_end_open(msg, n, E2E_SUITE_AES256_CCM), 7);
+	/* the same epoch again, a fresh nonce */
+	assert_int_equal(fpd_e2e_seal(&e, FPD_E2E_V1, FPD_E2E_AES256_CCM, NOW,
+	                     (const unsigned char *)VEC_PT, len, msg2,
+	                     sizeof(msg2), &n),
+	    FPD_OK);
+	assert_int_equal(back_end_open(msg2, n, E2E_SUITE_AES256_CCM), 7);
+	assert_memory_not_equal(msg + 16, msg2 + 16, 12);
+	/* too small a buffer, an unknown version */
+	assert_int_equal(fpd_e2e_seal(&e, FPD_E2E_V1, FPD_E2E_AES128_CCM, NOW,
+	                     (const unsigned char *)VEC_PT, len, msg, 32 + len,
+	                     &n),
+	    FPD_EINVAL);
+	assert_int_equal(fpd_e2e_seal(&e, 3, FPD_E2E_AES128_CCM, NOW,
+	                     (const unsigned char *)VEC_PT, len, msg,
+	                     sizeof(msg), &n),
+	    FPD_EINVAL);
+	/* CONTINUOUS: one epoch per message, from the base */
+	device_state(&e, 1, 0, 10, NOW);
+	assert_int_equal(fpd_e2e_seal(&e, FPD_E2E_V1, FPD_E2E_AES128_CCM, NOW,
+	                     (const unsigned char *)VEC_PT, len, msg,
+	                     sizeof(msg), &n),
+	    FPD_OK);
+	assert_int_equal(back_end_open(msg, n, E2E_SUITE_AES128_CCM), 10);
+	assert_int_equal(fpd_e2e_seal(&e, FPD_E2E_V1, FPD_E2E_AES128_CCM, NOW,
+	                     (const unsigned char *)VEC_PT, len, msg,
+	                     sizeof(msg), &n),
+	    FPD_OK);
+	assert_int_equal(back_end_open(msg, n, E2E_SUITE_AES128_CCM), 11);
+	assert_int_equal(e.next_uplink, 12);
+	fpd_e2e_wipe(&e);
+}
+
+/* A downlink message of 'epoch' for the vector's device (or 'other'). */
+static size_t
+downlink_msg(uint64_t epoch, const unsigned char *for_rot, unsigned char *msg)
+{
+	unsigned char enc[16], mac[16], kiv[16];
+	size_t n = 0;
+
+	assert_int_equal(e2e_downlink_keys(secret, for_rot, epoch, enc, mac),
+	    0);
+	assert_int_equal(e2e_kiv_encode(E2E_V1, E2E_SUITE_CS1, for_rot, epoch,
+	                     kiv),
+	    0);
+	assert_int_equal(e2e_cs1_seal(enc, mac, kiv, iv,
+	                     (const unsigned char *)VEC_PT, strlen(VEC_PT), msg,
+	                     128, &n),
+	    0);
+	return n;
+}
+
+static void
+test_device_open(void **state)
+{
+	struct fpd_e2e e;
+	unsigned char msg[128], out[128], other[8];
+	size_t n, len = 0;
+
+	(void)state;
+	/* AUTOMATIC at epoch 7: 6, 7 and 8 open; 5 and 9 do not */
+	device_state(&e, 0, 1, 5, NOW - 2 * 86400 - 43200);
+	for (uint64_t ep = 5; ep <= 9; ep++) {
+		n = downlink_msg(ep, rot, msg);
+		assert_int_equal(fpd_e2e_open(&e, NOW, msg, n, out, sizeof(out),
+		                     &len),
+		    ep >= 6 && ep <= 8 ? FPD_OK : FPD_EAUTH);
+		if (ep == 7) {
+			assert_int_equal(len, strlen(VEC_PT));
+			assert_memory_equal(out, VEC_PT, len);
+		}
+	}
+	/* another device's message (its own keys, its own ROT) */
+	memcpy(other, rot, 8);
+	other[7] ^= 1;
+	n = downlink_msg(7, other, msg);
+	assert_int_equal(fpd_e2e_open(&e, NOW, msg, n, out, sizeof(out), &len),
+	    FPD_EAUTH);
+	/* CONTINUOUS: each epoch once, increasing */
+	device_state(&e, 1, 0, 10, NOW);
+	n = downlink_msg(3, rot, msg);
+	assert_int_equal(fpd_e2e_open(&e, NOW, msg, n, out, sizeof(out), &len),
+	    FPD_OK);
+	assert_int_equal(fpd_e2e_open(&e, NOW, msg, n, out, sizeof(out), &len),
+	    FPD_EAUTH);
+	n = downlink_msg(4, rot, msg);
+	msg[40] ^= 0x80; /* a flipped bit: refused, the state kept */
+	assert_int_equal(fpd_e2e_open(&e, NOW, msg, n, out, sizeof(out), &len),
+	    FPD_EAUTH);
+	assert_int_equal(e.last_downlink, 3);
+	msg[40] ^= 0x80;
+	assert_int_equal(fpd_e2e_open(&e, NOW, msg, n, out, sizeof(out), &len),
+	    FPD_OK);
+	assert_int_equal(e.last_downlink, 4);
+	fpd_e2e_wipe(&e);
+}
+
 int
 main(void)
 {
@@ -240,6 +398,8 @@ main(void)
 		cmocka_unit_test(test_downlink_vector),
 		cmocka_unit_test(test_kiv_parse),
 		cmocka_unit_test(test_epoch_resolve),
+		cmocka_unit_test(test_device_seal),
+		cmocka_unit_test(test_device_open),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
