@@ -449,3 +449,71 @@ def test_bad_input_changes_nothing(tenant, auto_dev, path, body):
 def test_body_not_json(tenant):
     r = tenant.post(UP, body=b"{\"EncryptedHeader\": ", headers={"Content-Type": "application/json"})
     assert_json_error(r, 400)
+
+
+# ---- usage, tags, the lookup's plan ------------------------------------------------
+
+def test_usage_report_counts_e2e_calls(stack, tenant):
+    t = tenant
+    d = E2EDevice(stack, t)
+    assert rotate(t, [d.rot], days=1).status == 200
+    d.heartbeat()
+    msg = d.seal()
+    for _ in range(3):
+        assert uplink(t, msg[:16]).status == 200
+    assert t.post("/e2e/uplink/symmetrickey/get", {"KeyID": msg[2:16].hex(),
+                                                   "KeyLength": 128}).status == 200
+    assert downlink(t, d.rot).status == 200 and downlink(t, d.rot, "integrity").status == 200
+    assert uplink(t, msg[:16], "integrity").status == 200
+    # refused calls count nothing
+    assert uplink(t, kiv_of(1, 1, d.rot, 9)).status == 404
+    import datetime
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    r = t.post("/device/usage/get", {"FromDate": today, "ROTPublicUIDs": [d.rot]})
+    assert r.status == 200, r
+    got = {k: v for k, v in r.json()[d.rot].items() if k.startswith("E2E")}
+    assert {d.rot: got} == {d.rot: {"E2EDownlinkIntegrity": 1, "E2EDownlinkProtection": 1,
+                                "E2EUplinkIntegrity": 1, "E2EUplinkProtection": 3,
+                                "E2EUplinkSymmetricKey": 1}}
+
+
+def test_rotate_by_tag(stack, tenant):
+    t = tenant
+    d1, d2, d3 = (E2EDevice(stack, t) for _ in range(3))
+    name = "e2e-" + d1.rot.lower()
+    assert t.post("/tag/create", {"TagName": name}).status == 200
+    assert t.post("/tag/assign", {"TagNames": [name], "ROTPublicUIDs": [d1.rot, d2.rot]}).status == 200
+    r = rotate(t, None, "CONTINUOUS", tags=[name.upper()])
+    assert r.status == 200 and r.json()["Devices"] == 2, r
+    assert e2e_row(t, d1.rot).startswith("CONTINUOUS|") and e2e_row(t, d2.rot).startswith("CONTINUOUS|")
+    assert e2e_row(t, d3.rot) == ""
+    # ROTs and tags together: one set, each device once
+    r = rotate(t, [d1.rot, d3.rot], days=5, tags=[name])
+    assert r.status == 200 and r.json()["Devices"] == 3, r
+
+
+def lookup_sql():
+    """E2E_LOOKUP as fleetpkid prepares it (include/fleetpki/stmt_e2e.h)."""
+    import pathlib
+    src = (pathlib.Path(__file__).parents[2] / "include/fleetpki/stmt_e2e.h").read_text()
+    lit = lambda block: "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block)).replace('\\"', '"')
+    cur = lit(re.search(r"#define SQL_E2E_CURRENT(.*?)\n\n", src, re.S).group(1))
+    block = re.search(r"X\(E2E_LOOKUP,(.*?)\)\s*\\\n", src, re.S).group(1)
+    return block.replace("SQL_E2E_CURRENT", '"' + cur + '"'), lit
+
+
+def test_header_lookup_is_one_indexed_query(stack):
+    """At fleet scale (5,000 devices with E2E set) the header's lookup is
+    two index scans: the ROT's unique index, then device_e2e's key."""
+    block, lit = lookup_sql()
+    sql = lit(block)
+    assert sql.startswith("SELECT d.id") and "$2" in sql
+    t = make_secsvc_tenant(stack)
+    rots = t.seed_devices(5000, state="ACTIVATED")
+    psql(t.url, f"""INSERT INTO device_e2e (tenant_id, device_id, rotation, days, base_epoch, since)
+        SELECT tenant_id, id, 'AUTOMATIC', 7, 1, now() FROM devices WHERE tenant_id = {t.id};
+        ANALYZE devices; ANALYZE device_e2e""")
+    plan = psql(t.url, f"""PREPARE l(bigint, text) AS {sql};
+        EXPLAIN EXECUTE l({t.id}, '{rots[1234]}');""")
+    assert "Seq Scan" not in plan, plan
+    assert "devices_rot_key" in plan and "device_e2e_pkey" in plan, plan
