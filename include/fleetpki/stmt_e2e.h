@@ -19,7 +19,7 @@
 
 #define FOREACH_STMT_E2E(X)                                                    \
 	/*                                                                     \
-	 * The named bootstrapped devices ($2 ROTs, $3 tags) get rotation     \
+	 * The named activated devices ($2 ROTs, $3 tags) get rotation     \
 	 * $4 with period $5 (NULL: CONTINUOUS), a new base epoch above       \
 	 * every epoch used, and the state as desired properties; a          \
 	 * heartbeat longer than the period is shortened to it.  One row:    \
@@ -30,8 +30,8 @@
 	    "AS pending FROM fleetpki_device_set($1, $2::text[], $3::text[], " \
 	    "NULL, NULL) s JOIN devices d ON d.tenant_id = $1 AND d.id = "     \
 	    "s.device_id LEFT JOIN device_desired dd ON dd.tenant_id = "       \
-	    "d.tenant_id AND dd.device_id = d.id WHERE d.state IN "            \
-	    "('ALLOCATED', 'ACTIVATED')), "                                    \
+	    "d.tenant_id AND dd.device_id = d.id WHERE d.state = "             \
+	    "'ACTIVATED'), "                                                   \
 	    "up AS (INSERT INTO device_e2e AS e (tenant_id, device_id, "       \
 	    "rotation, days, base_epoch, since) SELECT tenant_id, id, $4, "    \
 	    "$5::int, 1, date_trunc('second', now()) FROM s ON CONFLICT "      \

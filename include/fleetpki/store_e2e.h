@@ -14,7 +14,7 @@
 struct db;
 
 /*
- * Set rotation on the bootstrapped devices named by 'rots' and 'tags'
+ * Set rotation on the activated devices named by 'rots' and 'tags'
  * ('days' 1..30 AUTOMATIC, 0 CONTINUOUS), queue the state for their
  * next heartbeat, shorten heartbeats longer than the period.
  * '*devices' and '*adjusted' count them.

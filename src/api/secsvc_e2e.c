@@ -99,7 +99,7 @@ e2e_rotate(struct http_req *req, struct http_resp *resp, struct fp_status *st)
 		return rc;
 	if (devices == 0)
 		return fp_fail(st, FP_E_NOTFOUND,
-		    "Not Found. No bootstrapped device matches.");
+		    "Not Found. No activated device matches.");
 	if (days == 0)
 		snprintf(msg, sizeof(msg),
 		    "The continuous rotation has been set. The key will be "
@@ -191,6 +191,9 @@ e2e_symmetrickey(struct http_req *req, struct http_resp *resp,
 	if (devproto_hex_decode(in->keyid, kiv + 2, E2E_KEYID_LEN) != 0)
 		return fp_fail(st, FP_E_BADREQ,
 		    "Bad Request. KeyID must be 28 hex digits (14 bytes).");
+	if (kiv[14] != 0 || kiv[15] != 0)
+		return fp_fail(st, FP_E_BADREQ,
+		    "Bad Request. KeyID's last two bytes are reserved (zero).");
 	if ((rc = core_e2e_uplink(req->ctx, req->tenant.id, kiv, sizeof(kiv),
 	         E2E_USE_UPLINK_KEY, &p, st)) != 0)
 		return rc;

@@ -365,7 +365,7 @@ def test_no_rotation_set_is_not_found(stack, tenant):
     assert_json_error(uplink(tenant, kiv_of(1, 1, d.rot, 1)), 404, NO_KEY)
     assert_json_error(downlink(tenant, d.rot), 404, "Not Found. No E2E key for this device.")
     assert_json_error(uplink(tenant, kiv_of(1, 1, rot(), 1)), 404, NO_KEY)
-    assert_json_error(rotate(tenant, [rot()]), 404, "Not Found. No bootstrapped device matches.")
+    assert_json_error(rotate(tenant, [rot()]), 404, "Not Found. No activated device matches.")
 
 
 def test_tenant_isolation(stack, tenant, auto_dev):
@@ -517,3 +517,32 @@ def test_header_lookup_is_one_indexed_query(stack):
         EXPLAIN EXECUTE l({t.id}, '{rots[1234]}');""")
     assert "Seq Scan" not in plan, plan
     assert "devices_rot_key" in plan and "device_e2e_pkey" in plan, plan
+
+
+def test_continuous_key_is_given_once_under_concurrency(stack, tenant):
+    """Eight back ends ask for one CONTINUOUS header at once: one gets the key."""
+    import concurrent.futures
+    t = tenant
+    d = E2EDevice(stack, t)
+    assert rotate(t, [d.rot], "CONTINUOUS").status == 200
+    d.heartbeat()
+    msg = d.seal()
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        codes = sorted(ex.map(lambda _: uplink(t, msg[:16]).status, range(8)))
+    assert codes == [200] + [404] * 7, codes
+    # downlink: concurrent calls each get their own epoch (or a retry answer)
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        answers = list(ex.map(lambda _: downlink(t, d.rot), range(4)))
+    epochs = [a.json()["KeyEpoch"] for a in answers if a.status == 200]
+    assert all(a.status in (200, 503) for a in answers) and epochs
+    assert len(set(epochs)) == len(epochs)
+
+
+def test_allocated_device_is_not_rotated(stack, tenant):
+    t = tenant
+    r, secret = seal(stack, t)  # not on the allow list: ALLOCATED
+    res = sim(stack, "--rot", r, "--secret", secret, "--heartbeats", "0")
+    assert res.returncode == 0, res.stderr
+    assert q(t, f"SELECT state FROM devices WHERE rot = '{r}'") == "ALLOCATED"
+    assert_json_error(rotate(t, [r]), 404, "Not Found. No activated device matches.")
+    assert e2e_row(t, r) == ""
