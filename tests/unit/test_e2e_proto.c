@@ -232,6 +232,36 @@ test_epoch_resolve(void **state)
 	assert_int_equal(e2e_epoch_resolve(0xfffe, 16, 0x1fffe), 0x1fffe);
 }
 
+/* Empty messages both ways: a tag alone, one padding block. */
+static void
+test_empty_messages(void **state)
+{
+	unsigned char key[16], hdr[32], tag[16], enc[16], mac[16], kiv[16];
+	unsigned char msg[80], out[32];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(e2e_uplink_key(secret, rot, 1, E2E_SUITE_AES128_CCM,
+	                     key),
+	    0);
+	assert_int_equal(e2e_uplink_header(E2E_V1, E2E_SUITE_AES128_CCM, rot, 1,
+	                     nonce, 0, hdr),
+	    0);
+	assert_int_equal(e2e_ccm_seal(key, 16, hdr, 32, out, 0, out, tag), 0);
+	assert_int_equal(e2e_ccm_open(key, 16, hdr, 32, out, 0, out, tag), 0);
+	hdr[20] ^= 1;
+	assert_int_equal(e2e_ccm_open(key, 16, hdr, 32, out, 0, out, tag), -1);
+	assert_int_equal(e2e_downlink_keys(secret, rot, 1, enc, mac), 0);
+	assert_int_equal(e2e_kiv_encode(E2E_V1, E2E_SUITE_CS1, rot, 1, kiv), 0);
+	assert_int_equal(e2e_cs1_seal(enc, mac, kiv, iv, out, 0, msg,
+	                     sizeof(msg), &n),
+	    0);
+	assert_int_equal(n, 32 + 16 + 16);
+	assert_int_equal(e2e_cs1_open(enc, mac, msg, n, out, sizeof(out), &n),
+	    0);
+	assert_int_equal(n, 0);
+}
+
 /* ---- the device library (fpd_e2e_*) -------------------------------- */
 
 #define NOW 1800000000LL
@@ -398,6 +428,7 @@ main(void)
 		cmocka_unit_test(test_downlink_vector),
 		cmocka_unit_test(test_kiv_parse),
 		cmocka_unit_test(test_epoch_resolve),
+		cmocka_unit_test(test_empty_messages),
 		cmocka_unit_test(test_device_seal),
 		cmocka_unit_test(test_device_open),
 	};
