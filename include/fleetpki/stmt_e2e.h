@@ -22,7 +22,8 @@
 	 * The named activated devices ($2 ROTs, $3 tags) get rotation     \
 	 * $4 with period $5 (NULL: CONTINUOUS), a new base epoch above       \
 	 * every epoch used, and the state as desired properties; a          \
-	 * heartbeat longer than the period is shortened to it.  One row:    \
+	 * heartbeat longer than the period ($6: the tenant's default when  \
+	 * none is set) is shortened to it.  One row:                         \
 	 * devices, heartbeats adjusted.                                      \
 	 */                                                                    \
 	X(E2E_ROTATE,                                                          \
@@ -43,7 +44,8 @@
 	    "floor(extract(epoch FROM e.since))::bigint AS since_s), "         \
 	    "hb AS (SELECT up.*, ($5::int IS NOT NULL AND coalesce("           \
 	    SQL_E2E_HB("s.pending") ", " SQL_E2E_HB("s.current_props")         \
-	    ", 0) > $5::int * 86400) AS adjust FROM up JOIN s ON s.id = "      \
+	    ", $6::bigint) > $5::int * 86400) AS adjust FROM up JOIN s ON "    \
+	    "s.id = "                                                          \
 	    "up.device_id), "                                                  \
 	    "des AS (INSERT INTO device_desired AS dd (tenant_id, device_id, " \
 	    "props, seq) SELECT tenant_id, device_id, jsonb_build_object("     \

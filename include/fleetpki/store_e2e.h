@@ -16,12 +16,13 @@ struct db;
 /*
  * Set rotation on the activated devices named by 'rots' and 'tags'
  * ('days' 1..30 AUTOMATIC, 0 CONTINUOUS), queue the state for their
- * next heartbeat, shorten heartbeats longer than the period.
+ * next heartbeat, shorten heartbeats longer than the period (a device
+ * without SecurityHeartbeatInSec beats every 'hb_default' seconds).
  * '*devices' and '*adjusted' count them.
  */
 int store_e2e_rotate(struct db *, int64_t tenant, const struct reg_names *rots,
-    const struct reg_names *tags, int days, int64_t *devices,
-    int64_t *adjusted);
+    const struct reg_names *tags, int days, int64_t hb_default,
+    int64_t *devices, int64_t *adjusted);
 
 /* A device's E2E state (E2E_LOOKUP). */
 struct e2e_rec {

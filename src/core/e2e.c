@@ -47,11 +47,18 @@ core_e2e_rotate(struct fp_ctx *ctx, int64_t tenant,
     const struct reg_names *rots, const struct reg_names *tags, int days,
     int64_t *devices, int64_t *adjusted, struct fp_status *st)
 {
+	long long hb_default = 0;
+	int rc;
+
 	if (days < 0 || days > E2E_DAYS_MAX)
 		return fp_fail(st, FP_E_BADREQ,
 		    "Bad Request. Days must be between 1 and 30.");
-	return store_e2e_rotate(ctx->db, tenant, rots, tags, days, devices,
-	    adjusted);
+	/* a device without SecurityHeartbeatInSec beats at the default */
+	if ((rc = core_setting_int(ctx, tenant, "device_heartbeat_default",
+	         &hb_default)) != 0)
+		return rc;
+	return store_e2e_rotate(ctx->db, tenant, rots, tags, days,
+	    (int64_t)hb_default, devices, adjusted);
 }
 
 /* The root secret of 'rec' (32 bytes) into 'secret' (wipe it). */

@@ -38,7 +38,8 @@ static const struct rowmap rotate_rows =
 
 int
 store_e2e_rotate(struct db *db, int64_t tenant, const struct reg_names *rots,
-    const struct reg_names *tags, int days, int64_t *devices, int64_t *adjusted)
+    const struct reg_names *tags, int days, int64_t hb_default,
+    int64_t *devices, int64_t *adjusted)
 {
 	struct buf a1 = BUF_INIT, a2 = BUF_INIT;
 	struct rotate_row r = { 0, 0 };
@@ -54,6 +55,7 @@ store_e2e_rotate(struct db *db, int64_t tenant, const struct reg_names *rots,
 		q_i64(&p, days);
 	else
 		q_null(&p);
+	q_i64(&p, hb_default);
 	rc = q_one(db, STMT_E2E_ROTATE, &p, &rotate_rows, &r);
 	buf_free(&a1);
 	buf_free(&a2);

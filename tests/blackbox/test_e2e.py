@@ -546,3 +546,21 @@ def test_allocated_device_is_not_rotated(stack, tenant):
     assert q(t, f"SELECT state FROM devices WHERE rot = '{r}'") == "ALLOCATED"
     assert_json_error(rotate(t, [r]), 404, "Not Found. No activated device matches.")
     assert e2e_row(t, r) == ""
+
+
+def test_heartbeat_default_counts_when_none_is_set(stack):
+    """A device without SecurityHeartbeatInSec beats at the tenant's
+    device_heartbeat_default: longer than the period, it is shortened too."""
+    t = make_secsvc_tenant(stack)
+    stack.cli.run("setting", "set", "--tenant", t.name, "device_heartbeat_default", str(3 * 86400))
+    prof = t.profile()
+    set_bootstrap(t, prof, {"LocalDPR": True})
+    r, secret = seal(stack, t, profile=prof)
+    allow(t, "ROTPublicUID", r)
+    assert sim(stack, "--rot", r, "--secret", secret, "--heartbeats", "1").returncode == 0
+    res = rotate(t, [r], days=2)
+    assert res.status == 200, res
+    assert res.json()["Message"].endswith("The Security heartbeat has been adjusted to 2 days.")
+    assert json.loads(q(t, f"""SELECT dd.props FROM device_desired dd JOIN devices d
+        ON d.id = dd.device_id WHERE d.rot = '{r}'"""))["SecurityHeartbeatInSec"] == 2 * 86400
+    assert rotate(t, [r], days=3).json()["Message"].endswith("every 3 days.")
