@@ -62,6 +62,11 @@ int64_t core_ca_id(const struct core_ca *);
 const char *core_ca_crl_url(const struct core_ca *);
 /* Its OCSP responder URL (AIA), on the plain-HTTP listener; borrowed. */
 const char *core_ca_ocsp_url(const struct core_ca *);
+/* The tenant's CA named 'name': '*id', or -FP_E_NOTFOUND (with 'st'). */
+int core_ca_by_name(struct fp_ctx *, const struct tenant *t, const char *name,
+    int64_t *id, struct fp_status *st);
+/* The random id naming it in public URLs (and in its seals' AAD). */
+const char *core_ca_public_id(const struct core_ca *);
 
 /*
  * Create a CA for tenant 'tenant_id' (key 'alg' as pki_key_generate,
@@ -230,6 +235,24 @@ struct core_ocsp_result {
 int core_ocsp_answer(struct fp_ctx *, const unsigned char *der, size_t len,
     struct core_ocsp_result *out);
 void core_ocsp_result_clear(struct core_ocsp_result *);
+
+/*
+ * Delegated OCSP responders (sql/025).  core_ocsp_responder_issue gives
+ * CA 'ca_id' of 'tenant_id' its next responder: a key of the CA's type,
+ * a certificate from pki_issue_ocsp_responder for the tenant's
+ * ocsp.responder_days, the key sealed (AAD "ocsp-responder:<tenant>:<CA
+ * public id>:<serial>"), stored with the CA's expired ones deleted, in
+ * one transaction.  From then on fleetpkid signs the CA's answers with
+ * it (within ISSUER_TTL seconds).  Needs the CA key: the CLI and the
+ * worker (local signers).  '*serial' and '*not_after' say what was made.
+ */
+int core_ocsp_responder_issue(struct fp_ctx *, int64_t tenant_id,
+    int64_t ca_id, char serial[41], int64_t *not_after, struct fp_status *);
+/* Back to the CA signing its answers itself: every responder deleted. */
+int core_ocsp_responder_off(struct fp_ctx *, int64_t tenant_id, int64_t ca_id,
+    int64_t *deleted);
+/* The worker's pass: the next responder of every CA that is due. */
+int core_ocsp_responders_renew(struct fp_ctx *, int *issued);
 
 /* ---- per-tenant settings ----------------------------------------- */
 

@@ -40,6 +40,8 @@
  * rsa-3072, rsa-4096 (anything else: -FP_E_BADREQ with a reason).
  */
 int	pki_key_generate(const char *alg, EVP_PKEY **out, struct fp_status *st);
+/* The pki_key_generate name of the key in 'cert' ("ec-p256", ...); NULL: none. */
+const char *pki_cert_key_alg(X509 *cert);
 
 /*
  * The key policy for any subject key: RSA of 2048, 3072 or 4096 bits
@@ -164,6 +166,18 @@ int	pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
  */
 int	pki_ca_create(const char *alg, const char *cn, const char *org,
 	    int days, EVP_PKEY **key, X509 **cert, struct fp_status *st);
+
+/*
+ * A delegated OCSP responder's certificate for 'pub' under 'ca' (RFC
+ * 6960 4.2.2.2): subject CN "<the CA's CN> OCSP responder", a random
+ * serial, notBefore backdated five minutes, 'days' of validity (within
+ * the CA's); basicConstraints CA:FALSE and keyUsage digitalSignature,
+ * both critical; extendedKeyUsage OCSPSigning; id-pkix-ocsp-nocheck
+ * (4.2.2.2.1: clients do not ask about the responder itself, so it
+ * lives days, not years); SKI, AKI.  Signed as pki_issue signs.
+ */
+int	pki_issue_ocsp_responder(const struct pki_ca *ca, EVP_PKEY *pub,
+	    int days, X509 **out, struct fp_status *st);
 
 /* Encodings.  DER/PEM are malloc'd into 'out' (PEM NUL-terminated). */
 int	pki_cert_to_der(X509 *cert, struct buf *out);
@@ -330,6 +344,16 @@ struct pki_ocsp_answer {
  * (the CA signs directly).  DER OCSPResponse appended to 'out'.
  */
 int	pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *req,
+	    const struct pki_ocsp_answer *answers, int64_t this_update,
+	    int64_t next_update, struct buf *out);
+/*
+ * The same, signed by 'responder' (a delegated responder of 'ca':
+ * pki_issue_ocsp_responder), whose certificate the answer includes and
+ * whose key the responderID names (RFC 6960 4.2.2.2, second case).
+ * 'responder' NULL: as pki_ocsp_respond.
+ */
+int	pki_ocsp_respond_by(const struct pki_ca *ca,
+	    const struct pki_ca *responder, const struct pki_ocsp_req *req,
 	    const struct pki_ocsp_answer *answers, int64_t this_update,
 	    int64_t next_update, struct buf *out);
 /*

@@ -122,6 +122,22 @@
 	    "EXISTS (SELECT 1 FROM ca_key_hashes h WHERE h.ca_id = ca.id) " \
 	    "ORDER BY ca.id") \
 	X(CA_LIST_ALL, "SELECT " SQL_CA_COLS " FROM cas ca ORDER BY ca.id") \
+	/* ca.c: delegated OCSP responders (sql/025) */ \
+	X(OCSP_RESPONDER_INSERT, "INSERT INTO ocsp_responders (tenant_id, " \
+	    "ca_id, serial, cert_der, key_sealed, not_before, not_after) " \
+	    "VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($7))") \
+	/* The newest one in force (not_before already passed). */ \
+	X(OCSP_RESPONDER_CURRENT, "SELECT serial, cert_der, key_sealed, " \
+	    SQL_EPOCH("not_before") ", " SQL_EPOCH("not_after") \
+	    " FROM ocsp_responders WHERE tenant_id = $1 AND ca_id = $2 " \
+	    "AND not_before <= now() AND not_after > now() " \
+	    "ORDER BY not_after DESC LIMIT 1") \
+	X(OCSP_RESPONDER_EXPIRED_DELETE, "DELETE FROM ocsp_responders " \
+	    "WHERE tenant_id = $1 AND ca_id = $2 AND not_after <= now()") \
+	X(OCSP_RESPONDER_DELETE_ALL, "DELETE FROM ocsp_responders " \
+	    "WHERE tenant_id = $1 AND ca_id = $2") \
+	X(OCSP_RESPONDERS_DUE, "SELECT tenant_id, ca_id FROM " \
+	    "fleetpki_ocsp_responders_due()") \
 	X(CA_LIST_TENANT, "SELECT " SQL_CA_COLS " FROM cas ca " \
 	    "WHERE ca.tenant_id = $1 ORDER BY ca.id") \
 	X(CA_BUMP_CRL, "UPDATE cas SET crl_number = crl_number + 1 " \

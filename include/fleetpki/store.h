@@ -416,6 +416,34 @@ struct ca_ref {
 	int64_t id;
 };
 
+/* A delegated OCSP responder of a CA (sql/025). */
+struct ocsp_responder_rec {
+	int64_t tenant_id;
+	int64_t ca_id;
+	char serial[41];
+	struct buf cert_der;
+	struct buf key_sealed;
+	int64_t not_before, not_after;
+};
+
+void ocsp_responder_rec_clear(struct ocsp_responder_rec *);
+int store_ocsp_responder_insert(struct db *, const struct ocsp_responder_rec *);
+/*
+ * The CA's newest responder in force now; -FP_E_NOTFOUND when it has
+ * none (the CA signs its answers itself).  Fills serial, the DER, the
+ * sealed key and the validity.
+ */
+int store_ocsp_responder_current(struct db *, int64_t tenant_id,
+    int64_t ca_id, struct ocsp_responder_rec *);
+/* Delete the CA's expired responders ('all': every one); how many. */
+int store_ocsp_responder_delete(struct db *, int64_t tenant_id, int64_t ca_id,
+    bool all, int64_t *deleted);
+/*
+ * CAs of every tenant whose newest responder has less than half its
+ * life left (through the owner's function of sql/025): '*n' (free()).
+ */
+int store_ocsp_responders_due(struct db *, struct ca_ref **out, size_t *n);
+
 /*
  * CAs of every tenant whose newest CRL is missing, has nextUpdate
  * before 'before', or predates a revocation (its CRL after a revocation

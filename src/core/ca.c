@@ -272,6 +272,12 @@ core_ca_ocsp_url(const struct core_ca *ca)
 	return ca->ocsp_url;
 }
 
+const char *
+core_ca_public_id(const struct core_ca *ca)
+{
+	return ca->public_id;
+}
+
 const struct pki_ca *
 core_ca_pki(const struct core_ca *ca)
 {

@@ -748,6 +748,83 @@ out:
 }
 
 int
+pki_issue_ocsp_responder(const struct pki_ca *ca, EVP_PKEY *pub, int days,
+    X509 **out, struct fp_status *st)
+{
+	static const struct conf_ext exts[] = {
+		{ NID_basic_constraints, "critical,CA:FALSE" },
+		{ NID_key_usage, "critical,digitalSignature" },
+		{ NID_ext_key_usage, "OCSPSigning" },
+		{ NID_id_pkix_OCSP_noCheck, "ignored" },
+		{ NID_subject_key_identifier, "hash" },
+		{ NID_authority_key_identifier, "keyid:always" },
+	};
+	X509_NAME *subject = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	X509V3_CTX vctx;
+	X509 *x = NULL;
+	char cn[256];
+	int64_t now, nb, na, ca_nb, ca_na;
+	int len, r;
+
+	*out = NULL;
+	if (days < 1)
+		return fp_fail(st, FP_E_BADREQ,
+		    "The validity must be at least one day.");
+	if ((r = pki_key_check(pub, st)) != 0)
+		return r;
+	if ((r = pki_cert_validity(ca->cert, &ca_nb, &ca_na)) != 0)
+		return r;
+	now = (int64_t)time(NULL);
+	nb = now - BACKDATE_SECS;
+	na = now + (int64_t)days * 86400;
+	if (nb < ca_nb)
+		nb = ca_nb;
+	if (na > ca_na)
+		na = ca_na;
+	if (now >= ca_na || na <= nb)
+		return fp_fail(st, FP_E_CONFLICT,
+		    "The issuing CA has expired.");
+	len = X509_NAME_get_text_by_NID(X509_get_subject_name(ca->cert),
+	    NID_commonName, cn, sizeof(cn) - 20);
+	if (len <= 0)
+		snprintf(cn, sizeof(cn), "fleetpki");
+	snprintf(cn + strlen(cn), sizeof(cn) - strlen(cn), " OCSP responder");
+	r = -FP_E_INTERNAL;
+	if ((subject = X509_NAME_new()) == NULL ||
+	    !X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
+	        (const unsigned char *)cn, -1, -1, 0) ||
+	    (x = X509_new()) == NULL || !X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+	    !X509_set_subject_name(x, subject)) {
+		log_ossl_errors("pki_issue_ocsp_responder: X509 fields");
+		goto out;
+	}
+	if ((r = set_spki(x, pub)) != 0 || (r = set_random_serial(x)) != 0 ||
+	    (r = set_time(X509_getm_notBefore(x), nb)) != 0 ||
+	    (r = set_time(X509_getm_notAfter(x), na)) != 0)
+		goto out;
+	memset(&vctx, 0, sizeof(vctx));
+	X509V3_set_ctx(&vctx, ca->cert, x, NULL, NULL, 0);
+	if ((r = add_conf_exts(x, &vctx, exts, FP_ARRAY_LEN(exts))) != 0 ||
+	    (r = pki_sign_ctx_new(ca->key, PKI_KIND_CERT, &mctx)) != 0)
+		goto out;
+	if (X509_sign_ctx(x, mctx) <= 0) {
+		log_ossl_errors("pki_issue_ocsp_responder: X509_sign_ctx");
+		r = -FP_E_INTERNAL;
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+	r = 0;
+out:
+	EVP_MD_CTX_free(mctx);
+	X509_free(x);
+	X509_NAME_free(subject);
+	return r;
+}
+
+int
 pki_ca_create(const char *alg, const char *cn, const char *org, int days,
     EVP_PKEY **key, X509 **cert, struct fp_status *st)
 {
