@@ -133,6 +133,7 @@ struct pki_profile {
 	unsigned		 eku;		/* PKI_EKU_* bits, at least one */
 	int			 days;		/* validity, >= 1 */
 	const char		*crl_url;	/* CRL distribution point or NULL */
+	const char		*delta_url;	/* Freshest CRL (delta) or NULL */
 	const char		*ocsp_url;	/* AIA OCSP responder or NULL */
 };
 
@@ -264,11 +265,15 @@ struct pki_revoked {
 /*
  * Build a v2 CRL signed by 'ca': issuer = CA subject, thisUpdate,
  * nextUpdate, one entry per revoked serial (with reasonCode when >= 0),
- * extensions AKI and crlNumber = 'crl_number'.
+ * extensions AKI and crlNumber = 'crl_number'.  'delta_base' >= 0 makes
+ * it a delta CRL over the complete CRL of that number (a critical
+ * deltaCRLIndicator, RFC 5280 5.2.4); -1 a complete one.  'freshest_url'
+ * (or NULL) adds the Freshest CRL extension naming the delta CRLs.
  */
 int	pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
 	    size_t nrev, int64_t crl_number, int64_t this_update,
-	    int64_t next_update, X509_CRL **out);
+	    int64_t next_update, int64_t delta_base, const char *freshest_url,
+	    X509_CRL **out);
 int	pki_crl_to_der(X509_CRL *crl, struct buf *out);
 int	pki_crl_to_pem(X509_CRL *crl, struct buf *out);
 

@@ -185,6 +185,7 @@ core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
 	prof.eku = PKI_EKU_CLIENT;
 	prof.days = ctx->cfg->cert_days;
 	prof.crl_url = core_ca_crl_url(ca);
+	prof.delta_url = core_ca_delta_url(ca);
 	prof.ocsp_url = core_ca_ocsp_url(ca);
 	rc = core_issue_and_store(ctx, ca, t->id, 0, X509_REQ_get0_pubkey(req),
 	    NULL, &prof, idem, out, st);

@@ -427,45 +427,53 @@ out:
 }
 
 /* cRLDistributionPoints with one fullName URI. */
-static int
-add_crldp(X509 *x, const char *url, struct fp_status *st)
+CRL_DIST_POINTS *
+pki_dist_points(const char *url)
 {
 	CRL_DIST_POINTS *dps = NULL;
 	DIST_POINT *dp = NULL;
 	GENERAL_NAME *gn = NULL;
-	int r = -FP_E_INTERNAL;
 
-	if (!url_valid(url))
-		return fp_fail(st, FP_E_BADREQ,
-		    "The CRL URL is not a valid http(s) URL.");
 	if ((dps = CRL_DIST_POINTS_new()) == NULL ||
 	    (dp = DIST_POINT_new()) == NULL ||
 	    (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
 	    (dp->distpoint->name.fullname = GENERAL_NAMES_new()) == NULL ||
-	    (gn = gn_ia5(GEN_URI, url)) == NULL) {
-		log_ossl_errors("add_crldp");
-		goto out;
-	}
+	    (gn = gn_ia5(GEN_URI, url)) == NULL)
+		goto fail;
 	dp->distpoint->type = 0; /* fullName */
-	if (!sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn)) {
-		log_ossl_errors("add_crldp: push");
-		goto out;
-	}
+	if (!sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn))
+		goto fail;
 	gn = NULL;
-	if (!sk_DIST_POINT_push(dps, dp)) {
-		log_ossl_errors("add_crldp: push");
-		goto out;
-	}
-	dp = NULL;
-	if (!X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0,
-	        X509V3_ADD_DEFAULT)) {
-		log_ossl_errors("X509_add1_ext_i2d crlDistributionPoints");
-		goto out;
-	}
-	r = 0;
-out:
+	if (!sk_DIST_POINT_push(dps, dp))
+		goto fail;
+	return dps;
+fail:
+	log_ossl_errors("pki_dist_points");
 	GENERAL_NAME_free(gn);
 	DIST_POINT_free(dp);
+	CRL_DIST_POINTS_free(dps);
+	return NULL;
+}
+
+/*
+ * crlDistributionPoints ('nid' NID_crl_distribution_points) or Freshest
+ * CRL (NID_freshest_crl, RFC 5280 4.2.1.15) with one fullName URI.
+ */
+static int
+add_crldp(X509 *x, int nid, const char *url, struct fp_status *st)
+{
+	CRL_DIST_POINTS *dps;
+	int r = 0;
+
+	if (!url_valid(url))
+		return fp_fail(st, FP_E_BADREQ,
+		    "The CRL URL is not a valid http(s) URL.");
+	if ((dps = pki_dist_points(url)) == NULL)
+		return -FP_E_INTERNAL;
+	if (!X509_add1_ext_i2d(x, nid, dps, 0, X509V3_ADD_DEFAULT)) {
+		log_ossl_errors("X509_add1_ext_i2d CRL distribution points");
+		r = -FP_E_INTERNAL;
+	}
 	CRL_DIST_POINTS_free(dps);
 	return r;
 }
@@ -724,7 +732,12 @@ pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 		goto out;
 	if (prof->nsans > 0 && (r = add_sans(x, prof, empty, st)) != 0)
 		goto out;
-	if (prof->crl_url != NULL && (r = add_crldp(x, prof->crl_url, st)) != 0)
+	if (prof->crl_url != NULL &&
+	    (r = add_crldp(x, NID_crl_distribution_points, prof->crl_url,
+	         st)) != 0)
+		goto out;
+	if (prof->delta_url != NULL &&
+	    (r = add_crldp(x, NID_freshest_crl, prof->delta_url, st)) != 0)
 		goto out;
 	if (prof->ocsp_url != NULL &&
 	    (r = add_aia_ocsp(x, prof->ocsp_url, st)) != 0)

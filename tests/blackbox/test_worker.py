@@ -57,14 +57,23 @@ def test_crl_history_is_bounded(cli, make_tenant, tmp_path, work, env):
         assert t.delete(f"/x509/v1/certificates/{fp}").status == 204
         t.crl_with(serial(pem))
     url = env["FLEETPKI_DATABASE_URL"]
-    q = (f"SELECT count(*), max(l.crl_number) FROM crls l JOIN tenants t ON "
+    q = (f"SELECT count(*), max(l.crl_number) FILTER (WHERE base_number IS NULL) "
+         f"FROM crls l JOIN tenants t ON "
          f"t.id = l.tenant_id WHERE t.name = '{t.name}'")
     count, newest = map(int, psql(url, q).split("|"))
     assert count >= 5  # the CA's first CRL and one a revocation at least
     conf = config_with(cli, tmp_path, crl_history=2)
     cli.run("--once", program="fleetpki-worker", config=conf, timeout=120)
-    count2, newest2 = map(int, psql(url, q).split("|"))
-    assert count2 == 2 and newest2 >= newest
+    # Per kind (sql/027): the newest two complete CRLs, the newest two
+    # deltas, and the newest base whatever its age (the deltas need it).
+    q2 = (f"SELECT count(*) FILTER (WHERE base_number IS NULL AND NOT is_base), "
+          f"count(*) FILTER (WHERE base_number IS NOT NULL), "
+          f"count(*) FILTER (WHERE is_base), "
+          f"max(crl_number) FILTER (WHERE base_number IS NULL) FROM crls l "
+          f"JOIN tenants t ON t.id = l.tenant_id WHERE t.name = '{t.name}'")
+    plain, deltas, bases, newest2 = map(int, psql(url, q2).split("|"))
+    assert plain <= 2 and plain + bases <= 3 and deltas == 2 and bases == 1
+    assert newest2 >= newest
     crl = Crl(t.crl_pem())
     assert crl.number == newest2 and len(crl.serials) == 4
 
@@ -112,7 +121,7 @@ def test_a_crl_lacking_a_revocation_is_due(cli, make_tenant, work, env):
          f"INSERT INTO revocations (certificate_id, tenant_id, ca_id, serial, reason) "
          f"SELECT id, tenant_id, ca_id, serial, 1 FROM certificates WHERE fingerprint = '{fp}'")
     due = psql(env["FLEETPKI_DATABASE_URL"],
-               f"SELECT count(*) FROM fleetpki_crl_due(0) d JOIN tenants t ON t.id = d.tenant_id "
+               f"SELECT count(*) FROM fleetpki_crl_due(0, 0, 0, true) d JOIN tenants t ON t.id = d.tenant_id "
                f"WHERE t.name = '{t.name}'")
     # Due, unless the stack's own worker's scheduled pass issued it already.
     assert due == "1" or serial(pem) in Crl(t.crl_pem()).serials
