@@ -129,3 +129,37 @@ def test_a_crl_lacking_a_revocation_is_due(cli, make_tenant, work, env):
     cli.run("--once", program="fleetpki-worker", timeout=120)
     after = t.crl_with(serial(pem))
     assert after.number > before.number
+
+
+def test_idle_job_runners_sleep(stack):
+    """A job class with nothing queued sleeps until a NOTIFY or its tick:
+    the revinfo child (whose one kind, ocsp.purge, is only ever queued by
+    a revocation) once woke at once forever, because "when is the next
+    job due" said 0 for none (greatest() skips a NULL), spinning a core
+    between itself and PostgreSQL.  Each pass waits on the database a few
+    times, so a spinning child switches context thousands of times a
+    second, an idle one a handful.  Sampled up to four times, so a real
+    job running meanwhile cannot fail it."""
+    import subprocess
+    import time
+
+    sup = int((stack.dir / "run/fleetpki-worker.pid").read_text().split()[0])
+    kids = [int(p) for p in subprocess.run(["pgrep", "-P", str(sup)], capture_output=True,
+                                           text=True).stdout.split()]
+    assert kids
+
+    def switches(pid):
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+        raise AssertionError(f"no voluntary_ctxt_switches for {pid}")
+
+    busy = {}
+    for _ in range(4):
+        before = {p: switches(p) for p in kids}
+        time.sleep(3)
+        busy = {p: switches(p) - before[p] for p in kids}
+        busy = {p: n for p, n in busy.items() if n > 300}
+        if not busy:
+            break
+    assert not busy, f"worker children waking while idle (switches in 3 s): {busy}"
