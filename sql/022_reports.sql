@@ -88,52 +88,54 @@ REVOKE ALL ON SCHEMA report FROM PUBLIC;
 
 -- ---- certificates ----------------------------------------------------
 
+-- Grouped by ids, names joined to the groups (ACME rows have no CA row).
 CREATE VIEW report.certificates_expiring_weekly WITH (security_barrier) AS
-SELECT	t.name AS tenant, x.ca, x.source, x.week, x.certificates,
-	x.first_not_after
+SELECT	t.name AS tenant, coalesce(ca.name, 'ACME') AS ca, x.source, x.week,
+	x.certificates, x.first_not_after
 FROM (
-	SELECT	c.tenant_id, ca.name AS ca,
+	SELECT	c.tenant_id, c.ca_id,
 		CASE WHEN NOT c.issued_by_pki THEN 'registered'
 		     WHEN c.user_id IS NOT NULL THEN 'certmaker'
 		     ELSE 'issued' END AS source,
 		date_trunc('week', c.not_after AT TIME ZONE 'UTC')::date AS week,
 		count(*) AS certificates, min(c.not_after) AS first_not_after
 	FROM certificates c
-	JOIN cas ca ON ca.id = c.ca_id
 	WHERE c.not_after >= now() AND c.removed_at IS NULL
 	  AND NOT EXISTS (SELECT 1 FROM revocations r
 	                  WHERE r.certificate_id = c.id)
-	GROUP BY c.tenant_id, ca.name, 3, 4
+	GROUP BY c.tenant_id, c.ca_id, 3, 4
 	UNION ALL
 	-- a device's current certificate (a superseded one was replaced)
-	SELECT	e.tenant_id, 'ACME', 'acme',
+	SELECT	e.tenant_id, NULL, 'acme',
 		date_trunc('week', e.not_after AT TIME ZONE 'UTC')::date,
 		count(*), min(e.not_after)
 	FROM enroll_certs e
 	WHERE e.superseded_at IS NULL AND e.not_after >= now()
 	GROUP BY e.tenant_id, 4
 ) x
-JOIN tenants t ON t.id = x.tenant_id;
+JOIN tenants t ON t.id = x.tenant_id
+LEFT JOIN cas ca ON ca.id = x.ca_id;
 
 CREATE VIEW report.issuance_daily WITH (security_barrier) AS
-SELECT	t.name AS tenant, x.ca, x.source, x.day, x.certificates
+SELECT	t.name AS tenant, coalesce(ca.name, 'ACME') AS ca, x.source, x.day,
+	x.certificates
 FROM (
-	SELECT	c.tenant_id, ca.name AS ca,
+	SELECT	c.tenant_id, c.ca_id,
 		CASE WHEN NOT c.issued_by_pki THEN 'registered'
 		     WHEN c.user_id IS NOT NULL THEN 'certmaker'
 		     ELSE 'issued' END AS source,
 		(c.created_at AT TIME ZONE 'UTC')::date AS day,
 		count(*) AS certificates
 	FROM certificates c
-	JOIN cas ca ON ca.id = c.ca_id
-	GROUP BY c.tenant_id, ca.name, 3, 4
+	GROUP BY c.tenant_id, c.ca_id, 3, 4
 	UNION ALL
-	SELECT	e.tenant_id, 'ACME', 'acme',
+	SELECT	e.tenant_id, NULL, 'acme',
 		(e.created_at AT TIME ZONE 'UTC')::date, count(*)
 	FROM enroll_certs e
 	GROUP BY e.tenant_id, 4
 ) x
-JOIN tenants t ON t.id = x.tenant_id;
+JOIN tenants t ON t.id = x.tenant_id
+LEFT JOIN cas ca ON ca.id = x.ca_id;
 
 -- Reason names are RFC 5280's CRLReason (7 is unused).
 CREATE VIEW report.revocation_daily WITH (security_barrier) AS
@@ -191,19 +193,41 @@ SELECT	tenant, rot, serial, profile, profile_uid, state, bootstrapped_at,
 FROM report.device_heartbeats
 WHERE silent;
 
+-- Grouped from devices itself, names joined to the groups (not to each
+-- of a million devices first); "silent" as in device_heartbeats.
 CREATE VIEW report.devices_by_state WITH (security_barrier) AS
-SELECT	tenant, profile, profile_uid, state, blocked,
-	count(*) AS devices,
-	count(*) FILTER (WHERE bootstrapped_at IS NULL) AS never_bootstrapped,
-	count(*) FILTER (WHERE last_heartbeat > now() - interval '1 day')
-	    AS heartbeat_1d,
-	count(*) FILTER (WHERE last_heartbeat > now() - interval '7 days')
-	    AS heartbeat_7d,
-	count(*) FILTER (WHERE silent) AS silent,
-	min(last_heartbeat) AS oldest_heartbeat,
-	max(last_heartbeat) AS newest_heartbeat
-FROM report.device_heartbeats
-GROUP BY tenant, profile, profile_uid, state, blocked;
+SELECT	t.name AS tenant, p.name AS profile, p.uid AS profile_uid, x.state,
+	x.blocked, x.devices, x.never_bootstrapped, x.heartbeat_1d,
+	x.heartbeat_7d, x.silent, x.oldest_heartbeat, x.newest_heartbeat
+FROM (
+	SELECT	d.tenant_id, d.profile_id, d.state,
+		d.blocked_at IS NOT NULL AS blocked, count(*) AS devices,
+		count(*) FILTER (WHERE d.bootstrapped_at IS NULL)
+		    AS never_bootstrapped,
+		count(*) FILTER (WHERE d.last_heartbeat > now() - interval '1 day')
+		    AS heartbeat_1d,
+		count(*) FILTER (WHERE d.last_heartbeat > now() - interval '7 days')
+		    AS heartbeat_7d,
+		count(*) FILTER (WHERE d.bootstrapped_at IS NOT NULL
+		    AND d.blocked_at IS NULL
+		    AND coalesce(d.last_heartbeat, d.bootstrapped_at)
+		        < now() - make_interval(secs => 2 * CASE
+			WHEN jsonb_typeof(d.current_props -> 'SecurityHeartbeatInSec') = 'number'
+			     AND (d.current_props ->> 'SecurityHeartbeatInSec')::numeric >= 1
+			THEN least((d.current_props ->> 'SecurityHeartbeatInSec')::numeric,
+			           31622400)::bigint
+			WHEN s.value ~ '^[0-9]{1,8}$' AND s.value::bigint >= 1
+			THEN s.value::bigint
+			ELSE 86400 END)) AS silent,
+		min(d.last_heartbeat) AS oldest_heartbeat,
+		max(d.last_heartbeat) AS newest_heartbeat
+	FROM devices d
+	LEFT JOIN settings s ON s.tenant_id = d.tenant_id
+	    AND s.key = 'device_heartbeat_default'
+	GROUP BY d.tenant_id, d.profile_id, d.state, 4
+) x
+JOIN tenants t ON t.id = x.tenant_id
+LEFT JOIN device_profiles p ON p.tenant_id = x.tenant_id AND p.id = x.profile_id;
 
 CREATE VIEW report.usage_daily WITH (security_barrier) AS
 SELECT	t.name AS tenant, u.day, d.rot, d.serial, u.event, u.count
