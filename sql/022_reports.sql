@@ -19,6 +19,7 @@
 --   usage_daily                   usage per day, device and event
 --   webhook_health                per webhook: delivered, retrying, dead,
 --                                 pending and how far behind it is
+--   enroll_devices_by_state       device-enrollment devices per state
 --   acme_orders                   ACME orders per state, kind and the
 --                                 last problem (why parked or failed)
 --   acme_rate_budget              per tenant: the weekly budget of new
@@ -296,6 +297,26 @@ FROM (
 		    AND o.state NOT IN ('valid', 'failed')) AS next_retry_at
 	FROM acme_orders o
 	GROUP BY o.tenant_id, o.kind, o.state, o.error_type
+) x
+JOIN tenants t ON t.id = x.tenant_id;
+
+-- Device enrollment's devices (sql/018) by the state the portal and
+-- `fleetpki device list` show: 'disabled' when disabled, else the state.
+CREATE VIEW report.enroll_devices_by_state WITH (security_barrier) AS
+SELECT	t.name AS tenant, x.state, x.devices, x.registered, x.expiring_30d,
+	x.expired, x.oldest_seen, x.newest_seen
+FROM (
+	SELECT	d.tenant_id,
+		CASE WHEN NOT d.enabled THEN 'disabled' ELSE d.state END AS state,
+		count(*) AS devices,
+		count(*) FILTER (WHERE d.registered_at IS NOT NULL) AS registered,
+		count(*) FILTER (WHERE d.not_after >= now()
+		                 AND d.not_after < now() + interval '30 days')
+		    AS expiring_30d,
+		count(*) FILTER (WHERE d.not_after < now()) AS expired,
+		min(d.last_seen) AS oldest_seen, max(d.last_seen) AS newest_seen
+	FROM enroll_devices d
+	GROUP BY d.tenant_id, 2
 ) x
 JOIN tenants t ON t.id = x.tenant_id;
 

@@ -27,7 +27,7 @@ from secsvc_helpers import SecsvcTenant
 
 VIEWS = ["certificates_expiring_weekly", "issuance_daily", "revocation_daily",
          "device_heartbeats", "silent_devices", "devices_by_state", "usage_daily",
-         "webhook_health", "acme_orders", "acme_rate_budget"]
+         "webhook_health", "enroll_devices_by_state", "acme_orders", "acme_rate_budget"]
 
 # Base-table columns no report may read (view_column_usage).
 SECRET_COLUMNS = {
@@ -245,6 +245,10 @@ def acme(stack, urls):
                now() - interval '1 day', now() + interval '20 days'
         FROM acme_orders o WHERE o.tenant_id = {tid} AND o.state = 'valid'
         ORDER BY o.id LIMIT 1""")
+    cli.run("device", "disable", "--tenant", name, devs[8])
+    psql(urls["owner"], f"UPDATE enroll_devices SET state = 'issued', registered_at = now(), "
+                        f"last_seen = now(), not_after = now() + interval '20 days' "
+                        f"WHERE tenant_id = {tid} AND device_id = '{devs[0]}'")
     return {"tenant": name, "id": tid, "eab": eab}
 
 
@@ -460,6 +464,15 @@ def test_webhook_health(reporter, hooks):
     assert g["oldest_pending_at"] and g["lag"].startswith("00:1"), g
     assert g["avg_delivery_1d"].startswith("00:01:00"), g
     assert HOOK_PATH not in json.dumps(got)
+
+
+def test_enroll_devices_by_state(reporter, acme):
+    got = rows(reporter, f"SELECT * FROM report.enroll_devices_by_state "
+                         f"WHERE tenant = '{acme['tenant']}' ORDER BY state")
+    assert [(g["state"], g["devices"], g["registered"], g["expiring_30d"], g["expired"])
+            for g in got] == [("disabled", "1", "0", "0", "0"), ("issued", "1", "1", "1", "0"),
+                              ("pending", "7", "0", "0", "0")], got
+    assert got[1]["newest_seen"] and not got[2]["newest_seen"]
 
 
 def test_acme_orders(reporter, acme):
