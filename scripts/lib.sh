@@ -290,6 +290,20 @@ SQL
 		die "cannot create the database role fleetpki_app"
 }
 
+# pg_report_role URL: make sure the group role fleetpki_report exists
+# (NOLOGIN), connected as URL, a role that may create roles.  sql/022
+# grants it SELECT on the views of the schema report, nothing else;
+# logins for it: CREATE ROLE alice LOGIN PASSWORD '...' IN ROLE
+# fleetpki_report (README, "Reports").
+pg_report_role() {
+	local url=$1
+	psql -X -q -v ON_ERROR_STOP=1 "$url" >/dev/null <<'SQL' ||
+SELECT 'CREATE ROLE fleetpki_report NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE'
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fleetpki_report') \gexec
+SQL
+		die "cannot create the database role fleetpki_report"
+}
+
 # pg_stop DATADIR: stop the cluster if it runs (fast shutdown, waits).
 pg_stop() {
 	local pgdata=$1 bin

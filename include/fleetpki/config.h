@@ -43,6 +43,9 @@ struct config {
 	int crl_refresh_margin; /* worker regenerates this long before */
 	int crl_history; /* CRLs kept per CA (the newest) */
 	int crl_expired_keep; /* seconds an expired certificate stays listed */
+	int crl_base_interval; /* seconds between base CRLs (deltas over it) */
+	int crl_delta_validity; /* a delta CRL's thisUpdate to nextUpdate */
+	int crl_complete_on_revoke; /* a complete CRL too, not only a delta */
 	int worker_interval; /* fleetpki-worker scheduler tick, seconds */
 	int jwt_leeway; /* seconds of clock skew allowed */
 	int jwt_max_ttl; /* longest token the CLI will mint */

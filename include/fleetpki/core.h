@@ -60,8 +60,15 @@ const char *core_ca_fingerprint(const struct core_ca *);
 int64_t core_ca_id(const struct core_ca *);
 /* The URL of its DER CRL on the plain-HTTP listener; borrowed. */
 const char *core_ca_crl_url(const struct core_ca *);
+/* The URL of its delta CRL (Freshest CRL), beside it; borrowed. */
+const char *core_ca_delta_url(const struct core_ca *);
 /* Its OCSP responder URL (AIA), on the plain-HTTP listener; borrowed. */
 const char *core_ca_ocsp_url(const struct core_ca *);
+/* The tenant's CA named 'name': '*id', or -FP_E_NOTFOUND (with 'st'). */
+int core_ca_by_name(struct fp_ctx *, const struct tenant *t, const char *name,
+    int64_t *id, struct fp_status *st);
+/* The random id naming it in public URLs (and in its seals' AAD). */
+const char *core_ca_public_id(const struct core_ca *);
 
 /*
  * Create a CA for tenant 'tenant_id' (key 'alg' as pki_key_generate,
@@ -149,25 +156,31 @@ void core_revoke_report_clear(struct core_revoke_report *);
 
 /* ---- CRLs -------------------------------------------------------- */
 
-/* Sign and store the next CRL of a CA. */
-int core_crl_issue(struct fp_ctx *, int64_t tenant_id, int64_t ca_id,
-    struct crl_rec *out);
 /*
- * The newest CRL of a CA, issuing one first when there is none or the
- * newest has passed its nextUpdate.
+ * Sign and store the next CRL of a CA: a complete one ('delta' false;
+ * a base when the last base is crl_base_interval old) or a delta CRL
+ * over its newest base (-FP_E_CONFLICT when it has none yet).
+ */
+int core_crl_issue(struct fp_ctx *, int64_t tenant_id, int64_t ca_id,
+    bool delta, struct crl_rec *out);
+/*
+ * The newest complete ('delta' false) or delta CRL of a CA, issuing one
+ * first when there is none or the newest has passed its nextUpdate.
  */
 int core_crl_current(struct fp_ctx *, int64_t tenant_id, int64_t ca_id,
-    struct crl_rec *out);
+    bool delta, struct crl_rec *out);
 /* Same, by the CA's public id (the CRL URL); not tenant-scoped. */
-int core_crl_by_public_id(struct fp_ctx *, const char *public_id,
+int core_crl_by_public_id(struct fp_ctx *, const char *public_id, bool delta,
     struct crl_rec *out);
 /* PEM text of a DER CRL, into 'out'. */
 int core_crl_pem(const struct crl_rec *crl, struct buf *out);
 
 /*
- * The worker's job: issue a new CRL for every CA whose newest CRL is
- * missing, expires within the refresh margin, or lacks a revocation
- * (sql/014).  Sets '*issued'.
+ * The worker's job: issue a new complete CRL for every CA whose newest
+ * is missing, expires within the refresh margin, has no base within
+ * crl_base_interval, or lacks a revocation (crl_complete_on_revoke),
+ * and a delta CRL after it, or alone when only the delta is stale or
+ * lacks a revocation (sql/027).  Sets '*issued' (CRLs of both kinds).
  */
 int core_crl_refresh_due(struct fp_ctx *, int *issued);
 
@@ -230,6 +243,24 @@ struct core_ocsp_result {
 int core_ocsp_answer(struct fp_ctx *, const unsigned char *der, size_t len,
     struct core_ocsp_result *out);
 void core_ocsp_result_clear(struct core_ocsp_result *);
+
+/*
+ * Delegated OCSP responders (sql/025).  core_ocsp_responder_issue gives
+ * CA 'ca_id' of 'tenant_id' its next responder: a key of the CA's type,
+ * a certificate from pki_issue_ocsp_responder for the tenant's
+ * ocsp.responder_days, the key sealed (AAD "ocsp-responder:<tenant>:<CA
+ * public id>:<serial>"), stored with the CA's expired ones deleted, in
+ * one transaction.  From then on fleetpkid signs the CA's answers with
+ * it (within ISSUER_TTL seconds).  Needs the CA key: the CLI and the
+ * worker (local signers).  '*serial' and '*not_after' say what was made.
+ */
+int core_ocsp_responder_issue(struct fp_ctx *, int64_t tenant_id,
+    int64_t ca_id, char serial[41], int64_t *not_after, struct fp_status *);
+/* Back to the CA signing its answers itself: every responder deleted. */
+int core_ocsp_responder_off(struct fp_ctx *, int64_t tenant_id, int64_t ca_id,
+    int64_t *deleted);
+/* The worker's pass: the next responder of every CA that is due. */
+int core_ocsp_responders_renew(struct fp_ctx *, int *issued);
 
 /* ---- per-tenant settings ----------------------------------------- */
 

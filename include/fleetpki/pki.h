@@ -40,6 +40,8 @@
  * rsa-3072, rsa-4096 (anything else: -FP_E_BADREQ with a reason).
  */
 int	pki_key_generate(const char *alg, EVP_PKEY **out, struct fp_status *st);
+/* The pki_key_generate name of the key in 'cert' ("ec-p256", ...); NULL: none. */
+const char *pki_cert_key_alg(X509 *cert);
 
 /*
  * The key policy for any subject key: RSA of 2048, 3072 or 4096 bits
@@ -131,6 +133,7 @@ struct pki_profile {
 	unsigned		 eku;		/* PKI_EKU_* bits, at least one */
 	int			 days;		/* validity, >= 1 */
 	const char		*crl_url;	/* CRL distribution point or NULL */
+	const char		*delta_url;	/* Freshest CRL (delta) or NULL */
 	const char		*ocsp_url;	/* AIA OCSP responder or NULL */
 };
 
@@ -164,6 +167,18 @@ int	pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
  */
 int	pki_ca_create(const char *alg, const char *cn, const char *org,
 	    int days, EVP_PKEY **key, X509 **cert, struct fp_status *st);
+
+/*
+ * A delegated OCSP responder's certificate for 'pub' under 'ca' (RFC
+ * 6960 4.2.2.2): subject CN "<the CA's CN> OCSP responder", a random
+ * serial, notBefore backdated five minutes, 'days' of validity (within
+ * the CA's); basicConstraints CA:FALSE and keyUsage digitalSignature,
+ * both critical; extendedKeyUsage OCSPSigning; id-pkix-ocsp-nocheck
+ * (4.2.2.2.1: clients do not ask about the responder itself, so it
+ * lives days, not years); SKI, AKI.  Signed as pki_issue signs.
+ */
+int	pki_issue_ocsp_responder(const struct pki_ca *ca, EVP_PKEY *pub,
+	    int days, X509 **out, struct fp_status *st);
 
 /* Encodings.  DER/PEM are malloc'd into 'out' (PEM NUL-terminated). */
 int	pki_cert_to_der(X509 *cert, struct buf *out);
@@ -250,11 +265,15 @@ struct pki_revoked {
 /*
  * Build a v2 CRL signed by 'ca': issuer = CA subject, thisUpdate,
  * nextUpdate, one entry per revoked serial (with reasonCode when >= 0),
- * extensions AKI and crlNumber = 'crl_number'.
+ * extensions AKI and crlNumber = 'crl_number'.  'delta_base' >= 0 makes
+ * it a delta CRL over the complete CRL of that number (a critical
+ * deltaCRLIndicator, RFC 5280 5.2.4); -1 a complete one.  'freshest_url'
+ * (or NULL) adds the Freshest CRL extension naming the delta CRLs.
  */
 int	pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
 	    size_t nrev, int64_t crl_number, int64_t this_update,
-	    int64_t next_update, X509_CRL **out);
+	    int64_t next_update, int64_t delta_base, const char *freshest_url,
+	    X509_CRL **out);
 int	pki_crl_to_der(X509_CRL *crl, struct buf *out);
 int	pki_crl_to_pem(X509_CRL *crl, struct buf *out);
 
@@ -330,6 +349,16 @@ struct pki_ocsp_answer {
  * (the CA signs directly).  DER OCSPResponse appended to 'out'.
  */
 int	pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *req,
+	    const struct pki_ocsp_answer *answers, int64_t this_update,
+	    int64_t next_update, struct buf *out);
+/*
+ * The same, signed by 'responder' (a delegated responder of 'ca':
+ * pki_issue_ocsp_responder), whose certificate the answer includes and
+ * whose key the responderID names (RFC 6960 4.2.2.2, second case).
+ * 'responder' NULL: as pki_ocsp_respond.
+ */
+int	pki_ocsp_respond_by(const struct pki_ca *ca,
+	    const struct pki_ca *responder, const struct pki_ocsp_req *req,
 	    const struct pki_ocsp_answer *answers, int64_t this_update,
 	    int64_t next_update, struct buf *out);
 /*

@@ -124,6 +124,22 @@
 	    "EXISTS (SELECT 1 FROM ca_key_hashes h WHERE h.ca_id = ca.id) " \
 	    "ORDER BY ca.id") \
 	X(CA_LIST_ALL, "SELECT " SQL_CA_COLS " FROM cas ca ORDER BY ca.id") \
+	/* ca.c: delegated OCSP responders (sql/025) */ \
+	X(OCSP_RESPONDER_INSERT, "INSERT INTO ocsp_responders (tenant_id, " \
+	    "ca_id, serial, cert_der, key_sealed, not_before, not_after) " \
+	    "VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($7))") \
+	/* The newest one in force (not_before already passed). */ \
+	X(OCSP_RESPONDER_CURRENT, "SELECT serial, cert_der, key_sealed, " \
+	    SQL_EPOCH("not_before") ", " SQL_EPOCH("not_after") \
+	    " FROM ocsp_responders WHERE tenant_id = $1 AND ca_id = $2 " \
+	    "AND not_before <= now() AND not_after > now() " \
+	    "ORDER BY not_after DESC LIMIT 1") \
+	X(OCSP_RESPONDER_EXPIRED_DELETE, "DELETE FROM ocsp_responders " \
+	    "WHERE tenant_id = $1 AND ca_id = $2 AND not_after <= now()") \
+	X(OCSP_RESPONDER_DELETE_ALL, "DELETE FROM ocsp_responders " \
+	    "WHERE tenant_id = $1 AND ca_id = $2") \
+	X(OCSP_RESPONDERS_DUE, "SELECT tenant_id, ca_id FROM " \
+	    "fleetpki_ocsp_responders_due()") \
 	X(CA_LIST_TENANT, "SELECT " SQL_CA_COLS " FROM cas ca " \
 	    "WHERE ca.tenant_id = $1 ORDER BY ca.id") \
 	X(CA_BUMP_CRL, "UPDATE cas SET crl_number = crl_number + 1 " \
@@ -271,14 +287,30 @@
 	    "ORDER BY r.revoked_at, r.serial") \
 	/* Keep the newest $1 CRLs of each CA (sql/015). */ \
 	X(CRL_PRUNE, "SELECT fleetpki_crl_prune($1)") \
+	/* The newest complete CRL ($2 false) or delta CRL ($2 true). */ \
 	X(CRL_LATEST, "SELECT ca_id, crl_number, " SQL_EPOCH("this_update") \
-	    ", " SQL_EPOCH("next_update") ", der FROM crls WHERE ca_id = $1 " \
+	    ", " SQL_EPOCH("next_update") ", der, coalesce(base_number, -1) " \
+	    "FROM crls WHERE ca_id = $1 AND (base_number IS NULL) = NOT $2 " \
 	    "ORDER BY crl_number DESC LIMIT 1") \
+	/* The newest base: its number and when its transaction began. */ \
+	X(CRL_BASE_LATEST, "SELECT crl_number, " SQL_EPOCH("created_at") \
+	    " FROM crls WHERE ca_id = $1 AND base_number IS NULL AND is_base " \
+	    "ORDER BY crl_number DESC LIMIT 1") \
+	/* A delta's entries: revocations begun since $2 (sql/027). */ \
+	X(REVOKED_FOR_CA_SINCE, "SELECT r.serial, " SQL_EPOCH("r.revoked_at") \
+	    ", r.reason, " SQL_EPOCH("c.not_after") " FROM revocations r JOIN " \
+	    "certificates c ON c.id = r.certificate_id WHERE r.ca_id = $1 " \
+	    "AND r.revoked_at > to_timestamp($2) ORDER BY r.revoked_at, " \
+	    "r.serial") \
+	X(REVOKED_COUNT, "SELECT count(*) FROM revocations WHERE ca_id = $1") \
+	/* $8: a delta's BaseCRLNumber or NULL; $9: a base. */ \
 	X(CRL_INSERT, "INSERT INTO crls (ca_id, tenant_id, crl_number, " \
-	    "this_update, next_update, der, revocations) VALUES ($1, $2, $3, " \
-	    "to_timestamp($4), to_timestamp($5), $6, $7)") \
-	/* Every tenant's CAs: through the owner's function (sql/005). */ \
-	X(CRL_DUE, "SELECT tenant_id, ca_id FROM fleetpki_crl_due($1)") \
+	    "this_update, next_update, der, revocations, base_number, " \
+	    "is_base) VALUES ($1, $2, $3, to_timestamp($4), to_timestamp($5), " \
+	    "$6, $7, nullif($8, -1), $9)") \
+	/* Every tenant's CAs: through the owner's function (sql/027). */ \
+	X(CRL_DUE, "SELECT tenant_id, ca_id, complete, delta FROM " \
+	    "fleetpki_crl_due($1, $2, $3, $4)") \
 	/* jwt_key.c */ \
 	X(JWT_KEY_GET, "SELECT kid, public_pem, private_sealed, active " \
 	    "FROM jwt_keys WHERE kid = $1") \

@@ -368,11 +368,16 @@ struct crl_rec {
 	int64_t crl_number;
 	int64_t this_update, next_update;
 	struct buf der;
+	int64_t base_number; /* a delta CRL's BaseCRLNumber; -1: complete */
+	bool is_base;	     /* a complete CRL that deltas are issued over */
 };
 
 void crl_rec_clear(struct crl_rec *);
-/* -FP_E_NOTFOUND when none was issued yet. */
-int store_crl_latest(struct db *, int64_t ca_id, struct crl_rec *);
+/*
+ * The newest complete CRL of CA 'ca_id' ('delta' false) or its newest
+ * delta CRL ('delta' true); -FP_E_NOTFOUND when none was issued yet.
+ */
+int store_crl_latest(struct db *, int64_t ca_id, bool delta, struct crl_rec *);
 
 /*
  * Issue a CRL atomically: in one transaction, take the next crlNumber
@@ -386,8 +391,17 @@ int store_crl_latest(struct db *, int64_t ca_id, struct crl_rec *);
  */
 typedef int (*store_crl_builder)(void *arg, int64_t crl_number,
     const struct revoked_rec *rev, size_t nrev, struct crl_rec *crl);
-int store_crl_issue(struct db *, int64_t tenant_id, int64_t ca_id,
-    store_crl_builder build, void *arg, struct crl_rec *out);
+/*
+ * 'delta' false: a complete CRL of every revocation, marked a base when
+ * the CA's newest base began more than 'base_interval' seconds ago (or
+ * it has none).  'delta' true: a delta CRL over the newest base, of the
+ * revocations begun since ten minutes before that base did (sql/027),
+ * crl->base_number set before 'build' is called; -FP_E_CONFLICT when
+ * the CA has no base yet.
+ */
+int store_crl_issue(struct db *, int64_t tenant_id, int64_t ca_id, bool delta,
+    int64_t base_interval, store_crl_builder build, void *arg,
+    struct crl_rec *out);
 
 /* What one mass-revocation statement did. */
 struct revoke_batch {
@@ -416,13 +430,53 @@ struct ca_ref {
 	int64_t id;
 };
 
+/* A delegated OCSP responder of a CA (sql/025). */
+struct ocsp_responder_rec {
+	int64_t tenant_id;
+	int64_t ca_id;
+	char serial[41];
+	struct buf cert_der;
+	struct buf key_sealed;
+	int64_t not_before, not_after;
+};
+
+void ocsp_responder_rec_clear(struct ocsp_responder_rec *);
+int store_ocsp_responder_insert(struct db *, const struct ocsp_responder_rec *);
 /*
- * CAs of every tenant whose newest CRL is missing, has nextUpdate
- * before 'before', or predates a revocation (its CRL after a revocation
- * was not issued): an array of '*n' (free()).  Through the owner's
- * function of sql/005; issue each under its tenant (store_set_tenant).
+ * The CA's newest responder in force now; -FP_E_NOTFOUND when it has
+ * none (the CA signs its answers itself).  Fills serial, the DER, the
+ * sealed key and the validity.
  */
-int store_crl_due(struct db *, int64_t before, struct ca_ref **out, size_t *n);
+int store_ocsp_responder_current(struct db *, int64_t tenant_id,
+    int64_t ca_id, struct ocsp_responder_rec *);
+/* Delete the CA's expired responders ('all': every one); how many. */
+int store_ocsp_responder_delete(struct db *, int64_t tenant_id, int64_t ca_id,
+    bool all, int64_t *deleted);
+/*
+ * CAs of every tenant whose newest responder has less than half its
+ * life left (through the owner's function of sql/025): '*n' (free()).
+ */
+int store_ocsp_responders_due(struct db *, struct ca_ref **out, size_t *n);
+
+/* A CA that needs a CRL, and which kinds. */
+struct crl_due {
+	int64_t tenant_id;
+	int64_t id;
+	bool complete; /* a complete CRL first */
+	bool delta;    /* then a delta CRL (always after a complete one) */
+};
+
+/*
+ * CAs of every tenant that need a CRL (sql/027): a complete CRL when the
+ * newest is missing, has nextUpdate before 'before', its base began
+ * before 'base_before', or ('on_revoke') it lacks a revocation; a delta
+ * when the newest delta is missing, older than the newest complete CRL
+ * or base, has nextUpdate before 'delta_before', or lacks a revocation.
+ * An array of '*n' (free()), through the owner's function; issue each
+ * under its tenant (store_set_tenant).
+ */
+int store_crl_due(struct db *, int64_t before, int64_t delta_before,
+    int64_t base_before, bool on_revoke, struct crl_due **out, size_t *n);
 
 struct jwt_key_rec {
 	char kid[65];

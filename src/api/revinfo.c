@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,14 +30,21 @@
 #define BODY_OCSP (16 * 1024)
 
 struct crl_in {
-	const char *public_id; /* the path's "<id>.crl", without ".crl" */
+	/* the path's "<id>.crl" or "<id>-delta.crl", without ".crl" */
+	const char *public_id;
 };
+
+/* The delta CRL's name ends so (core_ca_delta_url). */
+#define CRL_DELTA_SUFFIX "-delta"
 
 struct ocsp_get_in {
 	const char *b64; /* the path, url-decoded */
 };
 
-/* "<public id>.crl" -> "<public id>"; any other name is no CRL. */
+/*
+ * "<public id>.crl" -> "<public id>", "<public id>-delta.crl" ->
+ * "<public id>-delta"; any other name is no CRL.
+ */
 static int
 crl_name(struct arena *a, const char *in, const char **out,
     struct fp_status *st)
@@ -101,15 +109,30 @@ revinfo_crl_der(struct http_req *req, struct http_resp *resp,
 {
 	const struct crl_in *in = req->in;
 	struct crl_rec crl = { 0 };
-	char etag[48], date[40];
+	char etag[48], date[40], id[33];
+	size_t len = strlen(in->public_id);
+	const size_t slen = sizeof(CRL_DELTA_SUFFIX) - 1;
+	bool delta;
 	int64_t age;
 	int rc;
 
-	if ((rc = core_crl_by_public_id(req->ctx, in->public_id, &crl)) != 0) {
+	delta = len > slen &&
+	    strcmp(in->public_id + len - slen, CRL_DELTA_SUFFIX) == 0;
+	if (delta)
+		len -= slen;
+	/* The core checks the id's form; anything longer is no CA's. */
+	if (len >= sizeof(id)) {
+		rc = fp_fail(st, FP_E_NOTFOUND, "No such CRL.");
+		goto out;
+	}
+	memcpy(id, in->public_id, len);
+	id[len] = '\0';
+	if ((rc = core_crl_by_public_id(req->ctx, id, delta, &crl)) != 0) {
 		if (rc == -FP_E_NOTFOUND)
 			fp_fail(st, FP_E_NOTFOUND, "No such CRL.");
 		goto out;
 	}
+	/* One number sequence for both kinds: the tag names the CRL. */
 	snprintf(etag, sizeof(etag), "\"crl-%" PRId64 "\"", crl.crl_number);
 	resp_header(resp, "ETag", "%s", etag);
 	/* For caches that validate by date (and CDNs): nginx/crl.conf. */

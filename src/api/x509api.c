@@ -517,7 +517,7 @@ x509api_crl_get(struct http_req *req, struct http_resp *resp,
 
 	if ((rc = core_ca_default(req->ctx, req->tenant.id, &ca, st)) != 0 ||
 	    (rc = core_crl_current(req->ctx, req->tenant.id, core_ca_id(ca),
-	         &crl)) != 0 ||
+	         false, &crl)) != 0 ||
 	    (rc = core_crl_pem(&crl, &pem)) != 0)
 		goto out;
 	obj = json_object_new_object();

@@ -74,6 +74,7 @@ struct cli_opts {
 	const char *id, *state, *prefix, *after, *key_file;
 	int atomic;
 	int admin;
+	int off;
 	long long days, ttl, limit;
 	int days_set, ttl_set, limit_set;
 };
@@ -331,6 +332,44 @@ cmd_ca_list(struct cli *cli, struct cli_opts *o, char **args)
 	for (i = 0; i < n; i++)
 		printf("%s\n", cas[i].name);
 	store_ca_list_free(cas, n);
+	return 0;
+}
+
+/*
+ * A delegated OCSP responder for the CA (sql/025): a certificate issued
+ * now, renewed by the worker from then on; --off: the CA signs again.
+ */
+static int
+cmd_ca_ocsp_signer(struct cli *cli, struct cli_opts *o, char **args)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct tenant t;
+	int64_t ca_id, until = 0, deleted = 0;
+	char serial[41], when[32];
+	int rc;
+
+	(void)args;
+	if (o->ca == NULL)
+		die("usage: fleetpki ca ocsp-signer --tenant T --ca NAME [--off]");
+	cli_tenant(cli, o, "ca ocsp-signer", &t);
+	if ((rc = core_ca_by_name(&cli->ctx, &t, o->ca, &ca_id, &st)) != 0)
+		die("ca ocsp-signer: %s", errtext(rc, &st));
+	if (o->off) {
+		if ((rc = core_ocsp_responder_off(&cli->ctx, t.id, ca_id,
+		         &deleted)) != 0)
+			die("ca ocsp-signer: %s", errtext(rc, &st));
+		printf("CA '%s' of tenant '%s': OCSP answers signed by the CA "
+		       "(%lld responder%s deleted)\n",
+		    o->ca, t.name, (long long)deleted, deleted == 1 ? "" : "s");
+		return 0;
+	}
+	if ((rc = core_ocsp_responder_issue(&cli->ctx, t.id, ca_id, serial,
+	         &until, &st)) != 0)
+		die("ca ocsp-signer: %s", errtext(rc, &st));
+	util_iso8601_ms(until * 1000, when);
+	printf("CA '%s' of tenant '%s': OCSP answers signed by responder %s "
+	       "until %s\n",
+	    o->ca, t.name, serial, when);
 	return 0;
 }
 
@@ -1838,6 +1877,8 @@ static const struct command commands[] = {
 	    "[--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--days D]",
 	    "tnkd", 0, cmd_ca_create },
 	{ "ca list", "ca list --tenant T", "t", 0, cmd_ca_list },
+	{ "ca ocsp-signer", "ca ocsp-signer --tenant T --ca NAME [--off]",
+	    "tKO", 0, cmd_ca_ocsp_signer },
 	{ "revoke",
 	    "revoke --tenant T --ca NAME (--serials FILE | --issued-between "
 	    "FROM TO) --reason R",
@@ -2021,6 +2062,7 @@ main(int argc, char **argv)
 		{ "prefix", required_argument, NULL, 'P' },
 		{ "after", required_argument, NULL, 'F' },
 		{ "atomic", no_argument, NULL, 'A' },
+		{ "off", no_argument, NULL, 'O' },
 		{ "key-file", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -2137,6 +2179,9 @@ main(int argc, char **argv)
 			break;
 		case 'A':
 			o.atomic = 1;
+			break;
+		case 'O':
+			o.off = 1;
 			break;
 		case 'Y':
 			o.key_file = optarg;

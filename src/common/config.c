@@ -16,7 +16,7 @@
 
 #define CONFIG_DEFAULT_PATH FLEETPKI_SYSCONFDIR "/fleetpki.conf"
 
-enum ctype { C_STR, C_INT, C_MODE, C_KEY };
+enum ctype { C_STR, C_INT, C_BOOL, C_MODE, C_KEY };
 
 /* Each key with its type, bounds and where it lands in struct config. */
 static const struct config_key {
@@ -47,6 +47,12 @@ static const struct config_key {
 	{ "crl_history", C_INT, offsetof(struct config, crl_history), 1, 1000 },
 	{ "crl_expired_keep", C_INT, offsetof(struct config, crl_expired_keep),
 	    0, 3650 * 86400 },
+	{ "crl_base_interval", C_INT,
+	    offsetof(struct config, crl_base_interval), 300, 366 * 86400 },
+	{ "crl_delta_validity", C_INT,
+	    offsetof(struct config, crl_delta_validity), 60, 366 * 86400 },
+	{ "crl_complete_on_revoke", C_BOOL,
+	    offsetof(struct config, crl_complete_on_revoke), 0, 1 },
 	{ "worker_interval", C_INT, offsetof(struct config, worker_interval), 1,
 	    86400 },
 	{ "jwt_leeway", C_INT, offsetof(struct config, jwt_leeway), 0, 3600 },
@@ -83,6 +89,9 @@ config_defaults(struct config *cfg)
 	cfg->crl_refresh_margin = 3600;
 	cfg->crl_history = 10;
 	cfg->crl_expired_keep = 7 * 86400;
+	cfg->crl_base_interval = 86400;
+	cfg->crl_delta_validity = 4 * 3600;
+	cfg->crl_complete_on_revoke = 1;
 	cfg->worker_interval = 30;
 	cfg->jwt_leeway = 60;
 	cfg->jwt_max_ttl = 30 * 86400;
@@ -162,6 +171,18 @@ config_set(struct config *cfg, const char *key, const char *val, char **why)
 			return -1;
 		}
 		*(int *)field = (int)n;
+		break;
+	case C_BOOL:
+		if (strcmp(val, "on") == 0 || strcmp(val, "yes") == 0 ||
+		    strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+			*(int *)field = 1;
+		else if (strcmp(val, "off") == 0 || strcmp(val, "no") == 0 ||
+		    strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+			*(int *)field = 0;
+		else {
+			*why = xasprintf("'%s' must be on or off", key);
+			return -1;
+		}
 		break;
 	case C_MODE:
 		errno = 0;

@@ -36,6 +36,7 @@ struct core_ca {
 	char fingerprint[PKI_FPR_LEN];
 	char *pem;
 	char *crl_url;
+	char *delta_url;
 	char *ocsp_url;
 	struct pki_ca pki;
 };
@@ -60,6 +61,7 @@ core_ca_free(struct core_ca *ca)
 		return;
 	free(ca->pem);
 	free(ca->crl_url);
+	free(ca->delta_url);
 	free(ca->ocsp_url);
 	X509_free(ca->pki.cert);
 	EVP_PKEY_free(ca->pki.key);
@@ -134,6 +136,8 @@ ca_open(struct fp_ctx *ctx, const struct ca_rec *rec, struct core_ca **out)
 	ca->pem = buf_steal(&pem, NULL);
 	ca->crl_url =
 	    xasprintf("%s/crl/%s.crl", ctx->cfg->http_url, ca->public_id);
+	ca->delta_url =
+	    xasprintf("%s/crl/%s-delta.crl", ctx->cfg->http_url, ca->public_id);
 	ca->ocsp_url = xasprintf("%s/ocsp", ctx->cfg->http_url);
 	*out = ca;
 	ca = NULL;
@@ -267,9 +271,21 @@ core_ca_crl_url(const struct core_ca *ca)
 }
 
 const char *
+core_ca_delta_url(const struct core_ca *ca)
+{
+	return ca->delta_url;
+}
+
+const char *
 core_ca_ocsp_url(const struct core_ca *ca)
 {
 	return ca->ocsp_url;
+}
+
+const char *
+core_ca_public_id(const struct core_ca *ca)
+{
+	return ca->public_id;
 }
 
 const struct pki_ca *
@@ -363,7 +379,8 @@ ca_create_tx(struct db *db, void *varg)
 	 * (a failure here leaves no CA behind to be retried by hand).
 	 */
 	crl_rec_clear(a->crl);
-	return core_crl_issue(a->ctx, a->rec->tenant_id, a->rec->id, a->crl);
+	return core_crl_issue(a->ctx, a->rec->tenant_id, a->rec->id, false,
+	    a->crl);
 }
 
 int

@@ -185,6 +185,7 @@ core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
 	prof.eku = PKI_EKU_CLIENT;
 	prof.days = ctx->cfg->cert_days;
 	prof.crl_url = core_ca_crl_url(ca);
+	prof.delta_url = core_ca_delta_url(ca);
 	prof.ocsp_url = core_ca_ocsp_url(ca);
 	rc = core_issue_and_store(ctx, ca, t->id, 0, X509_REQ_get0_pubkey(req),
 	    NULL, &prof, idem, out, st);
@@ -223,8 +224,8 @@ out:
 }
 
 /* The tenant's CA named 'name'. */
-static int
-ca_by_name(struct fp_ctx *ctx, const struct tenant *t, const char *name,
+int
+core_ca_by_name(struct fp_ctx *ctx, const struct tenant *t, const char *name,
     int64_t *id, struct fp_status *st)
 {
 	struct ca_rec *cas = NULL;
@@ -317,7 +318,7 @@ core_revoke_serials(struct fp_ctx *ctx, const struct tenant *t,
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
-	if ((rc = ca_by_name(ctx, t, ca_name, &ca_id, st)) != 0)
+	if ((rc = core_ca_by_name(ctx, t, ca_name, &ca_id, st)) != 0)
 		return rc;
 	canon = xcalloc(CORE_REVOKE_CHUNK, sizeof(*canon));
 	chunk = xcalloc(CORE_REVOKE_CHUNK, sizeof(*chunk));
@@ -367,7 +368,7 @@ core_revoke_issued_between(struct fp_ctx *ctx, const struct tenant *t,
 	if (from >= to)
 		return fp_fail(st, FP_E_BADREQ,
 		    "the end of the interval must be after its start");
-	if ((rc = ca_by_name(ctx, t, ca_name, &ca_id, st)) != 0 ||
+	if ((rc = core_ca_by_name(ctx, t, ca_name, &ca_id, st)) != 0 ||
 	    (rc = store_revoke_issued_between(ctx->db, t->id, ca_id, from, to,
 	         reason, &b)) != 0)
 		return rc;

@@ -2,6 +2,14 @@
  * core/crl: CRLs are issued on revocation and by the worker before they
  * go stale, never per request: a request serves the newest stored one
  * and only issues when none is valid (a fresh install, a stopped worker).
+ *
+ * Two kinds share one crlNumber sequence per CA (sql/027): complete
+ * CRLs, of which one a crl_base_interval is a base, and delta CRLs
+ * (RFC 5280 5.2.4) over the newest base.  After revocations the worker
+ * issues a complete CRL (unless crl_complete_on_revoke is off) and then
+ * a delta, so the delta's number is above every complete CRL a relying
+ * party can hold with it.  Complete CRLs and certificates name the
+ * delta's URL in their Freshest CRL extension.
  */
 #include "config.h"
 
@@ -36,7 +44,9 @@ crl_build(void *varg, int64_t number, const struct revoked_rec *rev,
 	int rc;
 
 	crl->this_update = util_now();
-	crl->next_update = crl->this_update + arg->ctx->cfg->crl_validity;
+	crl->next_update = crl->this_update +
+	    (crl->base_number >= 0 ? arg->ctx->cfg->crl_delta_validity
+	                           : arg->ctx->cfg->crl_validity);
 	/*
 	 * RFC 5280 3.3 lets a CRL drop a certificate once it has expired;
 	 * kept crl_expired_keep longer, for relying parties whose clocks
@@ -53,7 +63,9 @@ crl_build(void *varg, int64_t number, const struct revoked_rec *rev,
 		n++;
 	}
 	if ((rc = pki_crl_build(core_ca_pki(arg->ca), list, n, number,
-	         crl->this_update, crl->next_update, &x)) != 0) {
+	         crl->this_update, crl->next_update, crl->base_number,
+	         crl->base_number >= 0 ? NULL : core_ca_delta_url(arg->ca),
+	         &x)) != 0) {
 		rc = signer_why(arg->ctx->signer, rc);
 		goto out;
 	}
@@ -66,7 +78,7 @@ out:
 }
 
 int
-core_crl_issue(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id,
+core_crl_issue(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id, bool delta,
     struct crl_rec *out)
 {
 	struct crl_build_arg arg = { ctx, NULL };
@@ -75,33 +87,45 @@ core_crl_issue(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id,
 	if ((rc = core_ca_get(ctx, tenant_id, ca_id, &arg.ca)) != 0)
 		return rc;
 	crl_rec_clear(out);
-	if ((rc = store_crl_issue(ctx->db, tenant_id, ca_id, crl_build, &arg,
-	         out)) != 0) {
+	if ((rc = store_crl_issue(ctx->db, tenant_id, ca_id, delta,
+	         ctx->cfg->crl_base_interval, crl_build, &arg, out)) != 0) {
 		crl_rec_clear(out);
 		return rc;
 	}
-	log_info("issued CRL %lld for CA %lld", (long long)out->crl_number,
-	    (long long)ca_id);
+	if (delta)
+		log_info("issued delta CRL %lld over base %lld for CA %lld",
+		    (long long)out->crl_number, (long long)out->base_number,
+		    (long long)ca_id);
+	else
+		log_info("issued CRL %lld%s for CA %lld",
+		    (long long)out->crl_number, out->is_base ? " (base)" : "",
+		    (long long)ca_id);
 	return 0;
 }
 
 int
 core_crl_current(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id,
-    struct crl_rec *out)
+    bool delta, struct crl_rec *out)
 {
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = store_crl_latest(ctx->db, ca_id, out);
+	rc = store_crl_latest(ctx->db, ca_id, delta, out);
 	if (rc == 0 && out->next_update > util_now())
 		return 0;
 	if (rc != 0 && rc != -FP_E_NOTFOUND)
 		return rc;
-	return core_crl_issue(ctx, tenant_id, ca_id, out);
+	crl_rec_clear(out);
+	rc = core_crl_issue(ctx, tenant_id, ca_id, delta, out);
+	/* A delta needs a base: a CA that never had a CRL gets one first. */
+	if (rc == -FP_E_CONFLICT && delta &&
+	    (rc = core_crl_issue(ctx, tenant_id, ca_id, false, out)) == 0)
+		rc = core_crl_issue(ctx, tenant_id, ca_id, true, out);
+	return rc;
 }
 
 int
-core_crl_by_public_id(struct fp_ctx *ctx, const char *public_id,
+core_crl_by_public_id(struct fp_ctx *ctx, const char *public_id, bool delta,
     struct crl_rec *out)
 {
 	struct ca_rec ca = { 0 };
@@ -120,7 +144,7 @@ core_crl_by_public_id(struct fp_ctx *ctx, const char *public_id,
 	if ((rc = store_ca_by_public_id(ctx->db, tenant_id, public_id, &ca)) !=
 	    0)
 		goto out;
-	rc = core_crl_current(ctx, ca.tenant_id, ca.id, out);
+	rc = core_crl_current(ctx, ca.tenant_id, ca.id, delta, out);
 out:
 	ca_rec_clear(&ca);
 	return rc;
@@ -135,24 +159,44 @@ core_crl_pem(const struct crl_rec *crl, struct buf *out)
 int
 core_crl_refresh_due(struct fp_ctx *ctx, int *issued)
 {
-	struct ca_ref *due = NULL;
+	const struct config *cfg = ctx->cfg;
+	struct crl_due *due = NULL;
 	struct crl_rec crl = { 0 };
-	int64_t was = store_tenant(ctx->db);
+	int64_t was = store_tenant(ctx->db), now = util_now();
 	size_t n = 0, i;
 	int rc, failed = 0;
 
 	*issued = 0;
-	if ((rc = store_crl_due(ctx->db,
-	         util_now() + ctx->cfg->crl_refresh_margin, &due, &n)) != 0)
+	/* A delta is renewed at half its life, a complete CRL by the margin. */
+	if ((rc = store_crl_due(ctx->db, now + cfg->crl_refresh_margin,
+	         now + cfg->crl_delta_validity / 2,
+	         now - cfg->crl_base_interval, cfg->crl_complete_on_revoke != 0,
+	         &due, &n)) != 0)
 		return rc;
-	/* Each CA's CRL is issued under its own tenant, one after another. */
+	/*
+	 * Each CA's CRLs are issued under its own tenant, one CA after
+	 * another: the complete one first, so the delta after it numbers
+	 * above it (RFC 5280 5.2.4's condition for using the two together).
+	 */
 	for (i = 0; i < n; i++) {
 		store_set_tenant(ctx->db, due[i].tenant_id);
-		if (core_crl_issue(ctx, due[i].tenant_id, due[i].id, &crl) != 0)
-			failed++;
-		else
+		if (due[i].complete) {
+			if (core_crl_issue(ctx, due[i].tenant_id, due[i].id,
+			        false, &crl) != 0) {
+				failed++;
+				continue;
+			}
 			(*issued)++;
-		crl_rec_clear(&crl);
+			crl_rec_clear(&crl);
+		}
+		if (due[i].delta) {
+			if (core_crl_issue(ctx, due[i].tenant_id, due[i].id,
+			        true, &crl) != 0)
+				failed++;
+			else
+				(*issued)++;
+			crl_rec_clear(&crl);
+		}
 	}
 	store_set_tenant(ctx->db, was);
 	free(due);

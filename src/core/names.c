@@ -164,6 +164,7 @@ core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
 	prof.eku = PKI_EKU_SERVER | PKI_EKU_CLIENT;
 	prof.days = req->days;
 	prof.crl_url = core_ca_crl_url(ca);
+	prof.delta_url = core_ca_delta_url(ca);
 	prof.ocsp_url = core_ca_ocsp_url(ca);
 	if (p.csr != NULL) {
 		/*

@@ -9,6 +9,11 @@
  * a nonce-less request and serves it again while it is at most half its
  * validity old and the statuses it states are still the statuses read
  * now: a revocation changes the status read, so it is never hidden.
+ *
+ * A CA with a delegated responder (sql/025) has its answers signed by
+ * the responder's key, which the worker process holds (opened through
+ * the signer when the issuer is looked up): the CA key then signs
+ * rarely, and an answer costs no round trip to the signer.
  */
 #include "config.h"
 
@@ -39,12 +44,18 @@
  */
 #define ISSUER_KEY_LEN (7 + 128 + 1)
 
-/* A CA as OCSP sees it: found by key hash, with its validity setting. */
+/*
+ * A CA as OCSP sees it: found by key hash, with its validity setting
+ * and its delegated responder, if it has one (responder.key NULL: the
+ * CA signs).
+ */
 struct issuer {
 	char key[ISSUER_KEY_LEN];
 	int64_t tenant_id;
 	int64_t ca_id;
 	int64_t validity;
+	struct pki_ca responder;
+	int64_t responder_until;
 	time_t at;
 };
 
@@ -58,6 +69,62 @@ struct answer {
 };
 
 static struct issuer issuers[ISSUER_CACHE];
+
+static void
+issuer_clear(struct issuer *e)
+{
+	X509_free(e->responder.cert);
+	EVP_PKEY_free(e->responder.key);
+	memset(e, 0, sizeof(*e));
+}
+
+static char *
+responder_aad(int64_t tenant_id, const char *ca_public_id, const char *serial)
+{
+	return xasprintf("ocsp-responder:%lld:%s:%s", (long long)tenant_id,
+	    ca_public_id, serial);
+}
+
+/*
+ * The CA's current delegated responder into 'e' (none: left empty).
+ * Its key is opened here, through the signer, and kept by this process
+ * until the entry is looked up again.
+ */
+static int
+responder_load(struct fp_ctx *ctx, const struct ca_rec *ca, struct issuer *e)
+{
+	struct ocsp_responder_rec r;
+	struct buf der = BUF_INIT;
+	char *aad = NULL;
+	int rc;
+
+	rc = store_ocsp_responder_current(ctx->db, ca->tenant_id, ca->id, &r);
+	if (rc == -FP_E_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	aad = responder_aad(ca->tenant_id, ca->public_id, r.serial);
+	if ((rc = signer_unseal(ctx->signer, aad, r.key_sealed.data,
+	         r.key_sealed.len, &der)) != 0 ||
+	    (rc = pki_key_from_der(der.data, der.len, &e->responder.key)) !=
+	        0 ||
+	    (rc = pki_cert_from_der(r.cert_der.data, r.cert_der.len,
+	         &e->responder.cert)) != 0) {
+		log_err("CA %lld: its OCSP responder %s cannot be opened; "
+		        "the CA signs",
+		    (long long)ca->id, r.serial);
+		X509_free(e->responder.cert);
+		EVP_PKEY_free(e->responder.key);
+		e->responder.cert = NULL;
+		e->responder.key = NULL;
+		rc = rc == -FP_E_UNAVAILABLE ? rc : 0;
+	} else
+		e->responder_until = r.not_after;
+	buf_free_secret(&der);
+	free(aad);
+	ocsp_responder_rec_clear(&r);
+	return rc;
+}
 static size_t issuer_next;
 static struct answer answers[ANSWER_CACHE];
 
@@ -146,7 +213,15 @@ issuer_find(struct fp_ctx *ctx, const char *alg, const char *hash,
 	if ((rc = core_setting_int(ctx, rec.tenant_id, "ocsp.validity",
 	         &validity)) != 0)
 		goto out;
-	e = &issuers[issuer_next++ % ISSUER_CACHE];
+	/* A stale entry of this issuer goes; its slot is reused first. */
+	for (i = 0; i < ISSUER_CACHE; i++)
+		if (issuers[i].at != 0 && strcmp(issuers[i].key, key) == 0)
+			break;
+	e = i < ISSUER_CACHE ? &issuers[i]
+	                     : &issuers[issuer_next++ % ISSUER_CACHE];
+	issuer_clear(e);
+	if ((rc = responder_load(ctx, &rec, e)) != 0)
+		goto out;
 	memcpy(e->key, key, sizeof(key));
 	e->tenant_id = rec.tenant_id;
 	e->ca_id = rec.id;
@@ -192,7 +267,7 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 	struct buf statuses = BUF_INIT;
 	struct answer *slot = NULL;
 	unsigned char req_hash[32];
-	int64_t now = util_now();
+	int64_t now = util_now(), next;
 	size_t n, nq, nst = 0, i, j;
 	int rc, nonce;
 
@@ -283,19 +358,26 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 			goto done;
 		}
 	}
-	/* Backdate a little for clients whose clocks run slow. */
-	if ((rc = pki_ocsp_respond(core_ca_pki(ca), req, ans, now - 60,
-	         now + iss->validity, &out->der)) != 0) {
+	/*
+	 * Backdate a little for clients whose clocks run slow.  Never valid
+	 * past the responder's certificate: clients would refuse it then.
+	 */
+	next = now + iss->validity;
+	if (iss->responder.key != NULL && next > iss->responder_until)
+		next = iss->responder_until;
+	if ((rc = pki_ocsp_respond_by(core_ca_pki(ca),
+	         iss->responder.key != NULL ? &iss->responder : NULL, req, ans,
+	         now - 60, next, &out->der)) != 0) {
 		rc = signer_why(ctx->signer, rc);
 		goto out;
 	}
-	out->max_age = nonce ? 0 : iss->validity;
+	out->max_age = nonce ? 0 : next - now;
 	if (slot != NULL) {
 		free(slot->statuses);
 		memcpy(slot->req_hash, req_hash, 32);
 		slot->statuses = buf_steal(&statuses, NULL);
 		slot->this_update = now;
-		slot->next_update = now + iss->validity;
+		slot->next_update = next;
 		buf_reset(&slot->der);
 		buf_append(&slot->der, out->der.data, out->der.len);
 	}
@@ -316,4 +398,127 @@ out:
 	free(st);
 	buf_free(&statuses);
 	return rc;
+}
+
+/* ---- delegated responders (sql/025) ------------------------------ */
+
+struct responder_tx {
+	const struct ocsp_responder_rec *rec;
+	int64_t deleted;
+};
+
+static int
+responder_tx(struct db *db, void *varg)
+{
+	struct responder_tx *a = varg;
+	int rc;
+
+	if ((rc = store_ocsp_responder_insert(db, a->rec)) != 0)
+		return rc;
+	return store_ocsp_responder_delete(db, a->rec->tenant_id, a->rec->ca_id,
+	    false, &a->deleted);
+}
+
+int
+core_ocsp_responder_issue(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id,
+    char serial[41], int64_t *not_after, struct fp_status *st)
+{
+	struct ocsp_responder_rec rec;
+	struct responder_tx tx;
+	struct buf keyder = BUF_INIT;
+	const struct core_ca *ca;
+	const char *alg;
+	long long days;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char *aad = NULL;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	store_set_tenant(ctx->db, tenant_id);
+	if ((rc = core_ca_get(ctx, tenant_id, ca_id, &ca)) != 0 ||
+	    (rc = core_setting_int(ctx, tenant_id, "ocsp.responder_days",
+	         &days)) != 0)
+		goto out;
+	if ((alg = pki_cert_key_alg(core_ca_pki(ca)->cert)) == NULL) {
+		rc = fp_fail(st, FP_E_INTERNAL,
+		    "the CA's key is of no type fleetpki makes");
+		goto out;
+	}
+	if ((rc = pki_key_generate(alg, &key, st)) != 0 ||
+	    (rc = pki_issue_ocsp_responder(core_ca_pki(ca), key, (int)days,
+	         &cert, st)) != 0 ||
+	    (rc = pki_cert_to_der(cert, &rec.cert_der)) != 0 ||
+	    (rc = pki_cert_serial_hex(cert, rec.serial)) != 0 ||
+	    (rc = pki_cert_validity(cert, &rec.not_before, &rec.not_after)) !=
+	        0 ||
+	    (rc = pki_key_to_der(key, &keyder)) != 0)
+		goto out;
+	aad = responder_aad(tenant_id, core_ca_public_id(ca), rec.serial);
+	if ((rc = signer_seal(ctx->signer, aad, keyder.data, keyder.len,
+	         &rec.key_sealed)) != 0)
+		goto out;
+	rec.tenant_id = tenant_id;
+	rec.ca_id = ca_id;
+	tx.rec = &rec;
+	tx.deleted = 0;
+	if ((rc = store_tx(ctx->db, responder_tx, &tx)) != 0)
+		goto out;
+	snprintf(serial, 41, "%s", rec.serial);
+	*not_after = rec.not_after;
+	log_info("CA %lld of tenant %lld: OCSP responder %s until %lld "
+	         "(%lld expired deleted)",
+	    (long long)ca_id, (long long)tenant_id, rec.serial,
+	    (long long)rec.not_after, (long long)tx.deleted);
+out:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	buf_free_secret(&keyder);
+	free(aad);
+	ocsp_responder_rec_clear(&rec);
+	return rc;
+}
+
+int
+core_ocsp_responder_off(struct fp_ctx *ctx, int64_t tenant_id, int64_t ca_id,
+    int64_t *deleted)
+{
+	store_set_tenant(ctx->db, tenant_id);
+	return store_ocsp_responder_delete(ctx->db, tenant_id, ca_id, true,
+	    deleted);
+}
+
+int
+core_ocsp_responders_renew(struct fp_ctx *ctx, int *issued)
+{
+	struct fp_status st = { FP_E_OK, "" };
+	struct ca_ref *due = NULL;
+	char serial[41];
+	int64_t until;
+	size_t n = 0, i;
+	int rc, first = 0;
+
+	*issued = 0;
+	store_set_tenant(ctx->db, 0);
+	if ((rc = store_ocsp_responders_due(ctx->db, &due, &n)) != 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		st.code = FP_E_OK;
+		st.msg[0] = '\0';
+		rc = core_ocsp_responder_issue(ctx, due[i].tenant_id, due[i].id,
+		    serial, &until, &st);
+		if (rc == 0) {
+			(*issued)++;
+			continue;
+		}
+		/* One CA's failure does not hold back the others. */
+		log_err("CA %lld of tenant %lld: next OCSP responder: %s",
+		    (long long)due[i].id, (long long)due[i].tenant_id,
+		    st.msg[0] != '\0' ? st.msg : fp_err_default(rc));
+		if (first == 0)
+			first = rc;
+	}
+	store_set_tenant(ctx->db, 0);
+	free(due);
+	return first;
 }

@@ -54,6 +54,10 @@ static const struct setting {
 	    "seconds a challenge may be solved in", NULL },
 	{ "ocsp.validity", SET_INT, "3600", 60, 7 * 86400,
 	    "seconds from an OCSP response's thisUpdate to nextUpdate", NULL },
+	{ "ocsp.responder_days", SET_INT, "4", 1, 30,
+	    "validity of a delegated OCSP responder's certificate (renewed "
+	    "at half of it)",
+	    NULL },
 	/* The device protocol (core/device.c, docs/README-device.md). */
 	{ "device_clock_skew", SET_INT, "300", 0, 86400,
 	    "seconds a device request's timestamp may be off the server's",

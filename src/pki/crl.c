@@ -142,21 +142,23 @@ out:
 int
 pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
     size_t nrev, int64_t crl_number, int64_t this_update, int64_t next_update,
-    X509_CRL **out)
+    int64_t delta_base, const char *freshest_url, X509_CRL **out)
 {
 	X509_CRL *crl = NULL;
 	EVP_MD_CTX *mctx = NULL;
 	X509_EXTENSION *aki = NULL;
-	ASN1_INTEGER *num = NULL;
+	CRL_DIST_POINTS *dps = NULL;
+	ASN1_INTEGER *num = NULL, *base = NULL;
 	ASN1_TIME *tu = NULL, *nu = NULL;
 	X509V3_CTX ctx;
 	size_t i;
 	int r = -FP_E_INTERNAL;
 
 	*out = NULL;
-	if (crl_number < 0 || next_update <= this_update) {
-		log_err("pki_crl_build: bad number %lld or window",
-		    (long long)crl_number);
+	if (crl_number < 0 || next_update <= this_update ||
+	    delta_base >= crl_number || delta_base < -1) {
+		log_err("pki_crl_build: bad number %lld (base %lld) or window",
+		    (long long)crl_number, (long long)delta_base);
 		goto out;
 	}
 	if ((crl = X509_CRL_new()) == NULL ||
@@ -187,6 +189,29 @@ pki_crl_build(const struct pki_ca *ca, const struct pki_revoked *rev,
 		log_ossl_errors("pki_crl_build: extensions");
 		goto out;
 	}
+	/*
+	 * RFC 5280 5.2.4: deltaCRLIndicator is critical, so a relying party
+	 * that does not know deltas cannot take one for a complete CRL.
+	 */
+	if (delta_base >= 0 &&
+	    ((base = ASN1_INTEGER_new()) == NULL ||
+	        !ASN1_INTEGER_set_int64(base, delta_base) ||
+	        !X509_CRL_add1_ext_i2d(crl, NID_delta_crl, base, 1,
+	            X509V3_ADD_DEFAULT))) {
+		log_ossl_errors("pki_crl_build: deltaCRLIndicator");
+		goto out;
+	}
+	/*
+	 * 5.2.6: a complete CRL may name where its deltas are, which lets
+	 * certificates issued before there were deltas use them too.
+	 */
+	if (freshest_url != NULL &&
+	    ((dps = pki_dist_points(freshest_url)) == NULL ||
+	        !X509_CRL_add1_ext_i2d(crl, NID_freshest_crl, dps, 0,
+	            X509V3_ADD_DEFAULT))) {
+		log_ossl_errors("pki_crl_build: freshestCRL");
+		goto out;
+	}
 	/* Entries in serial order: a stable encoding for equal content. */
 	if (!X509_CRL_sort(crl) ||
 	    pki_sign_ctx_new(ca->key, PKI_KIND_CRL, &mctx) != 0 ||
@@ -202,6 +227,8 @@ out:
 	ASN1_TIME_free(tu);
 	ASN1_TIME_free(nu);
 	ASN1_INTEGER_free(num);
+	ASN1_INTEGER_free(base);
+	CRL_DIST_POINTS_free(dps);
 	X509_EXTENSION_free(aki);
 	X509_CRL_free(crl);
 	return r;

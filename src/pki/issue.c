@@ -427,45 +427,53 @@ out:
 }
 
 /* cRLDistributionPoints with one fullName URI. */
-static int
-add_crldp(X509 *x, const char *url, struct fp_status *st)
+CRL_DIST_POINTS *
+pki_dist_points(const char *url)
 {
 	CRL_DIST_POINTS *dps = NULL;
 	DIST_POINT *dp = NULL;
 	GENERAL_NAME *gn = NULL;
-	int r = -FP_E_INTERNAL;
 
-	if (!url_valid(url))
-		return fp_fail(st, FP_E_BADREQ,
-		    "The CRL URL is not a valid http(s) URL.");
 	if ((dps = CRL_DIST_POINTS_new()) == NULL ||
 	    (dp = DIST_POINT_new()) == NULL ||
 	    (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
 	    (dp->distpoint->name.fullname = GENERAL_NAMES_new()) == NULL ||
-	    (gn = gn_ia5(GEN_URI, url)) == NULL) {
-		log_ossl_errors("add_crldp");
-		goto out;
-	}
+	    (gn = gn_ia5(GEN_URI, url)) == NULL)
+		goto fail;
 	dp->distpoint->type = 0; /* fullName */
-	if (!sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn)) {
-		log_ossl_errors("add_crldp: push");
-		goto out;
-	}
+	if (!sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn))
+		goto fail;
 	gn = NULL;
-	if (!sk_DIST_POINT_push(dps, dp)) {
-		log_ossl_errors("add_crldp: push");
-		goto out;
-	}
-	dp = NULL;
-	if (!X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0,
-	        X509V3_ADD_DEFAULT)) {
-		log_ossl_errors("X509_add1_ext_i2d crlDistributionPoints");
-		goto out;
-	}
-	r = 0;
-out:
+	if (!sk_DIST_POINT_push(dps, dp))
+		goto fail;
+	return dps;
+fail:
+	log_ossl_errors("pki_dist_points");
 	GENERAL_NAME_free(gn);
 	DIST_POINT_free(dp);
+	CRL_DIST_POINTS_free(dps);
+	return NULL;
+}
+
+/*
+ * crlDistributionPoints ('nid' NID_crl_distribution_points) or Freshest
+ * CRL (NID_freshest_crl, RFC 5280 4.2.1.15) with one fullName URI.
+ */
+static int
+add_crldp(X509 *x, int nid, const char *url, struct fp_status *st)
+{
+	CRL_DIST_POINTS *dps;
+	int r = 0;
+
+	if (!url_valid(url))
+		return fp_fail(st, FP_E_BADREQ,
+		    "The CRL URL is not a valid http(s) URL.");
+	if ((dps = pki_dist_points(url)) == NULL)
+		return -FP_E_INTERNAL;
+	if (!X509_add1_ext_i2d(x, nid, dps, 0, X509V3_ADD_DEFAULT)) {
+		log_ossl_errors("X509_add1_ext_i2d CRL distribution points");
+		r = -FP_E_INTERNAL;
+	}
 	CRL_DIST_POINTS_free(dps);
 	return r;
 }
@@ -724,7 +732,12 @@ pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 		goto out;
 	if (prof->nsans > 0 && (r = add_sans(x, prof, empty, st)) != 0)
 		goto out;
-	if (prof->crl_url != NULL && (r = add_crldp(x, prof->crl_url, st)) != 0)
+	if (prof->crl_url != NULL &&
+	    (r = add_crldp(x, NID_crl_distribution_points, prof->crl_url,
+	         st)) != 0)
+		goto out;
+	if (prof->delta_url != NULL &&
+	    (r = add_crldp(x, NID_freshest_crl, prof->delta_url, st)) != 0)
 		goto out;
 	if (prof->ocsp_url != NULL &&
 	    (r = add_aia_ocsp(x, prof->ocsp_url, st)) != 0)
@@ -734,6 +747,83 @@ pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 		goto out;
 	if (X509_sign_ctx(x, mctx) <= 0) {
 		log_ossl_errors("pki_issue: X509_sign_ctx");
+		r = -FP_E_INTERNAL;
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+	r = 0;
+out:
+	EVP_MD_CTX_free(mctx);
+	X509_free(x);
+	X509_NAME_free(subject);
+	return r;
+}
+
+int
+pki_issue_ocsp_responder(const struct pki_ca *ca, EVP_PKEY *pub, int days,
+    X509 **out, struct fp_status *st)
+{
+	static const struct conf_ext exts[] = {
+		{ NID_basic_constraints, "critical,CA:FALSE" },
+		{ NID_key_usage, "critical,digitalSignature" },
+		{ NID_ext_key_usage, "OCSPSigning" },
+		{ NID_id_pkix_OCSP_noCheck, "ignored" },
+		{ NID_subject_key_identifier, "hash" },
+		{ NID_authority_key_identifier, "keyid:always" },
+	};
+	X509_NAME *subject = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	X509V3_CTX vctx;
+	X509 *x = NULL;
+	char cn[256];
+	int64_t now, nb, na, ca_nb, ca_na;
+	int len, r;
+
+	*out = NULL;
+	if (days < 1)
+		return fp_fail(st, FP_E_BADREQ,
+		    "The validity must be at least one day.");
+	if ((r = pki_key_check(pub, st)) != 0)
+		return r;
+	if ((r = pki_cert_validity(ca->cert, &ca_nb, &ca_na)) != 0)
+		return r;
+	now = (int64_t)time(NULL);
+	nb = now - BACKDATE_SECS;
+	na = now + (int64_t)days * 86400;
+	if (nb < ca_nb)
+		nb = ca_nb;
+	if (na > ca_na)
+		na = ca_na;
+	if (now >= ca_na || na <= nb)
+		return fp_fail(st, FP_E_CONFLICT,
+		    "The issuing CA has expired.");
+	len = X509_NAME_get_text_by_NID(X509_get_subject_name(ca->cert),
+	    NID_commonName, cn, sizeof(cn) - 20);
+	if (len <= 0)
+		snprintf(cn, sizeof(cn), "fleetpki");
+	snprintf(cn + strlen(cn), sizeof(cn) - strlen(cn), " OCSP responder");
+	r = -FP_E_INTERNAL;
+	if ((subject = X509_NAME_new()) == NULL ||
+	    !X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
+	        (const unsigned char *)cn, -1, -1, 0) ||
+	    (x = X509_new()) == NULL || !X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+	    !X509_set_subject_name(x, subject)) {
+		log_ossl_errors("pki_issue_ocsp_responder: X509 fields");
+		goto out;
+	}
+	if ((r = set_spki(x, pub)) != 0 || (r = set_random_serial(x)) != 0 ||
+	    (r = set_time(X509_getm_notBefore(x), nb)) != 0 ||
+	    (r = set_time(X509_getm_notAfter(x), na)) != 0)
+		goto out;
+	memset(&vctx, 0, sizeof(vctx));
+	X509V3_set_ctx(&vctx, ca->cert, x, NULL, NULL, 0);
+	if ((r = add_conf_exts(x, &vctx, exts, FP_ARRAY_LEN(exts))) != 0 ||
+	    (r = pki_sign_ctx_new(ca->key, PKI_KIND_CERT, &mctx)) != 0)
+		goto out;
+	if (X509_sign_ctx(x, mctx) <= 0) {
+		log_ossl_errors("pki_issue_ocsp_responder: X509_sign_ctx");
 		r = -FP_E_INTERNAL;
 		goto out;
 	}

@@ -10,6 +10,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -38,6 +39,30 @@ static const struct keyalg {
 	{ "rsa-3072", "RSA", NULL, 3072 },
 	{ "rsa-4096", "RSA", NULL, 4096 },
 };
+
+const char *
+pki_cert_key_alg(X509 *cert)
+{
+	EVP_PKEY *key = X509_get0_pubkey(cert);
+	char group[64];
+	size_t i;
+
+	if (key == NULL)
+		return NULL;
+	for (i = 0; i < FP_ARRAY_LEN(keyalgs); i++) {
+		if (!EVP_PKEY_is_a(key, keyalgs[i].type))
+			continue;
+		/* The provider names the group "prime256v1", we "P-256". */
+		if (keyalgs[i].group != NULL
+		        ? EVP_PKEY_get_group_name(key, group, sizeof(group),
+		              NULL) &&
+		            OBJ_sn2nid(group) ==
+		                EC_curve_nist2nid(keyalgs[i].group)
+		        : EVP_PKEY_get_bits(key) == (int)keyalgs[i].bits)
+			return keyalgs[i].name;
+	}
+	return NULL;
+}
 
 int
 pki_key_generate(const char *alg, EVP_PKEY **out, struct fp_status *st)

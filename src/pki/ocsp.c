@@ -378,6 +378,15 @@ pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *rq,
     const struct pki_ocsp_answer *answers, int64_t this_update,
     int64_t next_update, struct buf *out)
 {
+	return pki_ocsp_respond_by(ca, NULL, rq, answers, this_update,
+	    next_update, out);
+}
+
+int
+pki_ocsp_respond_by(const struct pki_ca *ca, const struct pki_ca *responder,
+    const struct pki_ocsp_req *rq, const struct pki_ocsp_answer *answers,
+    int64_t this_update, int64_t next_update, struct buf *out)
+{
 	OCSP_BASICRESP *bs = NULL;
 	OCSP_RESPONSE *resp = NULL;
 	ASN1_GENERALIZEDTIME *tu = NULL, *nu = NULL, *rt = NULL;
@@ -412,11 +421,17 @@ pki_ocsp_respond(const struct pki_ca *ca, const struct pki_ocsp_req *rq,
 	 * The CA signs its own responses (RFC 6960 4.2.2.2, first case), so
 	 * clients already hold the certificate: none is included, and the
 	 * responderID is the SHA-1 of the CA key (byKey, 22 bytes instead of
-	 * the whole subject).  producedAt is set to now by the call.
+	 * the whole subject).  A delegated responder's certificate is
+	 * included: it is how the client learns the CA authorized it.
+	 * producedAt is set to now by the call.
 	 */
-	if (pki_sign_ctx_new(ca->key, PKI_KIND_OCSP, &mctx) != 0 ||
-	    !OCSP_basic_sign_ctx(bs, ca->cert, mctx, NULL,
-	        OCSP_RESPID_KEY | OCSP_NOCERTS)) {
+	if (responder != NULL
+	        ? pki_sign_ctx_new(responder->key, PKI_KIND_OCSP, &mctx) != 0 ||
+	            !OCSP_basic_sign_ctx(bs, responder->cert, mctx, NULL,
+	                OCSP_RESPID_KEY)
+	        : pki_sign_ctx_new(ca->key, PKI_KIND_OCSP, &mctx) != 0 ||
+	            !OCSP_basic_sign_ctx(bs, ca->cert, mctx, NULL,
+	                OCSP_RESPID_KEY | OCSP_NOCERTS)) {
 		log_ossl_errors("OCSP_basic_sign_ctx");
 		goto out;
 	}

@@ -6,6 +6,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 /*
  * The digest a CA key signs with, the hash sized to the key: SHA-384
@@ -29,5 +30,12 @@ int pki_sign_ctx_new(EVP_PKEY *key, const char *kind, EVP_MD_CTX **out);
  * could not hold it (it was never issued here).
  */
 int pki_serial_to_hex(const ASN1_INTEGER *sn, char *out);
+
+/*
+ * One distribution point of one fullName URI 'url' (checked by the
+ * caller): a certificate's cRLDistributionPoints or Freshest CRL
+ * (issue.c), a complete CRL's Freshest CRL (crl.c).  NULL on failure.
+ */
+CRL_DIST_POINTS *pki_dist_points(const char *url);
 
 #endif

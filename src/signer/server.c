@@ -57,6 +57,8 @@
 #define ENROLL_AAD "enroll:"
 /* Webhook tokens and signing secrets: sealed by the API, opened by the worker. */
 #define WEBHOOK_AAD "webhook:"
+/* Delegated OCSP responders' keys (sql/025): opened by the workers. */
+#define OCSP_RESPONDER_AAD "ocsp-responder:"
 
 struct conn {
 	int fd;
@@ -332,7 +334,11 @@ do_sign(const struct conn *c, struct buf *reply)
  * token signing key ("jwt:"), and it cannot seal a device secret (only
  * the operator's CLI seals devices, with its local signer).  Webhook
  * tokens and signing secrets ("webhook:") are sealed only: the API
- * stores them, and only fleetpki-worker (local signer) opens them.
+ * stores them, and only fleetpki-worker (local signer) opens them.  A
+ * delegated OCSP responder's key ("ocsp-responder:") is opened for the
+ * workers, which sign OCSP answers with it in-process: it can sign
+ * nothing but OCSP answers for its one CA, for the few days its
+ * certificate lives (sql/025), which is why a CA has one.
  */
 int
 signer_aad_allowed(int op, const char *aad)
@@ -344,6 +350,8 @@ signer_aad_allowed(int op, const char *aad)
 		return op == SIGNER_OP_UNSEAL;
 	if (strncmp(aad, WEBHOOK_AAD, strlen(WEBHOOK_AAD)) == 0)
 		return op == SIGNER_OP_SEAL;
+	if (strncmp(aad, OCSP_RESPONDER_AAD, strlen(OCSP_RESPONDER_AAD)) == 0)
+		return op == SIGNER_OP_UNSEAL;
 	return 0;
 }
 

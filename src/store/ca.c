@@ -249,3 +249,86 @@ store_ca_missing_key_hashes(struct db *db, struct ca_rec **out, size_t *n)
 	return q_many(db, STMT_CA_KEY_HASH_MISSING, NULL, &store_ca_rows,
 	    (void **)out, n);
 }
+
+/* ---- delegated OCSP responders (sql/025) -------------------------- */
+
+/* OCSP_RESPONDER_CURRENT, in its order. */
+static const struct colmap responder_cols[] = {
+	COL_CHARS(struct ocsp_responder_rec, serial),
+	COL_BYTEA(struct ocsp_responder_rec, cert_der),
+	COL_BYTEA(struct ocsp_responder_rec, key_sealed),
+	COL_I64(struct ocsp_responder_rec, not_before),
+	COL_I64(struct ocsp_responder_rec, not_after),
+};
+static const struct rowmap responder_rows =
+    ROWMAP(struct ocsp_responder_rec, responder_cols, ocsp_responder_rec_clear);
+
+void
+ocsp_responder_rec_clear(struct ocsp_responder_rec *r)
+{
+	if (r == NULL)
+		return;
+	buf_free(&r->cert_der);
+	buf_free_secret(&r->key_sealed);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+store_ocsp_responder_insert(struct db *db, const struct ocsp_responder_rec *r)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, r->tenant_id);
+	q_i64(&p, r->ca_id);
+	q_text(&p, r->serial);
+	q_bytea(&p, &r->cert_der);
+	q_bytea(&p, &r->key_sealed);
+	q_i64(&p, r->not_before);
+	q_i64(&p, r->not_after);
+	return q_command(db, STMT_OCSP_RESPONDER_INSERT, &p);
+}
+
+int
+store_ocsp_responder_current(struct db *db, int64_t tenant_id, int64_t ca_id,
+    struct ocsp_responder_rec *r)
+{
+	struct qparams p;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_i64(&p, ca_id);
+	rc = q_one(db, STMT_OCSP_RESPONDER_CURRENT, &p, &responder_rows, r);
+	r->tenant_id = tenant_id;
+	r->ca_id = ca_id;
+	return rc;
+}
+
+int
+store_ocsp_responder_delete(struct db *db, int64_t tenant_id, int64_t ca_id,
+    bool all, int64_t *deleted)
+{
+	struct qparams p;
+	PGresult *res = NULL;
+	int rc;
+
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_i64(&p, ca_id);
+	rc = q_exec(db,
+	    all ? STMT_OCSP_RESPONDER_DELETE_ALL
+	        : STMT_OCSP_RESPONDER_EXPIRED_DELETE,
+	    &p, &res);
+	*deleted = rc == 0 ? strtoll(PQcmdTuples(res), NULL, 10) : 0;
+	PQclear(res);
+	return rc;
+}
+
+int
+store_ocsp_responders_due(struct db *db, struct ca_ref **out, size_t *n)
+{
+	return q_many(db, STMT_OCSP_RESPONDERS_DUE, NULL, &store_ca_ref_rows,
+	    (void **)out, n);
+}

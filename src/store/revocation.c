@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fleetpki/store.h"
+#include "fleetpki/util.h"
 #include "store_internal.h"
 
 /* OCSP_STATUS returns "serial, revoked_at, reason". */
@@ -37,17 +38,29 @@ static const struct colmap crl_cols[] = {
 	COL_I64(struct crl_rec, this_update),
 	COL_I64(struct crl_rec, next_update),
 	COL_BYTEA(struct crl_rec, der),
+	COL_I64(struct crl_rec, base_number),
 };
 static const struct rowmap crl_rows =
     ROWMAP(struct crl_rec, crl_cols, crl_rec_clear);
 
-/* CA_BUMP_CRL returns the new number. */
+/* CA_BUMP_CRL returns the new number, REVOKED_COUNT a count. */
 struct number_row {
 	int64_t n;
 };
 static const struct colmap number_cols[] = { COL_I64(struct number_row, n) };
 static const struct rowmap number_rows =
     ROWMAP(struct number_row, number_cols, NULL);
+
+/* CRL_BASE_LATEST: the newest base's number and transaction start. */
+struct base_row {
+	int64_t number;
+	int64_t created_at;
+};
+static const struct colmap base_cols[] = {
+	COL_I64(struct base_row, number),
+	COL_I64(struct base_row, created_at),
+};
+static const struct rowmap base_rows = ROWMAP(struct base_row, base_cols, NULL);
 
 /* "{A,B,C}": a text[] literal of strings that need no quoting. */
 static void
@@ -105,31 +118,44 @@ crl_rec_clear(struct crl_rec *crl)
  * the CA (by its public id) but has no tenant in the request.
  */
 int
-store_crl_latest(struct db *db, int64_t ca_id, struct crl_rec *crl)
+store_crl_latest(struct db *db, int64_t ca_id, bool delta, struct crl_rec *crl)
 {
 	struct qparams p;
 
 	q_init(&p);
 	q_i64(&p, ca_id);
+	q_bool(&p, delta);
 	return q_one(db, STMT_CRL_LATEST, &p, &crl_rows, crl);
 }
 
 /* store_crl_issue's work, run by store_tx. */
 struct crl_issue_arg {
 	int64_t tenant_id, ca_id;
+	bool delta;
+	int64_t base_interval;
 	store_crl_builder build;
 	void *arg;
 	struct crl_rec *crl;
 };
+
+/*
+ * A delta lists the revocations begun since ten minutes before its
+ * base's transaction did: every revocation the base could have missed
+ * (one that committed after the base read the table began at most its
+ * own duration before), and a few it has, which a delta may repeat.
+ */
+#define CRL_DELTA_OVERLAP 600
 
 static int
 crl_issue_tx(struct db *db, void *varg)
 {
 	struct crl_issue_arg *a = varg;
 	struct revoked_rec *rev = NULL;
-	struct number_row number = { 0 };
+	struct number_row number = { 0 }, count = { 0 };
+	struct base_row base = { 0 };
 	struct qparams p;
 	size_t nrev = 0;
+	bool have_base;
 	int rc;
 
 	/*
@@ -145,12 +171,43 @@ crl_issue_tx(struct db *db, void *varg)
 
 	q_init(&p);
 	q_i64(&p, a->ca_id);
-	if ((rc = q_many(db, STMT_REVOKED_FOR_CA, &p, &revoked_rows,
-	         (void **)&rev, &nrev)) != 0)
+	rc = q_one(db, STMT_CRL_BASE_LATEST, &p, &base_rows, &base);
+	if (rc != 0 && rc != -FP_E_NOTFOUND)
 		goto out;
+	have_base = rc == 0;
 
 	a->crl->ca_id = a->ca_id;
 	a->crl->crl_number = number.n;
+	a->crl->base_number = -1;
+	a->crl->is_base = false;
+	if (a->delta) {
+		if (!have_base) {
+			rc = -FP_E_CONFLICT;
+			goto out;
+		}
+		a->crl->base_number = base.number;
+		q_init(&p);
+		q_i64(&p, a->ca_id);
+		q_i64(&p, base.created_at - CRL_DELTA_OVERLAP);
+		if ((rc = q_many(db, STMT_REVOKED_FOR_CA_SINCE, &p,
+		         &revoked_rows, (void **)&rev, &nrev)) != 0)
+			goto out;
+		/* The due test compares the CA's whole count (sql/027). */
+		q_init(&p);
+		q_i64(&p, a->ca_id);
+		if ((rc = q_one(db, STMT_REVOKED_COUNT, &p, &number_rows,
+		         &count)) != 0)
+			goto out;
+	} else {
+		a->crl->is_base = !have_base ||
+		    base.created_at < util_now() - a->base_interval;
+		q_init(&p);
+		q_i64(&p, a->ca_id);
+		if ((rc = q_many(db, STMT_REVOKED_FOR_CA, &p, &revoked_rows,
+		         (void **)&rev, &nrev)) != 0)
+			goto out;
+		count.n = (int64_t)nrev;
+	}
 	if ((rc = a->build(a->arg, number.n, rev, nrev, a->crl)) != 0)
 		goto out;
 
@@ -162,7 +219,9 @@ crl_issue_tx(struct db *db, void *varg)
 	q_i64(&p, a->crl->next_update);
 	q_bytea(&p, &a->crl->der);
 	/* What it was built from: sql/014's due test compares the count. */
-	q_i64(&p, (int64_t)nrev);
+	q_i64(&p, count.n);
+	q_i64(&p, a->crl->base_number);
+	q_bool(&p, a->crl->is_base);
 	rc = q_command(db, STMT_CRL_INSERT, &p);
 out:
 	free(rev);
@@ -170,15 +229,17 @@ out:
 }
 
 int
-store_crl_issue(struct db *db, int64_t tenant_id, int64_t ca_id,
-    store_crl_builder build, void *arg, struct crl_rec *crl)
+store_crl_issue(struct db *db, int64_t tenant_id, int64_t ca_id, bool delta,
+    int64_t base_interval, store_crl_builder build, void *arg,
+    struct crl_rec *crl)
 {
-	struct crl_issue_arg a = { tenant_id, ca_id, build, arg, crl };
+	struct crl_issue_arg a = { tenant_id, ca_id, delta, base_interval,
+		build, arg, crl };
 
 	return store_tx(db, crl_issue_tx, &a);
 }
 
-/* CRL_DUE and CA_BY_KEY_HASH return "tenant_id, ca_id". */
+/* CA_BY_KEY_HASH returns "tenant_id, ca_id". */
 static const struct colmap ca_ref_cols[] = {
 	COL_I64(struct ca_ref, tenant_id),
 	COL_I64(struct ca_ref, id),
@@ -186,20 +247,33 @@ static const struct colmap ca_ref_cols[] = {
 const struct rowmap store_ca_ref_rows =
     ROWMAP(struct ca_ref, ca_ref_cols, NULL);
 
+/* CRL_DUE: "tenant_id, ca_id, complete, delta". */
+static const struct colmap crl_due_cols[] = {
+	COL_I64(struct crl_due, tenant_id),
+	COL_I64(struct crl_due, id),
+	COL_BOOL(struct crl_due, complete),
+	COL_BOOL(struct crl_due, delta),
+};
+static const struct rowmap crl_due_rows =
+    ROWMAP(struct crl_due, crl_due_cols, NULL);
+
 /*
  * One query over every tenant: the worker's refresh pass is the only
  * caller, and it must see all CAs, not one tenant's.  Only ids cross
  * the wall (fleetpki_crl_due); each CA is then read under its tenant.
  */
 int
-store_crl_due(struct db *db, int64_t before, struct ca_ref **out, size_t *n)
+store_crl_due(struct db *db, int64_t before, int64_t delta_before,
+    int64_t base_before, bool on_revoke, struct crl_due **out, size_t *n)
 {
 	struct qparams p;
 
 	q_init(&p);
 	q_i64(&p, before);
-	return q_many(db, STMT_CRL_DUE, &p, &store_ca_ref_rows, (void **)out,
-	    n);
+	q_i64(&p, delta_before);
+	q_i64(&p, base_before);
+	q_bool(&p, on_revoke);
+	return q_many(db, STMT_CRL_DUE, &p, &crl_due_rows, (void **)out, n);
 }
 
 /* REVOKE_SERIALS and REVOKE_ISSUED_BETWEEN, in their order. */

@@ -139,6 +139,26 @@ job_crl_prune(struct fp_ctx *ctx, const struct job_rec *job,
 }
 
 /*
+ * The next delegated OCSP responder of every CA whose newest has less
+ * than half its life left (sql/025); expired ones are deleted with it.
+ */
+static int
+job_ocsp_responders(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	int issued = 0, rc;
+
+	(void)job;
+	rc = core_ocsp_responders_renew(ctx, &issued);
+	if (issued > 0)
+		log_info("ocsp responders: issued %d", issued);
+	if (rc != 0)
+		return fp_fail(st, rc < 0 ? (enum fp_err) - rc : FP_E_INTERNAL,
+		    "some OCSP responders failed (%s)", fp_err_default(rc));
+	return 0;
+}
+
+/*
  * Forget Idempotency-Keys older than they are honoured (a day): the
  * table stays the size of a day's keyed issuances.
  */
@@ -161,6 +181,8 @@ const struct job_kind worker_job_kinds[] = {
 	{ "idempotency.prune", "pki", 3600, 120, 3, job_idempotency_prune },
 	{ "crl.prune", "pki", 3600, 300, 3, job_crl_prune },
 	{ "ocsp.purge", "revinfo", 0, 30, 1, job_ocsp_purge },
+	{ "ocsp.responders", "pki", JOB_EVERY_TICK, 120, 3,
+	    job_ocsp_responders },
 	/* ACME (core_acme.h): a class of its own, a slow CA stalls nothing */
 	{ CORE_ACME_ORDER_JOB, "acme", 0, 300, CORE_ACME_ORDER_ATTEMPTS,
 	    worker_job_acme_order },

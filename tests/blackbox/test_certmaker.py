@@ -170,6 +170,7 @@ def test_settings_defaults_and_set(make_cm_tenant):
         "certmaker.max_days": ("182", True),
         "certmaker.challenge_ttl": ("3600", True),
         "ocsp.validity": ("3600", True),
+        "ocsp.responder_days": ("4", True),
         "device_clock_skew": ("300", True),
         "device_heartbeat_burst": ("10", True),
         "device_heartbeat_interval": ("60", True),

@@ -90,6 +90,7 @@ def replicated(stack):
         primary.start()
         psql(p1, "CREATE ROLE fleetpki_owner LOGIN NOSUPERUSER NOBYPASSRLS")
         psql(p1, "CREATE ROLE fleetpki_app LOGIN NOSUPERUSER NOBYPASSRLS")
+        psql(p1, "CREATE ROLE fleetpki_report NOLOGIN")
         psql(p1, "CREATE DATABASE fleetpki OWNER fleetpki_owner")
         as_pg(pg_bin("pg_basebackup"), "-D", str(standby.data), "-X", "stream", "-R", "-c", "fast",
               "-d", f"host=127.0.0.1 port={p1} user=postgres application_name=standby1")

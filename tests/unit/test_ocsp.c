@@ -194,6 +194,106 @@ basic_verified(const struct buf *der, X509 *ca)
 	return bs;
 }
 
+/*
+ * A delegated responder (RFC 6960 4.2.2.2): its certificate from
+ * pki_issue_ocsp_responder has the profile clients check (EKU
+ * OCSPSigning, nocheck, CA:FALSE, signed by the CA, days not years),
+ * the answer carries it, names its key, and verifies against the CA
+ * alone with no certificate given to the verifier.
+ */
+static void
+test_respond_by_delegated_responder(void **state)
+{
+	struct fp_status st = { 0 };
+	const struct pki_ocsp_answer good = { PKI_OCSP_GOOD, 0, -1 };
+	const ASN1_OCTET_STRING *rid = NULL;
+	const X509_NAME *rname = NULL;
+	struct pki_ca rsp = { NULL, NULL };
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	STACK_OF(X509) *none = sk_X509_new_null();
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+	struct pki_ocsp_req *rq;
+	struct buf der = BUF_INIT;
+	const unsigned char *p;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	char ski[41], rid_hex[41], cn[256];
+	int64_t nb, na, now = (int64_t)time(NULL);
+
+	(void)state;
+	assert_int_equal(pki_key_generate("ec-p256", &rsp.key, &st), 0);
+	assert_int_equal(pki_issue_ocsp_responder(&fx.ca, rsp.key, 0,
+	                     &rsp.cert, &st),
+	    -FP_E_BADREQ);
+	assert_int_equal(pki_issue_ocsp_responder(&fx.ca, rsp.key, 4,
+	                     &rsp.cert, &st),
+	    0);
+	/* As the store gives it back (an issued X509 has no decoded key). */
+	assert_int_equal(pki_cert_to_der(rsp.cert, &der), 0);
+	X509_free(rsp.cert);
+	rsp.cert = NULL;
+	assert_int_equal(pki_cert_from_der(der.data, der.len, &rsp.cert), 0);
+	buf_reset(&der);
+	/* The profile. */
+	assert_true(X509_get_extension_flags(rsp.cert) & EXFLAG_XKUSAGE);
+	assert_true(X509_get_extended_key_usage(rsp.cert) & XKU_OCSP_SIGN);
+	assert_false(X509_check_ca(rsp.cert));
+	assert_true(X509_get_ext_by_NID(rsp.cert, NID_id_pkix_OCSP_noCheck,
+	                -1) >= 0);
+	assert_true(X509_get_key_usage(rsp.cert) & KU_DIGITAL_SIGNATURE);
+	assert_int_equal(X509_check_issued(fx.cert, rsp.cert), X509_V_OK);
+	assert_int_equal(pki_cert_validity(rsp.cert, &nb, &na), 0);
+	assert_true(na - now <= 4 * 86400 + 5 && na - now >= 4 * 86400 - 5);
+	assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(rsp.cert),
+	                NID_commonName, cn, sizeof(cn)) > 0);
+	assert_non_null(strstr(cn, "OCSP responder"));
+	assert_string_equal(pki_cert_key_alg(rsp.cert), "ec-p256");
+	assert_string_equal(pki_cert_key_alg(fx.cert), "ec-p256");
+	/* It chains to the CA, for the OCSP signing purpose. */
+	assert_true(X509_STORE_add_cert(store, fx.cert));
+	assert_true(X509_STORE_CTX_init(vctx, store, rsp.cert, NULL));
+	assert_true(X509_STORE_CTX_set_purpose(vctx, X509_PURPOSE_OCSP_HELPER));
+	assert_int_equal(X509_verify_cert(vctx), 1);
+
+	/* The answer: signed by it, carrying it, verified by the CA alone. */
+	req_add(req, id_for_cert(NULL, fx.leaf1, fx.cert));
+	rq = parse_ok(req);
+	assert_int_equal(pki_ocsp_respond_by(&fx.ca, &rsp, rq, &good, now - 60,
+	                     now + 3600, &der),
+	    0);
+	p = der.data;
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)der.len);
+	assert_non_null(resp);
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	assert_int_equal(sk_X509_num(OCSP_resp_get0_certs(bs)), 1);
+	assert_int_equal(
+	    X509_cmp(sk_X509_value(OCSP_resp_get0_certs(bs), 0), rsp.cert), 0);
+	assert_int_equal(OCSP_resp_get0_id(bs, &rid, &rname), 1);
+	assert_non_null(rid);
+	hex_of(X509_get0_subject_key_id(rsp.cert), ski);
+	hex_of(rid, rid_hex);
+	assert_string_equal(rid_hex, ski);
+	assert_int_equal(OCSP_basic_verify(bs, none, store, 0), 1);
+	/* The CA's own key did not sign it: verifying as the CA fails. */
+	assert_int_equal(OCSP_basic_verify(bs, none, store, OCSP_NOCHAIN |
+	                     OCSP_TRUSTOTHER | OCSP_NOINTERN),
+	    0);
+	ERR_clear_error();
+
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	pki_ocsp_req_free(rq);
+	OCSP_REQUEST_free(req);
+	buf_free(&der);
+	sk_X509_free(none);
+	X509_STORE_CTX_free(vctx);
+	X509_STORE_free(store);
+	X509_free(rsp.cert);
+	EVP_PKEY_free(rsp.key);
+}
+
 static char *
 path(const char *name)
 {
@@ -804,6 +904,7 @@ main(void)
 		cmocka_unit_test(test_respond),
 		cmocka_unit_test(test_respond_key_types),
 		cmocka_unit_test(test_respond_reasons),
+		cmocka_unit_test(test_respond_by_delegated_responder),
 		cmocka_unit_test(test_error),
 	};
 

@@ -1245,6 +1245,7 @@ test_crl(void **state)
 	X509_CRL *crl = NULL, *back;
 	X509_REVOKED *re = NULL;
 	ASN1_INTEGER *num;
+	int crit = 0;
 	ASN1_ENUMERATED *reason;
 	const unsigned char *p;
 	char s1[PKI_SERIAL_HEX_LEN], s2[PKI_SERIAL_HEX_LEN];
@@ -1260,7 +1261,7 @@ test_crl(void **state)
 	rev[1] = (struct pki_revoked){ s2, now - 30, -1 };
 
 	assert_int_equal(
-	    pki_crl_build(&fx.ca, rev, 2, 42, now, now + 86400, &crl), 0);
+	    pki_crl_build(&fx.ca, rev, 2, 42, now, now + 86400, -1, NULL, &crl), 0);
 	assert_int_equal(X509_CRL_get_version(crl), X509_CRL_VERSION_2);
 	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(fx.cert)), 1);
 	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
@@ -1307,21 +1308,44 @@ test_crl(void **state)
 
 	/* An empty CRL is valid; bad input is the caller's bug. */
 	assert_int_equal(
-	    pki_crl_build(&fx.ca, NULL, 0, 43, now, now + 60, &crl), 0);
+	    pki_crl_build(&fx.ca, NULL, 0, 43, now, now + 60, -1, NULL, &crl), 0);
 	X509_CRL_free(crl);
 	crl = NULL;
+
+	/* A delta over CRL 42, and a complete CRL naming its deltas. */
+	assert_int_equal(
+	    pki_crl_build(&fx.ca, rev, 1, 45, now, now + 60, 42, NULL, &crl), 0);
+	num = X509_CRL_get_ext_d2i(crl, NID_delta_crl, &crit, NULL);
+	assert_non_null(num);
+	assert_int_equal(ASN1_INTEGER_get(num), 42);
+	assert_int_equal(crit, 1);
+	ASN1_INTEGER_free(num);
+	assert_true(X509_CRL_get_ext_by_NID(crl, NID_freshest_crl, -1) < 0);
+	X509_CRL_free(crl);
+	crl = NULL;
+	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 46, now, now + 60, -1,
+	                     "http://localhost/crl/x-delta.crl", &crl),
+	    0);
+	assert_true(X509_CRL_get_ext_by_NID(crl, NID_freshest_crl, -1) >= 0);
+	assert_true(X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) < 0);
+	X509_CRL_free(crl);
+	crl = NULL;
+	/* A delta's base precedes it. */
+	assert_int_equal(
+	    pki_crl_build(&fx.ca, rev, 1, 46, now, now + 60, 46, NULL, &crl),
+	    -FP_E_INTERNAL);
 	rev[0].serial_hex = "-1A";
-	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60, &crl),
+	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60, -1, NULL, &crl),
 	    -FP_E_INTERNAL);
 	rev[0].serial_hex = "XYZ";
-	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60, &crl),
+	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60, -1, NULL, &crl),
 	    -FP_E_INTERNAL);
 	rev[0].serial_hex = s1;
 	rev[0].reason = 7;
-	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60, &crl),
+	assert_int_equal(pki_crl_build(&fx.ca, rev, 1, 44, now, now + 60, -1, NULL, &crl),
 	    -FP_E_INTERNAL);
 	assert_int_equal(
-	    pki_crl_build(&fx.ca, NULL, 0, 44, now, now, &crl), -FP_E_INTERNAL);
+	    pki_crl_build(&fx.ca, NULL, 0, 44, now, now, -1, NULL, &crl), -FP_E_INTERNAL);
 	assert_null(crl);
 
 	buf_free(&out);

@@ -373,7 +373,7 @@ remote_roundtrip(const char *alg)
 	assert_int_equal(X509_get_signature_nid(leaf),
 	    X509_get_signature_nid(cacert));
 
-	assert_int_equal(pki_crl_build(&ca, &rev, 1, 4, 1700000000, 1700086400,
+	assert_int_equal(pki_crl_build(&ca, &rev, 1, 4, 1700000000, 1700086400, -1, NULL,
 	                     &crl),
 	    0);
 	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(cacert)), 1);
