@@ -40,7 +40,8 @@ fpd_e2e_property(struct fpd_e2e *e, const char *name, int64_t value)
 	if (strcmp(name, "E2EContinuous") == 0)
 		e->continuous = value != 0;
 	else if (strcmp(name, "E2EKeyDays") == 0)
-		e->days = value;
+		/* the server sends 0..30; anything past a year is not a period */
+		e->days = value <= 366 ? value : 0;
 	else if (strcmp(name, "E2EKeyEpoch") == 0) {
 		e->base = (uint64_t)value;
 		e->configured = value >= 1 && (uint64_t)value <= E2E_EPOCH_MAX;
