@@ -1248,7 +1248,9 @@ main(int argc, char **argv)
 		die_usage("--url is required");
 	if (o.devices != NULL) {
 		if (o.rot != NULL || o.secret != NULL ||
-		    o.counter_file != NULL || o.have_counter)
+		    o.counter_file != NULL || o.have_counter ||
+		    o.e2e_state != NULL || o.e2e_seal != NULL ||
+		    o.e2e_open != NULL)
 			die_usage("--devices takes no single-device option");
 	} else {
 		if (o.rot == NULL || o.secret == NULL)
