@@ -658,13 +658,29 @@ set_time(ASN1_TIME *field, int64_t t)
 	return 0;
 }
 
+/* Sign 'x' with the CA's key ('who' names the caller in the log). */
+static int
+cert_sign(X509 *x, const struct pki_ca *ca, const char *who)
+{
+	EVP_MD_CTX *mctx = NULL;
+	int r;
+
+	if ((r = pki_sign_ctx_new(ca->key, PKI_KIND_CERT, &mctx)) != 0)
+		return r;
+	if (X509_sign_ctx(x, mctx) <= 0) {
+		log_ossl_errors(who);
+		r = -FP_E_INTERNAL;
+	}
+	EVP_MD_CTX_free(mctx);
+	return r;
+}
+
 int
 pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
     const struct pki_profile *prof, X509 **out, struct fp_status *st)
 {
 	const struct pki_name *pn = &prof->subject;
 	X509_NAME *subject = NULL;
-	EVP_MD_CTX *mctx = NULL;
 	X509 *x = NULL;
 	int64_t now, nb, na, ca_nb, ca_na;
 	int empty, r;
@@ -743,18 +759,11 @@ pki_issue(const struct pki_ca *ca, EVP_PKEY *pub,
 	    (r = add_aia_ocsp(x, prof->ocsp_url, st)) != 0)
 		goto out;
 
-	if ((r = pki_sign_ctx_new(ca->key, PKI_KIND_CERT, &mctx)) != 0)
+	if ((r = cert_sign(x, ca, "pki_issue")) != 0)
 		goto out;
-	if (X509_sign_ctx(x, mctx) <= 0) {
-		log_ossl_errors("pki_issue: X509_sign_ctx");
-		r = -FP_E_INTERNAL;
-		goto out;
-	}
 	*out = x;
 	x = NULL;
-	r = 0;
 out:
-	EVP_MD_CTX_free(mctx);
 	X509_free(x);
 	X509_NAME_free(subject);
 	return r;
@@ -773,7 +782,6 @@ pki_issue_ocsp_responder(const struct pki_ca *ca, EVP_PKEY *pub, int days,
 		{ NID_authority_key_identifier, "keyid:always" },
 	};
 	X509_NAME *subject = NULL;
-	EVP_MD_CTX *mctx = NULL;
 	X509V3_CTX vctx;
 	X509 *x = NULL;
 	char cn[256];
@@ -820,18 +828,11 @@ pki_issue_ocsp_responder(const struct pki_ca *ca, EVP_PKEY *pub, int days,
 	memset(&vctx, 0, sizeof(vctx));
 	X509V3_set_ctx(&vctx, ca->cert, x, NULL, NULL, 0);
 	if ((r = add_conf_exts(x, &vctx, exts, FP_ARRAY_LEN(exts))) != 0 ||
-	    (r = pki_sign_ctx_new(ca->key, PKI_KIND_CERT, &mctx)) != 0)
+	    (r = cert_sign(x, ca, "pki_issue_ocsp_responder")) != 0)
 		goto out;
-	if (X509_sign_ctx(x, mctx) <= 0) {
-		log_ossl_errors("pki_issue_ocsp_responder: X509_sign_ctx");
-		r = -FP_E_INTERNAL;
-		goto out;
-	}
 	*out = x;
 	x = NULL;
-	r = 0;
 out:
-	EVP_MD_CTX_free(mctx);
 	X509_free(x);
 	X509_NAME_free(subject);
 	return r;
