@@ -40,6 +40,8 @@ extern const struct route_group secsvc_tag_routes;
 extern const struct route_group secsvc_report_routes;
 /* ... notification hooks (secsvc_webhooks.c) */
 extern const struct route_group secsvc_webhook_routes;
+/* ... zero-touch provisioning, /ztp/... (secsvc_ztp.c) */
+extern const struct route_group secsvc_ztp_routes;
 
 /* The device protocol (docs/device-protocol.md), under /device/v1. */
 extern const struct route_group devproto_routes;

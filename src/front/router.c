@@ -33,6 +33,7 @@ static const struct route_group *const groups[] = {
 	&secsvc_tag_routes,
 	&secsvc_report_routes,
 	&secsvc_webhook_routes,
+	&secsvc_ztp_routes,
 	&devproto_routes,
 	&enroll_routes,
 };
