@@ -346,13 +346,15 @@
 	    "locked_by = $2 RETURNING state") \
 	/* \
 	 * Milliseconds until something of the kinds in $1 is due (a run_at \
-	 * or a lease running out), 0 if overdue, -1 if nothing is queued. \
+	 * or a lease running out), 0 if overdue, -1 if nothing is queued \
+	 * (tested apart: greatest() skips a NULL, and "0, now" would keep \
+	 * a class with no job queued from ever sleeping). \
 	 */ \
-	X(JOB_NEXT_DUE, "SELECT coalesce(greatest(ceil(extract(epoch FROM " \
-	    "min(t) - now()) * 1000), 0), -1)::bigint FROM (SELECT CASE state " \
-	    "WHEN 'pending' THEN run_at ELSE lease_until END AS t FROM jobs " \
-	    "WHERE kind = ANY($1::text[]) AND state IN ('pending', " \
-	    "'running')) s") \
+	X(JOB_NEXT_DUE, "SELECT CASE WHEN min(t) IS NULL THEN -1 ELSE " \
+	    "greatest(ceil(extract(epoch FROM min(t) - now()) * 1000), 0) " \
+	    "END::bigint FROM (SELECT CASE state WHEN 'pending' THEN run_at " \
+	    "ELSE lease_until END AS t FROM jobs WHERE kind = " \
+	    "ANY($1::text[]) AND state IN ('pending', 'running')) s") \
 	/* Finished jobs are kept a day for `fleetpki job list`. */ \
 	X(JOB_PRUNE, "DELETE FROM jobs WHERE state = 'done' AND finished_at < " \
 	    "now() - interval '1 day'") \
