@@ -20,6 +20,8 @@ FLEETPKI_PKGS_TEST=(python3-pytest wrk docker-compose clang-format
 # its challtestsrv and knotd (an RFC 2136 server) for its tests.
 FLEETPKI_PKGS_RUN+=(bind9-dnsutils)
 FLEETPKI_PKGS_TEST+=(pebble knot)
+# ZTP (issue 11): the device certificate used with a real MQTT broker.
+FLEETPKI_PKGS_TEST+=(mosquitto mosquitto-clients)
 
 # Configure flags of the default build: the one scripts/check tests, and the
 # one scripts/up runs unless told --release.
