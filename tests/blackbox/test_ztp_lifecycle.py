@@ -7,6 +7,7 @@ the device certificate used for real with mosquitto."""
 
 import json
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -319,7 +320,9 @@ def test_mosquitto_accepts_the_device_certificate_until_revoked(stack, t, work, 
         conf = tmp_path / f"m{port}.conf"
         lines = [f"listener {port} 127.0.0.1", f"cafile {rootf}", f"certfile {bcrt}",
                  f"keyfile {bk}", "require_certificate true", "use_identity_as_username true",
-                 "allow_anonymous false"]
+                 "allow_anonymous false",
+                 # run as root, it would drop to 'mosquitto', which cannot read tmp_path
+                 f"user {pwd.getpwuid(os.getuid()).pw_name}"]
         if crl is not None:
             lines.append(f"crlfile {crl}")
         conf.write_text("\n".join(lines) + "\n")
@@ -339,7 +342,10 @@ def test_mosquitto_accepts_the_device_certificate_until_revoked(stack, t, work, 
                                "--cert", str(crt), "--key", str(key), "-t", "t/ztp", "-m", "hello",
                                "-q", "1"], capture_output=True, text=True, timeout=30)
 
-    p, port = broker()
+    # With the root's CRL before the revocation: accepted (so the CRL
+    # itself is fine); with the one after it: refused.
+    before = work.write("ztp-crl0.pem", _crl(t, name)["CRL"])
+    p, port = broker(before)
     try:
         res = publish(port)
         assert res.returncode == 0, res.stdout + res.stderr
@@ -356,3 +362,5 @@ def test_mosquitto_accepts_the_device_certificate_until_revoked(stack, t, work, 
     finally:
         p.kill()
         p.wait()
+    log = p.stdout.read().decode()
+    assert "certificate verify failed" in log, log
