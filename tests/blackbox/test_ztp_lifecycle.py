@@ -364,3 +364,44 @@ def test_mosquitto_accepts_the_device_certificate_until_revoked(stack, t, work, 
         p.wait()
     log = p.stdout.read().decode()
     assert "certificate verify failed" in log, log
+
+
+def test_worker_renews_once_and_writes_expiry_events_once(stack, t, work, tmp_path):
+    name = f"auto-{secrets.token_hex(4)}"
+    root = _root(t, name, DeviceCertificateValidity=30, RenewBeforeExpiration=60)
+    prof = t.profile()
+    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
+    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
+    (tmp_path / "s").mkdir()
+    d = Dev(stack, t, prof, tmp_path / "s")
+    d.run()
+    cert1 = d.cert()
+    assert d.state() == "DONE:PROVISION"
+    # Two passes (as two workers would make): one renewal, one event each.
+    for _ in range(2):
+        stack.cli.run("--once", program="fleetpki-worker")
+    assert d.state() == "ISSUE:RENEW"
+    cert_id = _q(t, f"SELECT z.cert_id = z.renewed_for FROM ztp_devices z JOIN devices dv "
+                    f"ON dv.id = z.device_id WHERE dv.rot = '{d.rot}'")
+    assert cert_id == "t"
+    exp = _events(t, d.rot, "DEVICE_CERTIFICATE_EXPIRATION_EVENT")
+    assert len(exp) == 1, exp
+    assert exp[0]["DaysToExpiration"] == 30 and exp[0]["CertificateAuthorityName"] == name
+    assert exp[0]["CertificateSerialNumber"] == _serial(cert1)
+    d.run()
+    cert2 = d.cert()
+    assert _serial(cert2) != _serial(cert1) and _pub(cert2) == _pub(cert1)
+    assert verify(root, cert2, work)[0]
+    assert d.state() == "DONE:RENEW"
+    ev = _events(t, d.rot, "DEVICE_CERTIFICATE_RENEWAL_EVENT")
+    assert len(ev) == 1 and ev[0]["CertificateSerialNumber"] == _serial(cert2), ev
+    # The root's own expiry, in the 60-day band: once, with its device count.
+    _q(t, f"UPDATE cas SET not_after = now() + interval '45 days' WHERE id = "
+          f"(SELECT ca_id FROM ztp_roots WHERE name = '{name}')")
+    for _ in range(2):
+        stack.cli.run("--once", program="fleetpki-worker")
+    rows = _q(t, f"SELECT payload FROM events WHERE tenant_id = {t.id} AND "
+                 f"type = 'ROOTCA_EXPIRATION_EVENT' AND payload->>'CertificateAuthorityName' = '{name}'")
+    got = [json.loads(x) for x in rows.splitlines()]
+    assert len(got) == 1, got
+    assert got[0]["DaysToExpiration"] == 60 and got[0]["ProvisionedDevicesCount"] == 1
