@@ -109,6 +109,18 @@ int core_ztp_devices(struct fp_ctx *, const struct tenant *t, enum ztp_op op,
 int core_ztp_revoke(struct fp_ctx *, const struct tenant *t, const char *name,
     const char *rot, const char *serial, struct fp_status *st);
 
+/*
+ * The ZTP rows of the tenant's devices 'rots' (normalized ROTs, any
+ * number), in one statement, sorted by ROT; free with
+ * store_rec_array_free(.., ztp_dev_rec_clear).  /device/info/get's
+ * Option ZTP.
+ */
+int core_ztp_info(struct fp_ctx *, const struct tenant *t,
+    const char *const *rots, size_t n, struct ztp_dev_rec **out,
+    size_t *nout);
+/* What /device/info/get says a device's certificate is at. */
+const char *ztp_state_name(const struct ztp_dev_rec *d);
+
 /* ---- the heartbeat (core/device.c) --------------------------------- */
 
 /* An acknowledgement as the heartbeat parsed it. */

@@ -712,6 +712,50 @@ out:
 	return rc;
 }
 
+int
+core_ztp_info(struct fp_ctx *ctx, const struct tenant *t,
+    const char *const *rots, size_t n, struct ztp_dev_rec **out, size_t *nout)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if (n == 0)
+		return 0;
+	buf_puts(&b, "{");
+	for (i = 0; i < n; i++) {
+		/* From the registry, so already 16 upper-case hex digits. */
+		if (strlen(rots[i]) != 16 ||
+		    strspn(rots[i], "0123456789ABCDEF") != 16)
+			continue;
+		buf_printf(&b, "%s\"%s\"", b.len > 1 ? "," : "", rots[i]);
+	}
+	buf_puts(&b, "}");
+	store_set_tenant(ctx->db, t->id);
+	rc = store_ztp_dev_named(ctx->db, t->id, (const char *)b.data, NULL,
+	    out, nout);
+	buf_free(&b);
+	return rc;
+}
+
+const char *
+ztp_state_name(const struct ztp_dev_rec *d)
+{
+	if (strcmp(d->state, "FAILED") == 0)
+		return "FAILED";
+	if (strcmp(d->state, "GONE") == 0)
+		return "REMOVED";
+	if (d->cert_revoked && strcmp(d->state, "DONE") == 0)
+		return "REVOKED";
+	if (strcmp(d->state, "DONE") == 0)
+		return "PROVISIONED";
+	if (strcmp(d->state, "REMOVE") == 0)
+		return "REMOVAL_PENDING";
+	return d->cert_id != 0 ? "RENEWAL_PENDING" : "PROVISIONING";
+}
+
 /* ---- the heartbeat ------------------------------------------------- */
 
 struct step {

@@ -8,6 +8,7 @@ the device certificate used for real with mosquitto."""
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -190,6 +191,16 @@ def test_life_cycle(stack, t, work, tmp_path):
     assert _pub(cert3) != _pub(cert2) and d.key() != key2
     assert verify(root_a, cert3, work)[0]
     assert "ZTPUpdate=1" in _usage(t, d.rot)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    r = t.post("/device/usage/get", {"FromDate": today, "ROTPublicUIDs": [d.rot]})
+    assert r.status == 200, r
+    assert r.json()[d.rot] == {"ZTPV1": 1, "ZTPRenewal": 1, "ZTPUpdate": 1}, r.json()
+    r = t.post("/device/info/get", {"ROTPublicUIDs": [d.rot], "Options": ["ZTP"]})
+    assert r.status == 200, r
+    z = r.json()["DeviceInfo"][0]["ZTP"]
+    assert z["CertificateAuthorityName"] == a and z["State"] == "PROVISIONED", z
+    assert z["CertificateSerialNumber"] == _serial(cert3)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", z["ExpirationDate"])
 
     # Revoke: OCSP at once, the root's CRL within seconds; still on the device.
     assert ": good" in _ocsp(stack, work, root_a, cert3)
@@ -205,6 +216,8 @@ def test_life_cycle(stack, t, work, tmp_path):
     assert r.status == 409, r
     d.run()
     assert d.cert() == cert3
+    r = t.post("/device/info/get", {"ROTPublicUIDs": [d.rot], "Options": ["ZTP"]})
+    assert r.json()["DeviceInfo"][0]["ZTP"]["State"] == "REVOKED", r
 
     # Transfer: re-issued under the other root at the next heartbeat.
     r = t.post("/ztp/devicecertificate/rootca/transfer", {"FromCA": a, "ToCA": b,
