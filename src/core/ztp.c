@@ -880,11 +880,11 @@ out:
 
 /*
  * Issue the device's certificate under its root for 'pub' (the device's
- * key) or, 'pub' NULL, for a key made here and sent wrapped; state CERT
- * with a new command Id.
+ * key), or for the server-made key 'priv' (NULL: make one here), sent
+ * wrapped; state CERT with a new command Id.
  */
 static int
-step_issue(struct step *s, EVP_PKEY *pub)
+step_issue(struct step *s, EVP_PKEY *pub, EVP_PKEY *priv)
 {
 	const struct core_ca *ca;
 	struct ztp_root_rec root;
@@ -902,11 +902,14 @@ step_issue(struct step *s, EVP_PKEY *pub)
 	    (rc = core_ca_get(s->ctx, s->tenant_id, s->d.ca_id, &ca)) != 0)
 		goto out;
 	if (pub == NULL) {
-		if ((rc = pki_key_generate(key_alg(s->d.key_type), &made,
-		         &st)) != 0 ||
-		    (rc = pki_key_to_der(made, &keyder)) != 0)
+		if (priv == NULL &&
+		    (rc = pki_key_generate(key_alg(s->d.key_type), &made,
+		         &st)) != 0)
 			goto out;
-		pub = made;
+		if ((rc = pki_key_to_der(priv != NULL ? priv : made,
+		         &keyder)) != 0)
+			goto out;
+		pub = priv != NULL ? priv : made;
 	}
 	memset(&prof, 0, sizeof(prof));
 	prof.subject.cn = s->rot;
@@ -915,8 +918,8 @@ step_issue(struct step *s, EVP_PKEY *pub)
 	prof.days = s->d.days > 0 ? s->d.days : root.device_days;
 	prof.crl_url = core_ca_crl_url(ca);
 	prof.ocsp_url = core_ca_ocsp_url(ca);
-	if ((rc = core_issue_and_store(s->ctx, ca, s->tenant_id, 0, pub, made,
-	         &prof, NULL, &cert, &st)) != 0)
+	if ((rc = core_issue_and_store(s->ctx, ca, s->tenant_id, 0, pub,
+	         keyder.len > 0 ? pub : NULL, &prof, NULL, &cert, &st)) != 0)
 		goto out;
 	if ((len = i2d_PUBKEY(pub, &p)) <= 0) {
 		rc = -FP_E_INTERNAL;
@@ -928,7 +931,7 @@ step_issue(struct step *s, EVP_PKEY *pub)
 	spki = (struct buf)BUF_INIT;
 	free(s->d.wrapped);
 	s->d.wrapped = NULL;
-	if (made != NULL &&
+	if (keyder.len > 0 &&
 	    (rc = wrap_key(s, &keyder, cert.pem, &s->d.wrapped)) != 0)
 		goto out;
 	s->d.pending_cert_id = cert.id;
@@ -965,7 +968,7 @@ step_csr(struct step *s, const struct ztp_ack *a)
 	}
 	if ((rc = activity(s, a->id, "GENERATE_KEY", true, NULL)) != 0)
 		goto out;
-	rc = step_issue(s, X509_REQ_get0_pubkey(req));
+	rc = step_issue(s, X509_REQ_get0_pubkey(req), NULL);
 out:
 	X509_REQ_free(req);
 	return rc;
@@ -1030,6 +1033,40 @@ step_removed(struct step *s, const struct ztp_ack *a)
 	return store_ztp_dev_put(s->db, s->tenant_id, &s->d, true);
 }
 
+/*
+ * The server-made key of the device's installed certificate (renewal
+ * and transfer keep it), unsealed (the "cert:" domain) into '*out'.
+ */
+static int
+server_key_of(struct step *s, EVP_PKEY **out)
+{
+	struct cert_rec rec = { 0 };
+	struct buf der = BUF_INIT;
+	char *aad = NULL;
+	int rc;
+
+	*out = NULL;
+	if (s->d.cert_serial == NULL)
+		return -FP_E_NOTFOUND;
+	if ((rc = store_cert_by_serial(s->db, s->tenant_id, s->d.cert_serial,
+	         &rec)) != 0)
+		goto out;
+	if (rec.key_sealed.len == 0) {
+		rc = -FP_E_NOTFOUND;
+		goto out;
+	}
+	aad = core_cert_key_aad(rec.tenant_id, rec.ca_id, rec.serial);
+	if ((rc = signer_unseal(s->ctx->signer, aad, rec.key_sealed.data,
+	         rec.key_sealed.len, &der)) != 0 ||
+	    (rc = pki_key_from_der(der.data, der.len, out)) != 0)
+		goto out;
+out:
+	buf_free_secret(&der);
+	free(aad);
+	cert_rec_clear(&rec);
+	return rc;
+}
+
 /* The pending step's command, appended to 'cmds'. */
 static void
 step_command(const struct step *s, const char *root_pem, json_object *cmds)
@@ -1084,7 +1121,7 @@ core_ztp_step(struct fp_ctx *ctx, struct db *db, int64_t tenant_id,
 	const struct core_ca *ca = NULL;
 	const struct ztp_ack *a = NULL;
 	struct step s;
-	EVP_PKEY *pub = NULL;
+	EVP_PKEY *pub = NULL, *priv = NULL;
 	const unsigned char *pp;
 	char id[32];
 	size_t i;
@@ -1126,7 +1163,11 @@ core_ztp_step(struct fp_ctx *ctx, struct db *db, int64_t tenant_id,
 		goto out;
 	/* Steps the server takes by itself, in this same heartbeat. */
 	if (strcmp(s.d.state, "ISSUE") == 0) {
-		if (!s.d.server_key) {
+		if (s.d.server_key) {
+			/* The same key: the one the server made before. */
+			if ((rc = server_key_of(&s, &priv)) != 0)
+				goto out;
+		} else {
 			pp = s.d.pubkey.data;
 			if (s.d.pubkey.len == 0 ||
 			    (pub = d2i_PUBKEY(NULL, &pp,
@@ -1135,10 +1176,10 @@ core_ztp_step(struct fp_ctx *ctx, struct db *db, int64_t tenant_id,
 				goto out;
 			}
 		}
-		if ((rc = step_issue(&s, pub)) != 0)
+		if ((rc = step_issue(&s, pub, priv)) != 0)
 			goto out;
 	} else if (strcmp(s.d.state, "KEY") == 0 && s.d.server_key) {
-		if ((rc = step_issue(&s, NULL)) != 0)
+		if ((rc = step_issue(&s, NULL, NULL)) != 0)
 			goto out;
 	}
 	ztp_dev_rec_clear(&s.d);
@@ -1150,6 +1191,7 @@ core_ztp_step(struct fp_ctx *ctx, struct db *db, int64_t tenant_id,
 	step_command(&s, ca != NULL ? core_ca_pem(ca) : NULL, cmds);
 out:
 	EVP_PKEY_free(pub);
+	EVP_PKEY_free(priv);
 	ztp_dev_rec_clear(&s.d);
 	return rc;
 }

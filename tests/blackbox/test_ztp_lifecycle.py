@@ -268,6 +268,20 @@ def test_server_made_key(stack, t, work, tmp_path):
     assert _q(t, f"SELECT z.wrapped IS NULL, length(c.key_sealed) > 0 FROM ztp_devices z "
                  f"JOIN certificates c ON c.id = z.cert_id JOIN devices dv ON dv.id = z.device_id "
                  f"WHERE dv.rot = '{d.rot}'") == "t|t"
+    # Renewal keeps the key the server made; an update makes a new one.
+    r = t.post("/ztp/devicecertificate/renew", {"CAName": name, "DeviceCertificateValidity": 60,
+                                                "ROTPublicUIDs": [d.rot]})
+    assert r.status == 200, r
+    d.run()
+    cert2 = d.cert()
+    assert _serial(cert2) != _serial(cert) and _pub(cert2) == _pub(cert)
+    assert verify(root, cert2, work)[0] and d.state() == "DONE:RENEW"
+    r = t.post("/ztp/devicecertificate/update", {"CAName": name, "ROTPublicUIDs": [d.rot]})
+    assert r.status == 200, r
+    d.run()
+    cert3 = d.cert()
+    assert _pub(cert3) != _pub(cert2) and _pub(cert3) == _pub(d.key(), "pkey")
+    assert d.state() == "DONE:UPDATE"
 
 
 def test_other_tenant_cannot_touch_the_device(stack, t, tmp_path):
