@@ -117,9 +117,12 @@
 	X(ZTP_DEV_NAMED,                                                       \
 	    "SELECT " SQL_ZTP_DEV_COLS SQL_ZTP_DEV_FROM                        \
 	    "WHERE z.tenant_id = $1 AND " SQL_ZTP_NAMED " ORDER BY dv.rot")    \
-	/* $4 state, $5 op, $6 days, $7 new root (0: same) */                \
+	/* $4 state, $5 op, $6 days, $7 new root (0: same); an update of a */ \
+	/* device without a certificate provisions it afresh */              \
 	X(ZTP_DEV_MARK,                                                        \
-	    "UPDATE ztp_devices z SET state = $4, op = $5, days = $6, "        \
+	    "UPDATE ztp_devices z SET state = CASE WHEN $5 = 'UPDATE' AND "    \
+	    "z.state IN ('GONE', 'FAILED') THEN 'KEY' ELSE $4 END, op = $5, "  \
+	    "days = $6, "                                                      \
 	    "ca_id = coalesce($7, z.ca_id), seq = nextval("                    \
 	    "'device_command_seq'), updated_at = now() FROM devices dv WHERE " \
 	    "dv.tenant_id = z.tenant_id AND dv.id = z.device_id AND "          \

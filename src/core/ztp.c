@@ -557,6 +557,10 @@ devices_check(const struct devices_tx *a, const struct ztp_dev_rec *d, size_t n)
 			    "The device certificate update of %s is still "
 			    "in progress.",
 			    d[found].rot);
+		if (a->op == ZTP_OP_UPDATE &&
+		    (strcmp(d[found].state, "GONE") == 0 ||
+		        strcmp(d[found].state, "FAILED") == 0))
+			continue; /* provisioned afresh */
 		if (a->op != ZTP_OP_DELETE &&
 		    strcmp(d[found].state, "DONE") != 0)
 			return fp_fail(a->st, FP_E_CONFLICT,

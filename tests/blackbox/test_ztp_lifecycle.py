@@ -238,6 +238,17 @@ def test_life_cycle(stack, t, work, tmp_path):
     assert d.cert() is None and d.key() is None and d.state() == "GONE:DELETE", out
     r = t.post("/ztp/devicecertificate/delete", {"ROTPublicUIDs": [d.rot]})
     assert r.status == 409, r
+    # An update provisions a device without a certificate afresh (b).
+    r = t.post("/ztp/devicecertificate/update", {"CAName": b, "ROTPublicUIDs": [d.rot]})
+    assert r.status == 200, r
+    d.run()
+    cert5 = d.cert()
+    assert cert5 is not None and verify(root_b, cert5, work)[0] and d.state() == "DONE:UPDATE"
+    assert t.post("/ztp/rootca/delete", {"CAName": b}).status == 409
+    r = t.post("/ztp/devicecertificate/delete", {"ROTPublicUIDs": [d.rot]})
+    assert r.status == 200, r
+    d.run()
+    assert d.cert() is None and d.state() == "GONE:DELETE"
     # b is free now; a still holds the profile.
     assert t.post("/ztp/rootca/delete", {"CAName": a}).status == 409
     assert t.post("/ztp/rootca/delete", {"CAName": b}).status == 200
