@@ -141,6 +141,12 @@ int core_ztp_step(struct fp_ctx *, struct db *db, int64_t tenant_id,
     int64_t device_id, const char *rot, const struct ztp_ack *acks,
     size_t nacks, json_object *cmds);
 
+/*
+ * A device bootstrapped again (a factory reset: its slots are gone):
+ * its ZTP certificate is provisioned afresh, with a new key.
+ */
+int core_ztp_bootstrap(struct db *db, int64_t tenant_id, int64_t device_id);
+
 /* ---- the worker ---------------------------------------------------- */
 
 /* Mark due certificates for renewal (once each), write expiry events. */

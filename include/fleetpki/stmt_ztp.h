@@ -127,6 +127,12 @@
 	    "'device_command_seq'), updated_at = now() FROM devices dv WHERE " \
 	    "dv.tenant_id = z.tenant_id AND dv.id = z.device_id AND "          \
 	    "z.tenant_id = $1 AND " SQL_ZTP_NAMED " RETURNING dv.rot")         \
+	/* A bootstrap is a factory reset: the slot is gone, start over. */   \
+	X(ZTP_DEV_RESET,                                                       \
+	    "UPDATE ztp_devices SET state = 'KEY', op = 'PROVISION', seq = "   \
+	    "nextval('device_command_seq'), pending_cert_id = NULL, wrapped = " \
+	    "NULL, days = NULL, updated_at = now() WHERE tenant_id = $1 AND "  \
+	    "device_id = $2 AND state <> 'GONE'")                              \
 	X(ZTP_USAGE_ADD,                                                       \
 	    "INSERT INTO device_usage (tenant_id, device_id, day, event, "     \
 	    "count) VALUES ($1, $2, (now() AT TIME ZONE 'UTC')::date, $3, 1) " \

@@ -109,6 +109,8 @@ int store_ztp_dev_named(struct db *, int64_t tenant_id, const char *rots,
 int store_ztp_dev_mark(struct db *, int64_t tenant_id, const char *rots,
     const char *serials, const char *state, const char *op, int days,
     int64_t new_ca, int64_t *marked);
+/* Back to KEY (a new key) unless the device has no certificate. */
+int store_ztp_dev_reset(struct db *, int64_t tenant_id, int64_t device_id);
 int store_ztp_usage_add(struct db *, int64_t tenant_id, int64_t device_id,
     const char *event);
 

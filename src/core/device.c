@@ -437,7 +437,8 @@ do_bootstrap(struct db *db, struct work *w, const struct device_rec *dev)
 	state = allowed ? "ACTIVATED" : "ALLOCATED";
 	if ((rc = store_device_bootstrap(db, w->tenant_id, w->device_id, state,
 	         have_prof ? prof.id : 0, b->serial, b->imei, b->firmware,
-	         &interval)) != 0)
+	         &interval)) != 0 ||
+	    (rc = core_ztp_bootstrap(db, w->tenant_id, w->device_id)) != 0)
 		goto out;
 	if (strcmp(dev->state, state) != 0) {
 		json_object *p = json_object_new_object();

@@ -1200,6 +1200,12 @@ out:
 	return rc;
 }
 
+int
+core_ztp_bootstrap(struct db *db, int64_t tenant_id, int64_t device_id)
+{
+	return store_ztp_dev_reset(db, tenant_id, device_id);
+}
+
 /* ---- the worker ---------------------------------------------------- */
 
 int

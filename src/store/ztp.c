@@ -364,6 +364,17 @@ store_ztp_dev_mark(struct db *db, int64_t tenant_id, const char *rots,
 }
 
 int
+store_ztp_dev_reset(struct db *db, int64_t tenant_id, int64_t device_id)
+{
+	struct qparams p;
+
+	q_init(&p);
+	q_i64(&p, tenant_id);
+	q_i64(&p, device_id);
+	return q_command(db, STMT_ZTP_DEV_RESET, &p);
+}
+
+int
 store_ztp_usage_add(struct db *db, int64_t tenant_id, int64_t device_id,
     const char *event)
 {

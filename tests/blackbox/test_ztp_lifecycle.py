@@ -156,6 +156,16 @@ def test_life_cycle(stack, t, work, tmp_path):
     d.run()
     assert d.cert() == cert1
 
+    # A factory reset (bootstrap again, the slots lost): a new key.
+    shutil.rmtree(d.slots)
+    d.slots.mkdir()
+    d.booted = False
+    d.run()
+    cert1b = d.cert()
+    assert cert1b is not None and _pub(cert1b) != _pub(cert1) and d.state() == "DONE:PROVISION"
+    assert verify(root_a, cert1b, work)[0]
+    cert1 = cert1b
+
     # Renew: same key, new serial and expiry, counted, announced.
     r = t.post("/ztp/devicecertificate/renew", {"CAName": a, "DeviceCertificateValidity": 100,
                                                 "ROTPublicUIDs": [d.rot.lower()]})
@@ -194,7 +204,8 @@ def test_life_cycle(stack, t, work, tmp_path):
     today = time.strftime("%Y-%m-%d", time.gmtime())
     r = t.post("/device/usage/get", {"FromDate": today, "ROTPublicUIDs": [d.rot]})
     assert r.status == 200, r
-    assert r.json()[d.rot] == {"ZTPV1": 1, "ZTPRenewal": 1, "ZTPUpdate": 1}, r.json()
+    # ZTPV1 applied twice (the bootstrap and the factory reset's).
+    assert r.json()[d.rot] == {"ZTPV1": 2, "ZTPRenewal": 1, "ZTPUpdate": 1}, r.json()
     r = t.post("/device/info/get", {"ROTPublicUIDs": [d.rot], "Options": ["ZTP"]})
     assert r.status == 200, r
     z = r.json()["DeviceInfo"][0]["ZTP"]
