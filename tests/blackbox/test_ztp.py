@@ -56,6 +56,14 @@ def test_create_answers_the_root_and_it_is_a_ca(t, work):
     assert row == f"f|t|{t.id}"
 
 
+def test_the_root_key_is_made_by_the_signer_process(stack, t):
+    """fleetpkid's workers never hold a CA key: the signer made this one."""
+    name = _name("signer")
+    assert _create(t, name).status == 200
+    logs = "".join(p.read_text(errors="replace") for p in stack.logs() if p.suffix == ".log")
+    assert f"made root '{name}' (ec-p256)" in logs
+
+
 @pytest.mark.parametrize("key_type,marker", [("EC-P384", "secp384r1"),
                                              ("RSA-2048", "2048 bit")])
 def test_create_other_key_types(t, key_type, marker):
