@@ -456,3 +456,57 @@ def test_worker_renews_once_and_writes_expiry_events_once(stack, t, work, tmp_pa
     got = [json.loads(x) for x in rows.splitlines()]
     assert len(got) == 1, got
     assert got[0]["DaysToExpiration"] == 60 and got[0]["ProvisionedDevicesCount"] == 1
+
+
+def test_bad_csr_and_refusals_fail_the_step_with_an_error_event(stack, t, work, tmp_path):
+    """A device answering GENERATE_KEY with a CSR whose signature does not
+    verify, or with a key the policy refuses, gets no certificate: the
+    step is FAILED and the operator gets a DEVICE_ERROR; the heartbeat
+    itself is answered."""
+    import test_device_protocol as tdp
+
+    name = f"bad-{secrets.token_hex(4)}"
+    _root(t, name)
+    prof = t.profile()
+    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
+    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
+    from helpers import tamper_signature
+    cases = [tamper_signature(work.csr(subject="/CN=x")), work.csr(kind="rsa1024", subject="/CN=x")]
+    for csr in cases:
+        (tmp_path / "x").mkdir(exist_ok=True)
+        d = Dev(stack, t, prof, tmp_path / "x")
+        dev = tdp.Device(stack, d.rot, d.secret)
+        a = dev.bootstrap()
+        assert a.status == 200, a
+        pid = a.json()["Commands"][0]["Id"]
+        a = dev.heartbeat([{"Id": pid, "Status": "SUCCESS"}])
+        assert a.status == 200 and dev.verified(a), a
+        cmds = a.json()["Commands"]
+        assert [c["Type"] for c in cmds] == ["GENERATE_KEY"], cmds
+        assert cmds[0]["Slot"] == "ztp" and cmds[0]["KeyType"] == "EC-P256"
+        a = dev.heartbeat([{"Id": cmds[0]["Id"], "Status": "SUCCESS", "Csr": csr}])
+        assert a.status == 200 and dev.verified(a), a
+        assert a.json()["Commands"] == []
+        assert d.state() == "FAILED:PROVISION"
+        errs = _events(t, d.rot, "DEVICE_ERROR")
+        assert len(errs) == 1 and errs[0]["CommandId"] == cmds[0]["Id"], errs
+        assert _q(t, f"SELECT count(*) FROM ztp_devices z JOIN devices dv ON dv.id = z.device_id "
+                     f"WHERE dv.rot = '{d.rot}' AND z.pending_cert_id IS NOT NULL") == "0"
+
+
+def test_an_unknown_command_id_changes_nothing(stack, t, tmp_path):
+    import test_device_protocol as tdp
+
+    name = f"unk-{secrets.token_hex(4)}"
+    _root(t, name)
+    prof = t.profile()
+    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
+    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
+    (tmp_path / "x").mkdir()
+    d = Dev(stack, t, prof, tmp_path / "x")
+    dev = tdp.Device(stack, d.rot, d.secret)
+    pid = dev.bootstrap().json()["Commands"][0]["Id"]
+    cmds = dev.heartbeat([{"Id": pid, "Status": "SUCCESS"}]).json()["Commands"]
+    a = dev.heartbeat([{"Id": "z-1", "Status": "SUCCESS", "Csr": "junk"}])
+    assert a.status == 200 and a.json()["Commands"] == cmds, a
+    assert d.state() == "KEY:PROVISION"
