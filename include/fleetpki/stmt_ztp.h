@@ -102,7 +102,7 @@
 	    "ztp_roots r ON r.tenant_id = p.tenant_id AND r.ca_id = p.ca_id "  \
 	    "AND r.deleted_at IS NULL WHERE d.tenant_id = $1 AND d.id = $2 "   \
 	    "AND d.current_props -> 'ZTPV1' = 'true'::jsonb "                  \
-	    "ON CONFLICT DO NOTHING")                                          \
+	    "ON CONFLICT DO NOTHING RETURNING device_id")                      \
 	X(ZTP_DEV_GET,                                                         \
 	    "SELECT " SQL_ZTP_DEV_COLS SQL_ZTP_DEV_FROM                        \
 	    "WHERE z.tenant_id = $1 AND z.device_id = $2 FOR UPDATE OF z")     \

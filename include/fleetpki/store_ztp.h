@@ -89,7 +89,8 @@ struct ztp_dev_rec {
 void ztp_dev_rec_clear(struct ztp_dev_rec *);
 
 /* Enter ZTP if the device qualifies (nothing when not, or already in). */
-int store_ztp_dev_start(struct db *, int64_t tenant_id, int64_t device_id);
+int store_ztp_dev_start(struct db *, int64_t tenant_id, int64_t device_id,
+    bool *started);
 /* The device's row, locked for the transaction; -FP_E_NOTFOUND: none. */
 int store_ztp_dev_get(struct db *, int64_t tenant_id, int64_t device_id,
     struct ztp_dev_rec *out);

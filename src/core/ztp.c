@@ -1127,6 +1127,7 @@ core_ztp_step(struct fp_ctx *ctx, struct db *db, int64_t tenant_id,
 	struct step s;
 	EVP_PKEY *pub = NULL, *priv = NULL;
 	const unsigned char *pp;
+	bool started = false;
 	char id[32];
 	size_t i;
 	int rc;
@@ -1137,9 +1138,16 @@ core_ztp_step(struct fp_ctx *ctx, struct db *db, int64_t tenant_id,
 	s.tenant_id = tenant_id;
 	s.device_id = device_id;
 	s.rot = rot;
-	if ((rc = store_ztp_dev_start(db, tenant_id, device_id)) != 0)
-		return rc;
+	/* One read for a device in ZTP; a new one is entered when it may. */
 	rc = store_ztp_dev_get(db, tenant_id, device_id, &s.d);
+	if (rc == -FP_E_NOTFOUND) {
+		if ((rc = store_ztp_dev_start(db, tenant_id, device_id,
+		         &started)) != 0)
+			return rc;
+		if (!started)
+			return 0;
+		rc = store_ztp_dev_get(db, tenant_id, device_id, &s.d);
+	}
 	if (rc == -FP_E_NOTFOUND)
 		return 0;
 	if (rc != 0)

@@ -285,14 +285,20 @@ store_ztp_profile_delete(struct db *db, int64_t tenant_id, int64_t profile_id)
 }
 
 int
-store_ztp_dev_start(struct db *db, int64_t tenant_id, int64_t device_id)
+store_ztp_dev_start(struct db *db, int64_t tenant_id, int64_t device_id,
+    bool *started)
 {
 	struct qparams p;
+	PGresult *res = NULL;
+	int rc;
 
 	q_init(&p);
 	q_i64(&p, tenant_id);
 	q_i64(&p, device_id);
-	return q_command(db, STMT_ZTP_DEV_START, &p);
+	rc = q_exec(db, STMT_ZTP_DEV_START, &p, &res);
+	*started = rc == 0 && PQntuples(res) > 0;
+	PQclear(res);
+	return rc;
 }
 
 int
