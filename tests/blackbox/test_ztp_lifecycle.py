@@ -419,6 +419,10 @@ def test_mosquitto_accepts_the_device_certificate_until_revoked(stack, t, work, 
 def test_worker_renews_once_and_writes_expiry_events_once(stack, t, work, tmp_path):
     name = f"auto-{secrets.token_hex(4)}"
     root = _root(t, name, DeviceCertificateValidity=30, RenewBeforeExpiration=60)
+    r = t.post("/notification/webhook/create", {
+        "NotificationURL": f"https://hooks.invalid/{name}", "AuthorizationToken": "Bearer z",
+        "NotificationType": "DEVICE_CERTIFICATE_RENEWAL_EVENT"})
+    assert r.status == 200, r
     prof = t.profile()
     t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
     _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
@@ -446,6 +450,11 @@ def test_worker_renews_once_and_writes_expiry_events_once(stack, t, work, tmp_pa
     assert d.state() == "DONE:RENEW"
     ev = _events(t, d.rot, "DEVICE_CERTIFICATE_RENEWAL_EVENT")
     assert len(ev) == 1 and ev[0]["CertificateSerialNumber"] == _serial(cert2), ev
+    # A webhook following the type got it, in the spec's shape.
+    body = json.loads(_q(t, f"SELECT body FROM webhook_deliveries WHERE tenant_id = {t.id} "
+                            f"AND type = 'DEVICE_CERTIFICATE_RENEWAL_EVENT' ORDER BY id DESC LIMIT 1"))
+    assert body["ROTPublicUID"] == d.rot and body["EventType"] == "DEVICE_CERTIFICATE_RENEWAL_EVENT"
+    assert body["Payload"]["CertificateSerialNumber"] == _serial(cert2), body
     # The root's own expiry, in the 60-day band: once, with its device count.
     _q(t, f"UPDATE cas SET not_after = now() + interval '45 days' WHERE id = "
           f"(SELECT ca_id FROM ztp_roots WHERE name = '{name}')")
