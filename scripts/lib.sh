@@ -23,6 +23,8 @@ FLEETPKI_PKGS_TEST+=(pebble knot)
 # E2E (docs/e2e.md): the back end's side of the tests and the test vectors
 # (AES-CCM, AES-CBC) in tests/blackbox/test_e2e.py and scripts/e2e_vectors.py.
 FLEETPKI_PKGS_TEST+=(python3-cryptography)
+# ZTP (issue 11): the device certificate used with a real MQTT broker.
+FLEETPKI_PKGS_TEST+=(mosquitto mosquitto-clients)
 
 # Configure flags of the default build: the one scripts/check tests, and the
 # one scripts/up runs unless told --release.

@@ -42,6 +42,8 @@ extern const struct route_group secsvc_report_routes;
 extern const struct route_group secsvc_webhook_routes;
 /* ... end-to-end data protection, /e2e/... (secsvc_e2e.c) */
 extern const struct route_group secsvc_e2e_routes;
+/* ... zero-touch provisioning, /ztp/... (secsvc_ztp.c) */
+extern const struct route_group secsvc_ztp_routes;
 
 /* The device protocol (docs/device-protocol.md), under /device/v1. */
 extern const struct route_group devproto_routes;

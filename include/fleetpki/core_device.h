@@ -132,6 +132,7 @@ struct device_ack {
 	const char *id;
 	bool success;
 	const char *error; /* FAILURE: why */
+	const char *csr; /* GENERATE_KEY's SUCCESS: the device's CSR (ZTP) */
 };
 struct device_heartbeat_body {
 	struct device_ack acks[DEVICE_ACKS_MAX];

@@ -74,6 +74,7 @@ enum signer_op {
 	SIGNER_OP_SIGN = 1,
 	SIGNER_OP_SEAL = 2,
 	SIGNER_OP_UNSEAL = 3,
+	SIGNER_OP_CA_CREATE = 4,
 };
 #define SIGNER_OP_REPLY 0x8000
 
@@ -187,6 +188,22 @@ int signer_seal(struct signer *, const char *aad, const unsigned char *pt,
     size_t len, struct buf *out);
 int signer_unseal(struct signer *, const char *aad, const unsigned char *ct,
     size_t len, struct buf *out);
+
+/*
+ * A new self-signed root for tenant 'tenant_id' whose row will have
+ * public id 'public_id' (32 hex digits): key 'alg' (pki_key_generate's
+ * names), subject CN='cn', O=fleetpki, 'days' (1..7300) of validity
+ * (pki_ca_create).  The key is made and sealed (AAD signer_ca_aad)
+ * where the master key is: remote, in the signer process (op
+ * SIGNER_OP_CA_CREATE, body a SEAL body whose AAD is that CA AAD and
+ * whose data is "<alg>\n<days>\n<cn>"; reply u32 DER length, the DER,
+ * the sealed key), so a worker never holds a CA key.  The certificate's
+ * DER is appended to 'cert_der', the sealed key to 'key_sealed'.
+ */
+#define SIGNER_CA_CN_MAX 64
+int signer_ca_create(struct signer *, int64_t tenant_id, const char *public_id,
+    const char *alg, const char *cn, int days, struct buf *cert_der,
+    struct buf *key_sealed);
 
 /*
  * After a signing call (pki_issue, pki_crl_build, pki_ocsp_respond)

@@ -35,10 +35,13 @@
 #include "fleetpki/api.h"
 #include "fleetpki/arena.h"
 #include "fleetpki/core.h"
+#include "fleetpki/core_ztp.h"
 #include "fleetpki/core_registry.h"
+#include "fleetpki/core_tags.h"
 #include "fleetpki/http.h"
 #include "fleetpki/input.h"
 #include "fleetpki/json.h"
+#include "fleetpki/store_tags.h"
 
 /* The version of the spec these routes answer as. */
 #define SECSVC_API_VERSION "1.1.29"
@@ -788,6 +791,37 @@ str_or_null(const char *s)
 	return s != NULL && *s != '\0' ? json_object_new_string(s) : NULL;
 }
 
+/* Option ZTP: the device's certificate ({} when it has no ZTP). */
+static json_object *
+ztp_json(const struct ztp_dev_rec *zs, size_t n, const char *rot)
+{
+	json_object *o = json_object_new_object();
+	char ts[32];
+	size_t i;
+
+	for (i = 0; i < n && strcmp(zs[i].rot, rot) != 0; i++)
+		;
+	if (i == n)
+		return o;
+	json_object_object_add(o, "CertificateAuthorityName",
+	    json_object_new_string(
+	        zs[i].cert_root != NULL ? zs[i].cert_root : zs[i].root_name));
+	if (zs[i].cert_serial != NULL) {
+		json_object_object_add(o, "CertificateSerialNumber",
+		    json_object_new_string(zs[i].cert_serial));
+		core_iso8601_format(zs[i].cert_not_after, ts, sizeof(ts));
+		json_object_object_add(o, "ExpirationDate",
+		    json_object_new_string(ts));
+	}
+	json_object_object_add(o, "State",
+	    json_object_new_string(ztp_state_name(&zs[i])));
+	if (strcmp(zs[i].state, "DONE") != 0 &&
+	    strcmp(zs[i].state, "GONE") != 0)
+		json_object_object_add(o, "PendingOperation",
+		    json_object_new_string(zs[i].op));
+	return o;
+}
+
 static int
 secsvc_device_info(struct http_req *req, struct http_resp *resp,
     struct fp_status *st)
@@ -797,8 +831,9 @@ secsvc_device_info(struct http_req *req, struct http_resp *resp,
 	struct reg_names tags = names_of(&in->tags);
 	struct reg_names serials = names_of(&in->serials);
 	struct device_info_row *rows = NULL, *r;
+	struct ztp_dev_rec *zs = NULL;
 	json_object *obj, *list, *item;
-	size_t i, n = 0;
+	size_t i, n = 0, nz = 0;
 	int rc, opts = 0;
 
 	for (i = 0; i < in->options.n; i++) {
@@ -823,6 +858,18 @@ secsvc_device_info(struct http_req *req, struct http_resp *resp,
 	    (rc = core_device_info(req->ctx, req->tenant.id, &rots, &tags,
 	         &serials, &rows, &n, st)) != 0)
 		return rc;
+	if ((opts & OPT_ZTP) && n > 0) {
+		/* The devices' certificates, in one statement. */
+		const char **rl = arena_alloc(req->arena, n * sizeof(*rl));
+
+		for (i = 0; i < n; i++)
+			rl[i] = rows[i].rot;
+		if ((rc = core_ztp_info(req->ctx, &req->tenant, rl, n, &zs,
+		         &nz)) != 0) {
+			device_info_rows_free(rows, n);
+			return rc;
+		}
+	}
 	list = json_object_new_array();
 	for (i = 0; i < n; i++) {
 		r = &rows[i];
@@ -857,12 +904,13 @@ secsvc_device_info(struct http_req *req, struct http_resp *resp,
 			json_object_object_add(item, "CurrentProperties",
 			    json_of(r->current_json, 0));
 		}
-		/* No device certificates yet (the ZTP issue): empty. */
 		if (opts & OPT_ZTP)
 			json_object_object_add(item, "ZTP",
-			    json_object_new_object());
+			    ztp_json(zs, nz, r->rot));
 		json_object_array_add(list, item);
 	}
+	store_rec_array_free(zs, nz, sizeof(*zs),
+	    (void (*)(void *))ztp_dev_rec_clear);
 	device_info_rows_free(rows, n);
 	obj = json_object_new_object();
 	json_object_object_add(obj, "DeviceInfo", list);

@@ -28,6 +28,7 @@
 
 #include "fleetpki/buf.h"
 #include "fleetpki/core_device.h"
+#include "fleetpki/core_ztp.h"
 #include "fleetpki/json.h"
 #include "fleetpki/log.h"
 #include "fleetpki/signer.h"
@@ -228,6 +229,7 @@ device_heartbeat_parse(json_object *obj, struct device_heartbeat_body *out,
 		out->acks[out->nacks].id = id;
 		out->acks[out->nacks].success = strcmp(status, "SUCCESS") == 0;
 		out->acks[out->nacks].error = error;
+		out->acks[out->nacks].csr = csr;
 		out->nacks++;
 	}
 	return 0;
@@ -435,7 +437,8 @@ do_bootstrap(struct db *db, struct work *w, const struct device_rec *dev)
 	state = allowed ? "ACTIVATED" : "ALLOCATED";
 	if ((rc = store_device_bootstrap(db, w->tenant_id, w->device_id, state,
 	         have_prof ? prof.id : 0, b->serial, b->imei, b->firmware,
-	         &interval)) != 0)
+	         &interval)) != 0 ||
+	    (rc = core_ztp_bootstrap(db, w->tenant_id, w->device_id)) != 0)
 		goto out;
 	if (strcmp(dev->state, state) != 0) {
 		json_object *p = json_object_new_object();
@@ -570,6 +573,19 @@ do_heartbeat(struct db *db, struct work *w, const struct device_rec *dev)
 	if (rc == 0)
 		rc = commands(db, w, acked ? NULL : &d, &cmds);
 	device_desired_rec_clear(&d);
+	/* ZTP's step, after the properties (ZTPV1 may just have applied). */
+	if (rc == 0) {
+		struct ztp_ack za[DEVICE_ACKS_MAX];
+
+		for (i = 0; i < w->hb.nacks; i++) {
+			za[i].id = w->hb.acks[i].id;
+			za[i].success = w->hb.acks[i].success;
+			za[i].error = w->hb.acks[i].error;
+			za[i].csr = w->hb.acks[i].csr;
+		}
+		rc = core_ztp_step(w->ctx, db, w->tenant_id, w->device_id,
+		    w->rot, za, w->hb.nacks, cmds);
+	}
 	if (rc != 0) {
 		json_object_put(cmds);
 		return rc;

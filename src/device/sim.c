@@ -5,7 +5,7 @@
  *   fleetpki-device-sim --url URL [--cacert FILE] --rot ROT --secret HEX
  *       [--heartbeats N] [--serial SN] [--profile UID] [--imei IMEI]
  *       [--counter N | --counter-file FILE] [--no-bootstrap]
- *       [--interval SEC] [--replay] [--clone]
+ *       [--interval SEC] [--replay] [--clone] [--slots DIR]
  *   fleetpki-device-sim --url URL [--cacert FILE] --devices FILE
  *       [--heartbeats N] [--concurrency N] [--interval SEC] [--replay]
  *       [--clone] [--no-bootstrap]
@@ -30,13 +30,21 @@
  * server's answer (as a clone would) and is accepted, and the first
  * instance's next heartbeat must be refused in turn.
  *
+ * --slots DIR keeps the device's key slots between runs, as a device's
+ * secure storage would: DIR/<slot>.key.pem (PKCS#8, mode 0600) and
+ * DIR/<slot>.crt.pem are read before the first request and written
+ * after the last (a removed slot's files are deleted), so ZTP can span
+ * several runs and a test can use the device's certificate.
+ *
  * Without storage of its own, the simulator starts each device's
  * counter from the clock in microseconds (--counter or --counter-file
  * otherwise), so runs one after another keep counting up.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -106,6 +114,7 @@ struct opts {
 	long interval; /* -1: the server's */
 	long concurrency;
 	const char *devices;
+	const char *slots_dir;
 	int replay;
 	int clone;
 	int no_bootstrap;
@@ -735,6 +744,74 @@ out:
 	return rc;
 }
 
+/* --slots: the slots of an earlier run. */
+static int
+slots_load(struct sim *s, const char *dir)
+{
+	struct dirent *e;
+	struct slot *sl;
+	DIR *d;
+	FILE *f;
+	char path[4096], name[65];
+	size_t n;
+
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (n <= 8 || n - 8 >= sizeof(name) ||
+		    strcmp(e->d_name + n - 8, ".key.pem") != 0)
+			continue;
+		memcpy(name, e->d_name, n - 8);
+		name[n - 8] = '\0';
+		if ((sl = slot_get(s, name, 1)) == NULL)
+			break;
+		snprintf(path, sizeof(path), "%s/%s.key.pem", dir, name);
+		if ((f = fopen(path, "r")) != NULL) {
+			sl->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "%s/%s.crt.pem", dir, name);
+		if ((f = fopen(path, "r")) != NULL) {
+			sl->cert = PEM_read_X509(f, NULL, NULL, NULL);
+			fclose(f);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+slots_save(const struct sim *s, const char *dir)
+{
+	const struct slot *sl;
+	char path[4096];
+	FILE *f;
+	size_t i;
+	int fd, ok = 1;
+
+	for (i = 0; i < s->nslots; i++) {
+		sl = &s->slots[i];
+		snprintf(path, sizeof(path), "%s/%s.key.pem", dir, sl->name);
+		if (sl->key == NULL)
+			(void)unlink(path);
+		else if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) <
+		        0 ||
+		    (f = fdopen(fd, "w")) == NULL ||
+		    PEM_write_PrivateKey(f, sl->key, NULL, NULL, 0, NULL,
+		        NULL) != 1 ||
+		    fclose(f) != 0)
+			ok = 0;
+		snprintf(path, sizeof(path), "%s/%s.crt.pem", dir, sl->name);
+		if (sl->cert == NULL)
+			(void)unlink(path);
+		else if ((f = fopen(path, "w")) == NULL ||
+		    PEM_write_X509(f, sl->cert) != 1 || fclose(f) != 0)
+			ok = 0;
+	}
+	return ok ? 0 : -1;
+}
+
 static int
 run_one(const struct opts *o)
 {
@@ -764,6 +841,12 @@ run_one(const struct opts *o)
 		fprintf(stderr, "fleetpki-device-sim: %s\n", err);
 		return 2;
 	}
+	if (o->slots_dir != NULL && slots_load(&s, o->slots_dir) != 0) {
+		fprintf(stderr, "fleetpki-device-sim: %s: %s\n", o->slots_dir,
+		    strerror(errno));
+		rc = 2;
+		goto out;
+	}
 	if ((r = fpd_client_new(o->url, o->cacert, o->timeout, &cl)) !=
 	    FPD_OK) {
 		fprintf(stderr, "fleetpki-device-sim: %s: %s\n", o->url,
@@ -786,6 +869,11 @@ run_one(const struct opts *o)
 		snprintf(label, sizeof(label), "heartbeat %ld", i++);
 		if (sim_step(cl, &s, o, 1, label, 1, &next) != 0)
 			goto fail;
+	}
+	if (o->slots_dir != NULL && slots_save(&s, o->slots_dir) != 0) {
+		snprintf(s.err, sizeof(s.err), "%s: cannot write the slots",
+		    o->slots_dir);
+		goto fail;
 	}
 	print_state(&s);
 	if ((o->e2e_state != NULL || o->e2e_seal != NULL ||
@@ -1092,7 +1180,7 @@ usage(void)
 	       "[--serial SN] [--profile UID]\n"
 	       "         [--imei IMEI] [--counter N | --counter-file FILE] "
 	       "[--no-bootstrap]\n"
-	       "         [--interval SEC] [--replay] [--clone]\n"
+	       "         [--interval SEC] [--replay] [--clone] [--slots DIR]\n"
 	       "         [--e2e-state C,DAYS,BASE,SINCE,NEXT,LASTDL] "
 	       "[--e2e-seal HEX]\n"
 	       "         [--e2e-version 1|2] [--e2e-bits 128|256] "
@@ -1137,6 +1225,7 @@ main(int argc, char **argv)
 		{ "devices", required_argument, NULL, 'd' },
 		{ "replay", no_argument, NULL, 'R' },
 		{ "clone", no_argument, NULL, 'K' },
+		{ "slots", required_argument, NULL, 'X' },
 		{ "no-bootstrap", no_argument, NULL, 'B' },
 		{ "e2e-state", required_argument, NULL, 'E' },
 		{ "e2e-seal", required_argument, NULL, 'L' },
@@ -1212,6 +1301,9 @@ main(int argc, char **argv)
 			break;
 		case 'K':
 			o.clone = 1;
+			break;
+		case 'X':
+			o.slots_dir = optarg;
 			break;
 		case 'B':
 			o.no_bootstrap = 1;

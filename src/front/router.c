@@ -34,6 +34,7 @@ static const struct route_group *const groups[] = {
 	&secsvc_report_routes,
 	&secsvc_webhook_routes,
 	&secsvc_e2e_routes,
+	&secsvc_ztp_routes,
 	&devproto_routes,
 	&enroll_routes,
 };

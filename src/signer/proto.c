@@ -86,7 +86,7 @@ signer_hdr_decode(const unsigned char *in, size_t len, struct signer_hdr *h,
 	h->op = get16(in + 6);
 	op = h->op & (uint16_t)~SIGNER_OP_REPLY;
 	if (op != SIGNER_OP_SIGN && op != SIGNER_OP_SEAL &&
-	    op != SIGNER_OP_UNSEAL)
+	    op != SIGNER_OP_UNSEAL && op != SIGNER_OP_CA_CREATE)
 		return refuse(why, "unknown op");
 	h->id = get32(in + 8);
 	h->status = get16(in + 12);

@@ -399,6 +399,73 @@ do_blob(const struct conn *c, int op, struct buf *reply)
 	return SIGNER_ST_OK;
 }
 
+/*
+ * A new root for a worker (signer_ca_create): the key is made and
+ * sealed here, and only the certificate and the sealed key go back.
+ * The AAD must be a CA's ("ca:<tenant>:<32 hex>"), the data
+ * "<alg>\n<days>\n<cn>"; the worker then stores the row, so a key it
+ * never saw becomes a CA the signer will sign as.
+ */
+static int
+do_ca_create(const struct conn *c, struct buf *reply)
+{
+	struct signer_blob_req r;
+	struct buf der = BUF_INIT, sealed = BUF_INIT;
+	const char *why = NULL;
+	char aad[SIGNER_AAD_MAX + 1], data[128], *alg, *days_s, *cn, *end;
+	char public_id[33];
+	long long tenant;
+	long days;
+	unsigned char len4[4];
+	int n = 0;
+
+	if (signer_blob_req_decode(c->buf + SIGNER_HDR_LEN, c->h.len, &r,
+	        &why) != 0 ||
+	    r.len >= sizeof(data)) {
+		log_warn("signer: malformed root request from pid %ld: %s",
+		    (long)c->pid, why != NULL ? why : "data too long");
+		return SIGNER_ST_MALFORMED;
+	}
+	memcpy(aad, r.aad, r.aadlen);
+	aad[r.aadlen] = '\0';
+	memcpy(data, r.data, r.len);
+	data[r.len] = '\0';
+	if (sscanf(aad, "ca:%lld:%32[0-9a-f]%n", &tenant, public_id, &n) != 2 ||
+	    (size_t)n != r.aadlen || strlen(public_id) != 32 || tenant <= 0 ||
+	    (alg = data, days_s = strchr(data, '\n')) == NULL ||
+	    (cn = strchr(days_s + 1, '\n')) == NULL) {
+		log_warn("signer: refused a root for pid %ld: '%s' is not a "
+		         "CA's AAD, or the request is malformed",
+		    (long)c->pid, aad);
+		return SIGNER_ST_REFUSED;
+	}
+	*days_s++ = '\0';
+	*cn++ = '\0';
+	days = strtol(days_s, &end, 10);
+	if (*end != '\0' ||
+	    signer_ca_create(local, tenant, public_id, alg, cn, (int)days, &der,
+	        &sealed) != 0) {
+		log_warn(
+		    "signer: refused a root '%s' (%s, %s days) for pid %ld", cn,
+		    alg, days_s, (long)c->pid);
+		buf_free(&der);
+		buf_free(&sealed);
+		return SIGNER_ST_REFUSED;
+	}
+	len4[0] = (unsigned char)(der.len >> 24);
+	len4[1] = (unsigned char)(der.len >> 16);
+	len4[2] = (unsigned char)(der.len >> 8);
+	len4[3] = (unsigned char)der.len;
+	buf_append(reply, len4, sizeof(len4));
+	buf_append(reply, der.data, der.len);
+	buf_append(reply, sealed.data, sealed.len);
+	log_info("made root '%s' (%s) for tenant %lld, pid %ld", cn, alg,
+	    tenant, (long)c->pid);
+	buf_free(&der);
+	buf_free(&sealed);
+	return SIGNER_ST_OK;
+}
+
 /* Write all of 'p' to a non-blocking socket, waiting a little. */
 static int
 send_all(int fd, const unsigned char *p, size_t len)
@@ -435,6 +502,8 @@ answer(struct conn *c)
 	rh.id = c->h.id;
 	if (c->h.op == SIGNER_OP_SIGN)
 		rh.status = (uint16_t)do_sign(c, &reply);
+	else if (c->h.op == SIGNER_OP_CA_CREATE)
+		rh.status = (uint16_t)do_ca_create(c, &reply);
 	else
 		rh.status = (uint16_t)do_blob(c, c->h.op, &reply);
 	if (rh.status != SIGNER_ST_OK)

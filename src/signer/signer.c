@@ -474,3 +474,91 @@ signer_unseal(struct signer *s, const char *aad, const unsigned char *ct,
 		return remote_blob(s, SIGNER_OP_UNSEAL, aad, ct, len, out);
 	return pki_open(s->master_key, aad, strlen(aad), ct, len, out);
 }
+
+/* ---- new roots (SIGNER_OP_CA_CREATE) ----------------------------------- */
+
+/* The local half: make, sign and seal; the key never leaves. */
+static int
+local_ca_create(struct signer *s, int64_t tenant_id, const char *public_id,
+    const char *alg, const char *cn, int days, struct buf *cert_der,
+    struct buf *key_sealed)
+{
+	struct buf keyder = BUF_INIT;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char *aad = NULL;
+	int rc;
+
+	if (days < 1 || days > 7300 || strlen(cn) == 0 ||
+	    strlen(cn) > SIGNER_CA_CN_MAX)
+		return -FP_E_BADREQ;
+	aad = signer_ca_aad(tenant_id, public_id);
+	if ((rc = pki_ca_create(alg, cn, "fleetpki", days, &key, &cert,
+	         NULL)) != 0 ||
+	    (rc = pki_key_to_der(key, &keyder)) != 0 ||
+	    (rc = pki_cert_to_der(cert, cert_der)) != 0 ||
+	    (rc = pki_seal(s->master_key, aad, strlen(aad), keyder.data,
+	         keyder.len, key_sealed)) != 0)
+		goto out;
+out:
+	buf_free_secret(&keyder);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	free(aad);
+	return rc;
+}
+
+static int
+remote_ca_create(struct signer *s, int64_t tenant_id, const char *public_id,
+    const char *alg, const char *cn, int days, struct buf *cert_der,
+    struct buf *key_sealed)
+{
+	struct buf body = BUF_INIT, reply = BUF_INIT;
+	struct signer_blob_req r;
+	char *aad, *data;
+	uint32_t dlen;
+	int rc;
+
+	aad = signer_ca_aad(tenant_id, public_id);
+	data = xasprintf("%s\n%d\n%s", alg, days, cn);
+	r.aad = aad;
+	r.aadlen = strlen(aad);
+	r.data = (const unsigned char *)data;
+	r.len = strlen(data);
+	if ((rc = signer_blob_req_encode(&r, &body)) != 0 ||
+	    (rc = remote_call(s, SIGNER_OP_CA_CREATE, &body, &reply)) != 0)
+		goto out;
+	rc = -FP_E_INTERNAL;
+	if (reply.len < 4)
+		goto out;
+	dlen = (uint32_t)reply.data[0] << 24 | (uint32_t)reply.data[1] << 16 |
+	    (uint32_t)reply.data[2] << 8 | reply.data[3];
+	if (dlen == 0 || dlen >= reply.len - 4)
+		goto out;
+	buf_append(cert_der, reply.data + 4, dlen);
+	buf_append(key_sealed, reply.data + 4 + dlen, reply.len - 4 - dlen);
+	rc = 0;
+out:
+	if (rc != 0)
+		log_err("signer: no new root: the signer's answer is malformed "
+		        "or it refused");
+	buf_free(&body);
+	buf_free(&reply);
+	free(aad);
+	free(data);
+	return rc;
+}
+
+int
+signer_ca_create(struct signer *s, int64_t tenant_id, const char *public_id,
+    const char *alg, const char *cn, int days, struct buf *cert_der,
+    struct buf *key_sealed)
+{
+	if (s == NULL)
+		return no_signer();
+	if (s->remote)
+		return remote_ca_create(s, tenant_id, public_id, alg, cn, days,
+		    cert_der, key_sealed);
+	return local_ca_create(s, tenant_id, public_id, alg, cn, days, cert_der,
+	    key_sealed);
+}

@@ -25,6 +25,7 @@
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
 #include "fleetpki/core_acme.h"
+#include "fleetpki/core_ztp.h"
 #include "fleetpki/log.h"
 #include "fleetpki/proc.h"
 #include "fleetpki/signer.h"
@@ -175,6 +176,46 @@ job_idempotency_prune(struct fp_ctx *ctx, const struct job_rec *job,
 	return 0;
 }
 
+/*
+ * ZTP (sql/026), every tick: mark the device certificates due for
+ * automatic renewal (RenewBeforeExpiration; once per certificate, however
+ * many workers), which the devices' next heartbeats then carry out; and
+ * write the expiration events (each exactly once).
+ */
+static int
+job_ztp_renew(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	int64_t marked = 0;
+	int rc;
+
+	(void)job;
+	if ((rc = core_ztp_auto_renew(ctx, &marked)) != 0)
+		return fp_fail(st, (enum fp_err) - rc,
+		    "ZTP renewal scan failed (%s)", fp_err_default(rc));
+	if (marked > 0)
+		log_info("ztp renew: %lld device certificate%s due",
+		    (long long)marked, marked == 1 ? "" : "s");
+	return 0;
+}
+
+static int
+job_ztp_notices(struct fp_ctx *ctx, const struct job_rec *job,
+    struct fp_status *st)
+{
+	int64_t written = 0;
+	int rc;
+
+	(void)job;
+	if ((rc = core_ztp_notices(ctx, &written)) != 0)
+		return fp_fail(st, (enum fp_err) - rc,
+		    "ZTP expiration events failed (%s)", fp_err_default(rc));
+	if (written > 0)
+		log_info("ztp notices: %lld expiration event%s",
+		    (long long)written, written == 1 ? "" : "s");
+	return 0;
+}
+
 const struct job_kind worker_job_kinds[] = {
 	{ "crl.refresh", "pki", JOB_EVERY_TICK, 300, 3, job_crl_refresh },
 	{ CORE_CRL_REVOKED_JOB, "pki", 0, 300, 5, job_crl_revoked },
@@ -183,6 +224,8 @@ const struct job_kind worker_job_kinds[] = {
 	{ "ocsp.purge", "revinfo", 0, 30, 1, job_ocsp_purge },
 	{ "ocsp.responders", "pki", JOB_EVERY_TICK, 120, 3,
 	    job_ocsp_responders },
+	{ "ztp.renew", "pki", JOB_EVERY_TICK, 120, 3, job_ztp_renew },
+	{ "ztp.notices", "pki", JOB_EVERY_TICK, 120, 3, job_ztp_notices },
 	/* ACME (core_acme.h): a class of its own, a slow CA stalls nothing */
 	{ CORE_ACME_ORDER_JOB, "acme", 0, 300, CORE_ACME_ORDER_ATTEMPTS,
 	    worker_job_acme_order },
