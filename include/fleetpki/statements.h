@@ -241,11 +241,19 @@
 	    "AND removed_at IS NULL) " \
 	    "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM c) - " \
 	    "(SELECT count(*) FROM r), ''") \
-	/* revocation.c: OCSP */ \
+	/* \
+	 * revocation.c: OCSP.  One unique-index probe per serial whatever \
+	 * the statistics say: the LIMIT keeps the lateral lookup from \
+	 * being flattened, so the generic plan of a table not yet \
+	 * analyzed cannot become a bitmap scan of the whole CA filtered \
+	 * by serial (11 ms at 12,000 certificates instead of 0.1). \
+	 */ \
 	X(OCSP_STATUS, "SELECT c.serial, coalesce(" SQL_EPOCH("r.revoked_at") \
-	    ", 0), coalesce(r.reason, -1) FROM certificates c LEFT JOIN " \
-	    "revocations r ON r.certificate_id = c.id WHERE c.ca_id = $1 AND " \
-	    "c.serial = ANY ($2::text[])") \
+	    ", 0), coalesce(r.reason, -1) FROM (SELECT DISTINCT unnest($2::text[])) " \
+	    "AS s(serial) " \
+	    "CROSS JOIN LATERAL (SELECT c.id, c.serial FROM certificates c " \
+	    "WHERE c.ca_id = $1 AND c.serial = s.serial LIMIT 1) c " \
+	    "LEFT JOIN revocations r ON r.certificate_id = c.id") \
 	/* user.c */ \
 	X(USER_CREATE, "INSERT INTO users (tenant_id, name, token_hash, " \
 	    "is_admin) VALUES ($1, $2, $3, $4) RETURNING id") \
