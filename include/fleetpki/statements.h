@@ -249,11 +249,11 @@
 	 * by serial (11 ms at 12,000 certificates instead of 0.1). \
 	 */ \
 	X(OCSP_STATUS, "SELECT c.serial, coalesce(" SQL_EPOCH("r.revoked_at") \
-	    ", 0), coalesce(r.reason, -1) FROM (SELECT DISTINCT unnest($2::text[])) " \
-	    "AS s(serial) " \
-	    "CROSS JOIN LATERAL (SELECT c.id, c.serial FROM certificates c " \
-	    "WHERE c.ca_id = $1 AND c.serial = s.serial LIMIT 1) c " \
-	    "LEFT JOIN revocations r ON r.certificate_id = c.id") \
+	    ", 0), coalesce(r.reason, -1) FROM (SELECT DISTINCT " \
+	    "unnest($2::text[])) AS s(serial) CROSS JOIN LATERAL (SELECT " \
+	    "c.id, c.serial FROM certificates c WHERE c.ca_id = $1 AND " \
+	    "c.serial = s.serial LIMIT 1) c LEFT JOIN revocations r ON " \
+	    "r.certificate_id = c.id") \
 	/* user.c */ \
 	X(USER_CREATE, "INSERT INTO users (tenant_id, name, token_hash, " \
 	    "is_admin) VALUES ($1, $2, $3, $4) RETURNING id") \
