@@ -65,7 +65,14 @@ def wait_final(db, order_id, timeout=ISSUE_TIMEOUT):
     def final():
         o = order_row(db, order_id)
         return o if o["state"] in ("valid", "failed") else None
-    return wait_until(final, timeout, f"order {order_id} to finish", step=0.5)
+    try:
+        return wait_until(final, timeout, f"order {order_id} to finish",
+                          step=0.5)
+    except AssertionError as e:
+        # Where it stood: the order, its job (attempts, last error, when
+        # it is due again), so a slow run says why it was slow.
+        raise AssertionError(f"{e}: order {order_row(db, order_id)}, "
+                             f"job {job_of(db, order_id)}") from None
 
 
 def pem_blocks(chain):
