@@ -1,6 +1,6 @@
 /*
  * store_metrics: what the metrics scrape reads from the database
- * (src/store/metrics.c; sql/023).
+ * (src/store/metrics.c; sql/028).
  */
 #ifndef FLEETPKI_STORE_METRICS_H
 #define FLEETPKI_STORE_METRICS_H
@@ -16,7 +16,7 @@ struct metrics_queue_rec {
 	char kind[64]; /* the job kind; "" for webhooks */
 	char state[16];
 	int64_t n;
-	int64_t oldest_ms; /* see sql/023_metrics.sql */
+	int64_t oldest_ms; /* see sql/028_metrics.sql */
 };
 
 /*

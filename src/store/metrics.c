@@ -1,5 +1,5 @@
 /*
- * metrics: the scrape's one read (sql/023's fleetpki_metrics_queues).
+ * metrics: the scrape's one read (sql/028's fleetpki_metrics_queues).
  */
 #include "config.h"
 

@@ -35,6 +35,8 @@
 #define WM_HEAD_MAX 8192
 #define WM_DEADLINE_S 5
 #define WM_BACKLOG 16
+#define WM_LINGER_S 2
+#define WM_LINGER_MAX (256 * 1024)
 
 /* SIGTERM: exit at once while idle in accept(), else after the answer. */
 static volatile sig_atomic_t wm_stop;
@@ -245,6 +247,31 @@ read_head(int fd, char *buf, size_t cap, size_t *len)
 	return 1; /* too large */
 }
 
+/*
+ * After answering a request we did not read whole: closing with unread
+ * bytes would send a reset that can destroy the answer in flight, so end
+ * our side and drain what the client still sends, bounded in bytes and
+ * in time (WM_LINGER_S, whatever the client trickles).
+ */
+static void
+linger_close(int fd)
+{
+	char sink[4096];
+	double until = mono_s() + WM_LINGER_S;
+	size_t total = 0;
+	ssize_t n;
+
+	(void)shutdown(fd, SHUT_WR);
+	while (total < WM_LINGER_MAX && mono_s() < until) {
+		n = recv(fd, sink, sizeof(sink), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+}
+
 static void
 serve(int fd)
 {
@@ -258,6 +285,7 @@ serve(int fd)
 	if (rc > 0) {
 		answer_error(fd, 431, "Request Header Fields Too Large",
 		    "Request head too large.", "");
+		linger_close(fd);
 		return;
 	}
 	/* "METHOD SP target SP HTTP/x.y" */
