@@ -25,6 +25,8 @@ FLEETPKI_PKGS_TEST+=(pebble knot)
 FLEETPKI_PKGS_TEST+=(python3-cryptography)
 # ZTP (issue 11): the device certificate used with a real MQTT broker.
 FLEETPKI_PKGS_TEST+=(mosquitto mosquitto-clients)
+# promtool (GET /metrics' output is checked with it)
+FLEETPKI_PKGS_TEST+=(prometheus)
 
 # Configure flags of the default build: the one scripts/check tests, and the
 # one scripts/up runs unless told --release.

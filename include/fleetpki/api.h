@@ -51,4 +51,7 @@ extern const struct route_group devproto_routes;
 /* Device enrollment (device-enrollment.txt): /api/register, /api/renew. */
 extern const struct route_group enroll_routes;
 
+/* GET /metrics, Prometheus text (src/api/metrics.c; AUTH_METRICS). */
+extern const struct route_group metrics_routes;
+
 #endif

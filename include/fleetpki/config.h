@@ -80,6 +80,16 @@ struct config {
 	 * workers: for measuring the signer's cost only.
 	 */
 	char *signer;
+	/*
+	 * Bearer token that lets a non-loopback client read GET /metrics
+	 * (loopback peers need none); "": loopback only.  A secret.
+	 */
+	char *metrics_token;
+	/*
+	 * host:port of fleetpki-worker's metrics listener (loopback);
+	 * "": none.
+	 */
+	char *worker_metrics_listen;
 };
 
 /*

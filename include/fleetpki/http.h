@@ -102,4 +102,10 @@ void	resp_empty(struct http_resp *, int status);
 /* The default error body: {"message": "..."} with the code's status. */
 void	resp_error(struct http_resp *, int code, const struct fp_status *st);
 
+/*
+ * The route table's AUTH_METRICS (src/front/metrics_auth.c): 0 for a
+ * loopback peer or the configured metrics_token, else -FP_E_FORBIDDEN.
+ */
+int	http_metrics_auth(struct http_req *, struct fp_status *st);
+
 #endif

@@ -22,6 +22,8 @@ enum route_auth {
 	AUTH_API_TOKEN, /* X-Auth-Token of a user (certificate maker) */
 	AUTH_AUTHTOKEN, /* Bearer AuthToken of an API key (security services) */
 	AUTH_ADMIN, /* the admin portal's session cookie, CSRF checked */
+	/* a loopback peer, or Bearer metrics_token (GET /metrics) */
+	AUTH_METRICS,
 };
 
 /*
@@ -110,5 +112,23 @@ enum route_match router_match(struct http_req *req, const struct route **out,
 
 /* The Allow header value for a path that exists (for 405). */
 void router_allow(struct http_req *req, char *out, size_t outlen);
+
+/*
+ * Routes by slot, for the metrics (metrics.h): every route of every
+ * dialect has a fixed slot 0 .. router_nroutes()-1, in table order.
+ */
+size_t router_nroutes(void);
+/* The slot of 'r' (a row of a dialect's table). */
+size_t router_slot(const struct route *r);
+/* The route in slot 'slot' and its dialect, or NULL past the last. */
+const struct route *router_at(size_t slot, const struct route_group **group);
+/*
+ * The dialect slot of 'g' for metrics_set_dialect: 1 + its index in
+ * the list; router_ndialects() of them; router_dialect_at(i) the
+ * group of dialect slot i (1 ..), NULL for 0 or past the last.
+ */
+size_t router_dialect(const struct route_group *g);
+size_t router_ndialects(void);
+const struct route_group *router_dialect_at(size_t i);
 
 #endif

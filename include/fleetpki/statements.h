@@ -68,6 +68,7 @@
 #include "fleetpki/stmt_webhook.h"
 #include "fleetpki/stmt_e2e.h"
 #include "fleetpki/stmt_ztp.h"
+#include "fleetpki/stmt_metrics.h"
 
 #define FOREACH_STMT(X) \
 	FOREACH_STMT_ADMIN(X) \
@@ -79,6 +80,7 @@
 	FOREACH_STMT_WEBHOOK(X) \
 	FOREACH_STMT_E2E(X) \
 	FOREACH_STMT_ZTP(X) \
+	FOREACH_STMT_METRICS(X) \
 	/* store.c */ \
 	X(PING, "SELECT 1") \
 	/* db.c: the request's tenant, for its transaction only (sql/005) */ \

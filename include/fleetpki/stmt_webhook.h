@@ -62,8 +62,8 @@
 	    "SELECT id, tenant_id, uid, url, token_sealed, secret_sealed "     \
 	    "FROM fleetpki_webhook_claim($1, $2::int)")                        \
 	X(WEBHOOK_NEXT,                                                        \
-	    "SELECT id, event_id, body, attempts "                             \
-	    "FROM fleetpki_webhook_next($1, $2, $3::int)")                     \
+	    "SELECT id, event_id, body, attempts, created_ms "                 \
+	    "FROM fleetpki_webhook_next_at($1, $2, $3::int)")                  \
 	X(WEBHOOK_RESULT,                                                      \
 	    "SELECT coalesce(fleetpki_webhook_result($1, $2, $3::int, $4, "    \
 	    "$5::int, $6, $7::int, $8::int), '')")                             \

@@ -106,6 +106,7 @@ struct webhook_send {
 	int64_t event_id;
 	char *body;
 	int attempts;
+	int64_t created_ms; /* when its event was recorded (sql/028) */
 };
 void webhook_send_clear(struct webhook_send *);
 

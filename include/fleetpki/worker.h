@@ -111,4 +111,19 @@ int	worker_webhook_retry_after(const char *head, size_t len,
 void	worker_webhook_run(const struct config *cfg, int index)
 	    __attribute__((noreturn));
 
+/* ---- the metrics listener (metrics.c) ----------------------------- */
+
+struct buf;
+
+/*
+ * Bind worker_metrics_listen's "host:port" (a loopback address only),
+ * in the supervisor before it forks: the fd, or -1 (logged).
+ */
+int	worker_metrics_listen(const char *where);
+/* The worker's counters (metrics.h) as Prometheus text into 'b'. */
+void	worker_metrics_write(struct buf *b);
+/* Answer GET /metrics on 'listen_fd' until SIGTERM, in a child. */
+void	worker_metrics_run(const struct config *cfg, int listen_fd)
+	    __attribute__((noreturn));
+
 #endif

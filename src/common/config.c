@@ -70,6 +70,10 @@ static const struct config_key {
 	{ "ocsp_cache_dir", C_STR, offsetof(struct config, ocsp_cache_dir), 0,
 	    0 },
 	{ "signer", C_STR, offsetof(struct config, signer), 0, 0 },
+	{ "metrics_token", C_STR, offsetof(struct config, metrics_token), 0,
+	    0 },
+	{ "worker_metrics_listen", C_STR,
+	    offsetof(struct config, worker_metrics_listen), 0, 0 },
 };
 
 void
@@ -103,6 +107,8 @@ config_defaults(struct config *cfg)
 	cfg->socket_group = xstrdup("");
 	cfg->ocsp_cache_dir = xstrdup("");
 	cfg->signer = xstrdup("on");
+	cfg->metrics_token = xstrdup("");
+	cfg->worker_metrics_listen = xstrdup("");
 }
 
 static char *
@@ -290,6 +296,10 @@ config_free(struct config *cfg)
 	free(cfg->socket_group);
 	free(cfg->ocsp_cache_dir);
 	free(cfg->signer);
+	if (cfg->metrics_token != NULL)
+		OPENSSL_cleanse(cfg->metrics_token, strlen(cfg->metrics_token));
+	free(cfg->metrics_token);
+	free(cfg->worker_metrics_listen);
 	OPENSSL_cleanse(cfg, sizeof(*cfg));
 }
 

@@ -17,6 +17,7 @@
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
+#include "fleetpki/metrics.h"
 #include "fleetpki/pki.h"
 #include "fleetpki/signer.h"
 #include "fleetpki/store.h"
@@ -135,6 +136,7 @@ core_issue_and_store(struct fp_ctx *ctx, const struct core_ca *ca,
 	}
 	if (rc == 0) {
 		out->ca_fingerprint = xstrdup(core_ca_fingerprint(ca));
+		metrics_issued();
 		log_info("issued certificate %s serial %s", out->fingerprint,
 		    out->serial);
 	}

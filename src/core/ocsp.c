@@ -27,6 +27,7 @@
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
+#include "fleetpki/metrics.h"
 #include "fleetpki/pki.h"
 #include "fleetpki/signer.h"
 #include "fleetpki/store.h"
@@ -237,6 +238,13 @@ out:
 static int
 answer_error(int status, struct core_ocsp_result *out)
 {
+	metrics_ocsp(status == OCSP_RESPONSE_STATUS_MALFORMEDREQUEST
+	        ? METRICS_OCSP_MALFORMED
+	        : status == OCSP_RESPONSE_STATUS_UNAUTHORIZED
+	        ? METRICS_OCSP_UNAUTHORIZED
+	        : status == OCSP_RESPONSE_STATUS_TRYLATER
+	        ? METRICS_OCSP_TRYLATER
+	        : METRICS_OCSP_INTERNAL);
 	out->max_age = 0;
 	return pki_ocsp_error(status, &out->der);
 }
@@ -382,6 +390,12 @@ core_ocsp_answer(struct fp_ctx *ctx, const unsigned char *der, size_t len,
 		buf_append(&slot->der, out->der.data, out->der.len);
 	}
 done:
+	/* What was answered, per certificate (from the cache too). */
+	for (i = 0; i < n; i++)
+		metrics_ocsp(ans[i].status == PKI_OCSP_GOOD ? METRICS_OCSP_GOOD
+		        : ans[i].status == PKI_OCSP_REVOKED
+		        ? METRICS_OCSP_REVOKED
+		        : METRICS_OCSP_UNKNOWN);
 	etag_of(&out->der, out->etag);
 	/*
 	 * nginx may keep what a revocation can take back from it: only when

@@ -35,7 +35,9 @@
 #include "fleetpki/config.h"
 #include "fleetpki/front.h"
 #include "fleetpki/log.h"
+#include "fleetpki/metrics.h"
 #include "fleetpki/proc.h"
+#include "fleetpki/router.h"
 #include "fleetpki/signer.h"
 #include "fleetpki/util.h"
 
@@ -192,6 +194,18 @@ main(int argc, char **argv)
 	else
 		log_warn("signer = off: the workers hold the CA keys (for "
 		         "measurement only)");
+	/* Every route has a counter slot; the last is for no route. */
+	if (router_nroutes() >= METRICS_ROUTE_NONE) {
+		log_err("%zu routes: more than metrics.h's METRICS_MAX_ROUTES "
+		        "allows",
+		    router_nroutes());
+		return 1;
+	}
+	/* Before any fork: every worker (and respawn) counts into it. */
+	if (metrics_init() != 0)
+		log_warn("metrics: no shared region (%s); GET /metrics "
+		         "shows zeros",
+		    strerror(errno));
 	log_info("listening on %s with %d workers%s", cfg.listen, cfg.workers,
 	    signer_on ? " and a signer" : "");
 	proc_init(&workers, "worker", MAX_WORKERS + 1, cfg.workers + signer_on,

@@ -37,6 +37,7 @@ static const struct route_group *const groups[] = {
 	&secsvc_ztp_routes,
 	&devproto_routes,
 	&enroll_routes,
+	&metrics_routes,
 };
 
 /*
@@ -154,4 +155,67 @@ router_allow(struct http_req *req, char *out, size_t outlen)
 				return;
 		}
 	}
+}
+
+size_t
+router_nroutes(void)
+{
+	size_t g, n = 0;
+
+	for (g = 0; g < FP_ARRAY_LEN(groups); g++)
+		n += groups[g]->nroutes;
+	return n;
+}
+
+size_t
+router_slot(const struct route *r)
+{
+	size_t g, base = 0;
+
+	for (g = 0; g < FP_ARRAY_LEN(groups); g++) {
+		if (r >= groups[g]->routes &&
+		    r < groups[g]->routes + groups[g]->nroutes)
+			return base + (size_t)(r - groups[g]->routes);
+		base += groups[g]->nroutes;
+	}
+	return (size_t)-1;
+}
+
+const struct route *
+router_at(size_t slot, const struct route_group **group)
+{
+	size_t g;
+
+	for (g = 0; g < FP_ARRAY_LEN(groups); g++) {
+		if (slot < groups[g]->nroutes) {
+			*group = groups[g];
+			return &groups[g]->routes[slot];
+		}
+		slot -= groups[g]->nroutes;
+	}
+	*group = NULL;
+	return NULL;
+}
+
+size_t
+router_dialect(const struct route_group *g)
+{
+	size_t i;
+
+	for (i = 0; i < FP_ARRAY_LEN(groups); i++)
+		if (groups[i] == g)
+			return i + 1;
+	return 0;
+}
+
+size_t
+router_ndialects(void)
+{
+	return FP_ARRAY_LEN(groups);
+}
+
+const struct route_group *
+router_dialect_at(size_t i)
+{
+	return i >= 1 && i <= FP_ARRAY_LEN(groups) ? groups[i - 1] : NULL;
 }

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -29,6 +30,7 @@
 #include "fleetpki/input.h"
 #include "fleetpki/json.h"
 #include "fleetpki/log.h"
+#include "fleetpki/metrics.h"
 #include "fleetpki/router.h"
 #include "fleetpki/util.h"
 
@@ -288,8 +290,10 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 	json_object *json = NULL;
 	const char *uri;
 	char allow[128];
+	struct timespec t0, t1;
 	int rc = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&req, 0, sizeof(req));
 	req.ctx = ctx;
 	req.arena = arena;
@@ -319,6 +323,8 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 		break;
 	}
 	req.route = route;
+	/* An issuance in this request counts under this dialect. */
+	metrics_set_dialect(router_dialect(group));
 	if ((rc = read_body(&req, fr, &st)) != 0)
 		goto out;
 	/* Authentication is the table's business, never a handler's. */
@@ -349,6 +355,11 @@ handle(struct fp_ctx *ctx, FCGX_Request *fr, struct arena *arena,
 		if ((rc = http_admin_auth(&req, &st)) != 0)
 			goto out;
 		break;
+	case AUTH_METRICS:
+		resp_header(resp, "Cache-Control", "no-store");
+		if ((rc = http_metrics_auth(&req, &st)) != 0)
+			goto out;
+		break;
 	}
 	store_set_tenant(ctx->db, req.tenant.id); /* RLS: sql/005 */
 	/* So is the input: handlers read typed values only. */
@@ -375,6 +386,13 @@ out:
 	}
 	write_response(fr, &req, resp, head);
 	json_object_put(json);
+	/* By the route's pattern, never the raw path: bounded labels. */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_http(route != NULL ? router_slot(route) : METRICS_ROUTE_NONE,
+	    resp->status,
+	    (double)(t1.tv_sec - t0.tv_sec) +
+	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	metrics_set_dialect(0);
 }
 
 /*

@@ -16,6 +16,7 @@
 #include "fleetpki/db.h"
 #include "fleetpki/error.h"
 #include "fleetpki/log.h"
+#include "fleetpki/metrics.h"
 #include "fleetpki/util.h"
 
 struct db {
@@ -44,6 +45,8 @@ struct db {
 	bool row_security;
 	/* Commits return before the WAL is flushed (db_async_commit). */
 	bool async_commit;
+	/* A connection was made before: the next one is a reconnect. */
+	bool ever_connected;
 };
 
 /*
@@ -122,6 +125,7 @@ db_ready(struct db *db)
 	db_drop(db);
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		metrics_db(METRICS_DB_CONNECT);
 		if (!db->down_logged)
 			log_warn("database unavailable: %s",
 			    db->conn != NULL ? PQerrorMessage(db->conn)
@@ -133,6 +137,9 @@ db_ready(struct db *db)
 	if (db->down_logged)
 		log_info("database connection restored");
 	db->down_logged = false;
+	if (db->ever_connected)
+		metrics_db_reconnect();
+	db->ever_connected = true;
 	db_probe_row_security(db);
 	if (db->async_commit) {
 		PGresult *res = PQexecParams(db->conn,
@@ -184,6 +191,7 @@ db_result_error(struct db *db, enum stmt_id id, PGresult *res)
 		return -FP_E_CONFLICT; /* unique_violation */
 	if (state != NULL && strncmp(state, "22", 2) == 0)
 		return -FP_E_BADREQ; /* data exception: bad input */
+	metrics_db(METRICS_DB_STATEMENT);
 	if (db_state_retryable(state)) {
 		log_info("statement %s: %s", stmt_name(id),
 		    PQresultErrorMessage(res));
@@ -361,6 +369,7 @@ db_exec_params(struct db *db, enum stmt_id id, int n, const char *const *values,
 			res = db_pipeline(db, false, id, n, values, lengths,
 			    formats);
 			if (res == NULL) {
+				metrics_db(METRICS_DB_CONNECTION_LOST);
 				log_warn("database connection lost during %s",
 				    stmt_name(id));
 				continue; /* dropped: once more, as below */
@@ -389,6 +398,7 @@ db_exec_params(struct db *db, enum stmt_id id, int n, const char *const *values,
 		}
 		PQclear(res);
 		res = NULL;
+		metrics_db(METRICS_DB_CONNECTION_LOST);
 		log_warn("database connection lost during %s", stmt_name(id));
 		if (db->in_tx) {
 			db_drop(db);
@@ -455,6 +465,7 @@ db_begin_scoped(struct db *db)
 
 	res = db_pipeline(db, true, STMT_SET_TENANT, 0, NULL, NULL, NULL);
 	if (res == NULL) {
+		metrics_db(METRICS_DB_CONNECTION_LOST);
 		log_warn("database connection lost at BEGIN");
 		return -FP_E_UNAVAILABLE;
 	}

@@ -275,6 +275,7 @@ static const struct colmap send_cols[] = {
 	COL_I64(struct webhook_send, event_id),
 	COL_STR(struct webhook_send, body),
 	COL_INT(struct webhook_send, attempts),
+	COL_I64(struct webhook_send, created_ms),
 };
 static const struct rowmap send_rows =
     ROWMAP(struct webhook_send, send_cols, webhook_send_clear);

@@ -27,6 +27,7 @@
 #include "fleetpki/core_acme.h"
 #include "fleetpki/core_ztp.h"
 #include "fleetpki/log.h"
+#include "fleetpki/metrics.h"
 #include "fleetpki/proc.h"
 #include "fleetpki/signer.h"
 #include "fleetpki/store.h"
@@ -309,6 +310,8 @@ run_claimed(struct fp_ctx *ctx, const struct job_kind *k,
 	rc = k->run(ctx, job, &st);
 	store_set_tenant(ctx->db, 0);
 	alarm(0);
+	metrics_job((size_t)(k - worker_job_kinds),
+	    rc == 0 || rc == WORKER_JOB_HANDLED);
 	/* The job recorded its end itself (parked, or failed for good). */
 	if (rc == WORKER_JOB_HANDLED)
 		return;

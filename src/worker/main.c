@@ -19,10 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fleetpki/config.h"
 #include "fleetpki/core.h"
 #include "fleetpki/log.h"
+#include "fleetpki/metrics.h"
 #include "fleetpki/proc.h"
 #include "fleetpki/signer.h"
 #include "fleetpki/store.h"
@@ -35,6 +37,8 @@
 static struct config cfg;
 static const char *classes[MAX_CLASSES];
 static size_t nclasses;
+/* The metrics listener (worker_metrics_listen), or -1: none. */
+static int metrics_fd = -1;
 
 static void
 usage(FILE *f)
@@ -54,6 +58,11 @@ static void
 class_child(int slot, void *arg)
 {
 	(void)arg;
+	/* The last slot, when there is a listener, serves the metrics. */
+	if (metrics_fd >= 0 && (size_t)slot == nclasses + WEBHOOK_CHILDREN)
+		worker_metrics_run(&cfg, metrics_fd);
+	if (metrics_fd >= 0)
+		close(metrics_fd);
 	/* The slots after the classes deliver webhooks (webhook.c). */
 	if ((size_t)slot >= nclasses)
 		worker_webhook_run(&cfg, slot - (int)nclasses);
@@ -95,8 +104,19 @@ main(int argc, char **argv)
 	    proc_pid_write("fleetpki-worker", args.pid_file) != 0)
 		return 1;
 	nclasses = worker_classes(classes, MAX_CLASSES);
-	proc_init(&kids, "job runner", MAX_CLASSES + WEBHOOK_CHILDREN,
-	    (int)nclasses + WEBHOOK_CHILDREN, class_child, NULL);
+	/* Before any fork: every child (and respawn) counts into it. */
+	if (metrics_init() != 0)
+		log_warn("metrics: no shared region; they show zeros");
+	/* Bound once, like fleetpkid's socket: a new value needs a restart. */
+	if (cfg.worker_metrics_listen[0] != '\0' &&
+	    (metrics_fd = worker_metrics_listen(cfg.worker_metrics_listen)) < 0)
+		return 1;
+	proc_init(&kids, "job runner", MAX_CLASSES + WEBHOOK_CHILDREN + 1,
+	    (int)nclasses + WEBHOOK_CHILDREN + (metrics_fd >= 0), class_child,
+	    NULL);
+	if (metrics_fd >= 0)
+		log_info("metrics on http://%s/metrics",
+		    cfg.worker_metrics_listen);
 	log_info("running jobs: %zu class%s, scheduled every %d s", nclasses,
 	    nclasses == 1 ? "" : "es", cfg.worker_interval);
 
@@ -109,6 +129,8 @@ main(int argc, char **argv)
 	}
 	proc_drain(&kids, &set, DRAIN_GRACE_MS);
 	proc_free(&kids);
+	if (metrics_fd >= 0)
+		close(metrics_fd);
 	proc_pid_remove(args.pid_file);
 	log_info("stopped");
 	config_free(&cfg);

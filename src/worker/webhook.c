@@ -46,6 +46,7 @@
 #include "fleetpki/core.h"
 #include "fleetpki/core_webhook.h"
 #include "fleetpki/log.h"
+#include "fleetpki/metrics.h"
 #include "fleetpki/net.h"
 #include "fleetpki/pki.h"
 #include "fleetpki/proc.h"
@@ -233,6 +234,16 @@ open_sealed(struct wh_child *w, const struct webhook_claim *c, const char *what,
 	return signer_unseal(w->ctx.signer, aad, ct->data, ct->len, out);
 }
 
+/* Wall-clock milliseconds: the events' created_at is wall time. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Record an attempt; 0 while we may go on with this webhook. */
 static int
 record(struct wh_child *w, const struct webhook_send *d, enum webhook_outcome o,
@@ -260,7 +271,14 @@ record(struct wh_child *w, const struct webhook_send *d, enum webhook_outcome o,
 		    (long long)webhook_id, (long long)d->id);
 		return -1;
 	}
+	metrics_webhook(o == WEBHOOK_OK      ? METRICS_WH_DELIVERED
+	        : o == WEBHOOK_GONE          ? METRICS_WH_GONE
+	        : strcmp(state, "dead") == 0 ? METRICS_WH_DEAD
+	                                     : METRICS_WH_RETRY);
 	if (o == WEBHOOK_OK) {
+		/* From the event's commit to the receiver's 2xx. */
+		metrics_webhook_lag(
+		    (double)(now_ms() - d->created_ms) / 1000.0);
 		log_debug("webhook %lld: delivery %lld delivered (HTTP %d)",
 		    (long long)webhook_id, (long long)d->id, status);
 		return 0;

@@ -36,7 +36,8 @@ import helpers
 from helpers import Client, Workdir, random_name, sanitizer_report
 
 REPO = Path(__file__).resolve().parents[2]
-UP_TIMEOUT = 1800  # the first scripts/up may install packages and build
+UP_TIMEOUT = 1800
+METRICS_TOKEN = "mt-" + os.urandom(16).hex()  # the first scripts/up may install packages and build
 
 
 def free_ports(n):
@@ -133,13 +134,17 @@ class Stack:
 
 
 def _run_up(dirpath):
-    https, http, pg = free_ports(3)
+    https, http, pg, wmetrics = free_ports(4)
     cmd = ["bash", str(REPO / "scripts/up"), "--dir", str(dirpath),
            "--port", str(https), "--http-port", str(http), "--pg-port", str(pg),
            "--workers", "2", "--rate-limit", "on",
            # The challenge tests serve tokens on 127.0.0.2 (and probe
            # 127.0.0.3): loopback is denied by default, so re-allow it.
-           "--set", "outbound_allow=127.0.0.0/8"]
+           "--set", "outbound_allow=127.0.0.0/8",
+           # test_metrics.py: the token for non-loopback scrapers and
+           # fleetpki-worker's metrics listener.
+           "--set", f"metrics_token={METRICS_TOKEN}",
+           "--set", f"worker_metrics_listen=127.0.0.1:{wmetrics}"]
     if os.environ.get("FLEETPKI_BUILD_DIR"):
         cmd += ["--build-dir", os.environ["FLEETPKI_BUILD_DIR"]]
     if os.environ.get("FLEETPKI_NO_BUILD") == "1":

@@ -156,8 +156,11 @@ class Worker:
     def __init__(self, stack, tmp, extra):
         self.stack = stack
         self.conf = Path(tmp) / "worker-webhooks.conf"
-        text = open(stack.cli.config).read()
-        self.conf.write_text(text.rstrip("\n") + "\n" + "\n".join(extra) + "\n")
+        # Not the stack worker's metrics listener: a second worker on one
+        # host has a port of its own, or none (it would refuse to start).
+        text = "\n".join(l for l in open(stack.cli.config).read().splitlines()
+                         if not l.strip().startswith("worker_metrics_listen"))
+        self.conf.write_text(text + "\n" + "\n".join(extra) + "\n")
         self.conf.chmod(0o600)
         self.logf = Path(tmp) / "worker-webhooks.log"
         self.p = None
