@@ -464,3 +464,16 @@ def scripts_down(dirpath):
     subprocess.run(["bash", str(REPO / "scripts/down"), "--dir", str(dirpath)],
                    capture_output=True, text=True, timeout=180,
                    env=env_without_fleetpki(), stdin=subprocess.DEVNULL)
+
+
+def second_worker_config(config, dest):
+    """The text of the stack's fleetpki.conf ('config') for another
+    fleetpki-worker beside the stack's, written to 'dest' (mode 0600):
+    without the stack worker's worker_metrics_listen, whose port is
+    taken (a worker that cannot bind it refuses to start)."""
+    text = "\n".join(l for l in open(config).read().splitlines()
+                     if not l.strip().startswith("worker_metrics_listen")) + "\n"
+    dest = Path(dest)
+    dest.write_text(text)
+    dest.chmod(0o600)
+    return text

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import psql as _psql, random_name, wait_until
+from helpers import psql as _psql, random_name, second_worker_config, wait_until
 
 
 def psql(env, sql):
@@ -140,8 +140,10 @@ def test_two_workers_share_one_schedule(owned, cli, env, tmp_path):
     """A second fleetpki-worker (another host, as far as the queue can
     tell) runs beside the stack's: the CRL refresh stays one queued job."""
     stack = owned
+    conf = tmp_path / "worker2.conf"
+    second_worker_config(cli.config, conf)
     log = open(tmp_path / "worker2.log", "w")
-    p = subprocess.Popen([str(stack.cli.bin / "fleetpki-worker"), "--config", cli.config,
+    p = subprocess.Popen([str(stack.cli.bin / "fleetpki-worker"), "--config", str(conf),
                           "--pid-file", str(tmp_path / "worker2.pid")],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                          env=stack.cli.env)
@@ -166,10 +168,8 @@ def test_reload_applies_the_log_level(owned, cli, tmp_path):
     master did; fleetpki-worker now shares its code): debug lines appear
     only after the reload."""
     stack = owned
-    text = open(cli.config).read()
     conf = tmp_path / "worker.conf"
-    conf.write_text(text)
-    conf.chmod(0o600)
+    text = second_worker_config(cli.config, conf)
     logf = tmp_path / "worker3.log"
     log = open(logf, "w")
     p = subprocess.Popen([str(stack.cli.bin / "fleetpki-worker"), "--config", str(conf)],
