@@ -42,14 +42,26 @@ acme_dns_free(struct acme_dns *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* A name and a value as the CA and we make them: nothing to quote. */
+#define B64URL_CHARS                                                           \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
+/* A name as we make it: nothing to quote, and never taken for an option. */
 static int
 safe_arg(const char *s)
 {
 	return s[0] != '\0' && s[0] != '-' &&
-	    strspn(s,
-	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	        "0123456789-_.") == strlen(s);
+	    strspn(s, B64URL_CHARS ".") == strlen(s);
+}
+
+/*
+ * The record's value: base64url of a SHA-256 (acme_dns01_value), which
+ * starts with '-' once in 64.  Nothing to quote; a hook that hands it to
+ * another program must end that program's options first ("--").
+ */
+static int
+safe_value(const char *s)
+{
+	return s[0] != '\0' && strspn(s, B64URL_CHARS) == strlen(s);
 }
 
 /*
@@ -153,7 +165,7 @@ acme_dns_set(const struct acme_dns *d, int present, const char *fqdn,
 	char host[256], port[8];
 	int rc;
 
-	if (!safe_arg(fqdn) || !safe_arg(value))
+	if (!safe_arg(fqdn) || !safe_value(value))
 		return fp_fail(st, FP_E_INTERNAL,
 		    "unsafe DNS-01 name or value");
 	if (d->provider == NULL || strcmp(d->provider, "exec") == 0) {

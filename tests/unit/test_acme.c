@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -150,6 +152,55 @@ test_key_authz(void **state)
 	free(ka);
 	acme_dns01_value("", v);
 	assert_string_equal(v, "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+}
+
+/*
+ * The exec provider's arguments: a value is base64url and may start
+ * with '-' (one SHA-256 in 64 does); it is passed as it is.  A name that
+ * starts with '-', or anything with characters to quote, is refused.
+ */
+static void
+test_dns_exec_hook(void **state)
+{
+	char dir[] = "/tmp/fleetpki-test-dns-XXXXXX", hook[128], out[128];
+	char line[256];
+	struct acme_dns d;
+	struct fp_status st = { FP_E_OK, "" };
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(hook, sizeof(hook), "%s/hook", dir);
+	snprintf(out, sizeof(out), "%s/args", dir);
+	assert_non_null(f = fopen(hook, "w"));
+	fprintf(f, "#!/bin/sh\nprintf '%%s|%%s|%%s\\n' \"$1\" \"$2\" \"$3\" "
+	           ">>%s\n", out);
+	fclose(f);
+	assert_int_equal(chmod(hook, 0700), 0);
+	memset(&d, 0, sizeof(d));
+	d.provider = (char *)"exec";
+	d.hook = hook;
+	assert_int_equal(acme_dns_set(&d, 1, "_acme-challenge.dev-1.example",
+	                     "-yv0Dq9KX_Z1HHUq1Rv1G2Uo4ZC8aW8N0m5YJjPBEmM", &st),
+	    0);
+	assert_int_equal(acme_dns_set(&d, 0, "_acme-challenge.dev-1.example",
+	                     "_a", &st),
+	    0);
+	assert_int_not_equal(acme_dns_set(&d, 1, "-x.example", "abc", &st), 0);
+	assert_int_not_equal(acme_dns_set(&d, 1, "a.example", "a b", &st), 0);
+	assert_int_not_equal(acme_dns_set(&d, 1, "a.example", "a=", &st), 0);
+	assert_int_not_equal(acme_dns_set(&d, 1, "a.example", "", &st), 0);
+	assert_non_null(f = fopen(out, "r"));
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "present|_acme-challenge.dev-1.example|"
+	                          "-yv0Dq9KX_Z1HHUq1Rv1G2Uo4ZC8aW8N0m5YJjPBEmM\n");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "cleanup|_acme-challenge.dev-1.example|_a\n");
+	assert_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	unlink(out);
+	unlink(hook);
+	rmdir(dir);
 }
 
 static void
@@ -432,6 +483,7 @@ main(void)
 		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_dns_query),
+		cmocka_unit_test(test_dns_exec_hook),
 		cmocka_unit_test(test_ari_id),
 	};
 
