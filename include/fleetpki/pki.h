@@ -419,6 +419,22 @@ int	pki_key_remote(EVP_PKEY *pub, const struct pki_remote_ref *ref,
 int	pki_sign_digest(EVP_PKEY *key, const char *md, const unsigned char *dg,
 	    size_t dlen, unsigned char *sig, size_t *siglen);
 
+/*
+ * The same for a key that signs often (the signer's CA keys): the
+ * context is made once, with the key's digest and padding, and used for
+ * every signature until pki_sign_release.  The key must outlive it.
+ */
+struct pki_signing {
+	EVP_PKEY_CTX *ctx;
+	int md_type; /* the NID of the digest the key signs with */
+	size_t md_size;
+};
+int	pki_sign_prepare(EVP_PKEY *key, struct pki_signing *out);
+int	pki_sign_prepared(struct pki_signing *, const char *md,
+	    const unsigned char *dg, size_t dlen, unsigned char *sig,
+	    size_t *siglen);
+void	pki_sign_release(struct pki_signing *);
+
 /* ---- sealing private keys at rest -------------------------------- */
 
 /*

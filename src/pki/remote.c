@@ -29,6 +29,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -534,40 +535,97 @@ pki_sign_ctx_new(EVP_PKEY *key, const char *kind, EVP_MD_CTX **out)
 	return 0;
 }
 
+/*
+ * The type (NID) of digest 'name', or NID_undef.  By NID: EVP_MD_is_a on
+ * the legacy EVP_sha256() knows the provider's name for it ("SHA2-256")
+ * only once something fetched a digest.  The names a signer sees are a
+ * handful, so the fetches are kept (a fetch per signature was a lock and
+ * a lookup in the provider's store every time).
+ */
+static int
+md_type_of(const char *name)
+{
+	static struct {
+		char name[32];
+		int type;
+	} seen[8];
+	static size_t nseen;
+	EVP_MD *md;
+	size_t i;
+	int type;
+
+	for (i = 0; i < nseen; i++)
+		if (strcmp(seen[i].name, name) == 0)
+			return seen[i].type;
+	if ((md = EVP_MD_fetch(NULL, name, NULL)) == NULL) {
+		ERR_clear_error();
+		return NID_undef;
+	}
+	type = EVP_MD_get_type(md);
+	EVP_MD_free(md);
+	if (nseen < FP_ARRAY_LEN(seen) && strlen(name) < sizeof(seen[0].name)) {
+		snprintf(seen[nseen].name, sizeof(seen[nseen].name), "%s",
+		    name);
+		seen[nseen++].type = type;
+	}
+	return type;
+}
+
+int
+pki_sign_prepare(EVP_PKEY *key, struct pki_signing *out)
+{
+	const EVP_MD *want = pki_sig_md(key);
+
+	memset(out, 0, sizeof(*out));
+	if ((out->ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL ||
+	    EVP_PKEY_sign_init(out->ctx) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(out->ctx, want) != 1 ||
+	    (EVP_PKEY_is_a(key, "RSA") &&
+	        EVP_PKEY_CTX_set_rsa_padding(out->ctx, RSA_PKCS1_PADDING) !=
+	            1)) {
+		log_ossl_errors("pki_sign_prepare");
+		EVP_PKEY_CTX_free(out->ctx);
+		out->ctx = NULL;
+		return -FP_E_INTERNAL;
+	}
+	out->md_type = EVP_MD_get_type(want);
+	out->md_size = (size_t)EVP_MD_get_size(want);
+	return 0;
+}
+
+void
+pki_sign_release(struct pki_signing *sg)
+{
+	EVP_PKEY_CTX_free(sg->ctx);
+	sg->ctx = NULL;
+}
+
+int
+pki_sign_prepared(struct pki_signing *sg, const char *md,
+    const unsigned char *dg, size_t dlen, unsigned char *sig, size_t *siglen)
+{
+	/* Only the digest this key signs with, of exactly its size. */
+	if (sg->ctx == NULL || md_type_of(md) != sg->md_type ||
+	    dlen != sg->md_size)
+		return -FP_E_BADREQ;
+	/* An initialised context signs again and again (apps/speed.c). */
+	if (EVP_PKEY_sign(sg->ctx, sig, siglen, dg, dlen) != 1) {
+		log_ossl_errors("pki_sign_prepared");
+		return -FP_E_INTERNAL;
+	}
+	return 0;
+}
+
 int
 pki_sign_digest(EVP_PKEY *key, const char *md, const unsigned char *dg,
     size_t dlen, unsigned char *sig, size_t *siglen)
 {
-	const EVP_MD *want = pki_sig_md(key);
-	EVP_PKEY_CTX *pctx = NULL;
-	EVP_MD *got;
-	int rc = -FP_E_BADREQ, same;
+	struct pki_signing sg;
+	int rc;
 
-	/*
-	 * Only the digest this key signs with, of exactly its size.  By
-	 * NID: EVP_MD_is_a on the legacy EVP_sha256() knows the provider's
-	 * name for it ("SHA2-256") only once something fetched a digest.
-	 */
-	if ((got = EVP_MD_fetch(NULL, md, NULL)) == NULL) {
-		ERR_clear_error();
+	if ((rc = pki_sign_prepare(key, &sg)) != 0)
 		return rc;
-	}
-	same = EVP_MD_get_type(got) == EVP_MD_get_type(want);
-	EVP_MD_free(got);
-	if (!same || dlen != (size_t)EVP_MD_get_size(want))
-		return rc;
-	rc = -FP_E_INTERNAL;
-	if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL ||
-	    EVP_PKEY_sign_init(pctx) != 1 ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, want) != 1 ||
-	    (EVP_PKEY_is_a(key, "RSA") &&
-	        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) ||
-	    EVP_PKEY_sign(pctx, sig, siglen, dg, dlen) != 1) {
-		log_ossl_errors("pki_sign_digest");
-		goto out;
-	}
-	rc = 0;
-out:
-	EVP_PKEY_CTX_free(pctx);
+	rc = pki_sign_prepared(&sg, md, dg, dlen, sig, siglen);
+	pki_sign_release(&sg);
 	return rc;
 }

@@ -72,6 +72,7 @@ struct key {
 	int64_t tenant_id;
 	int64_t ca_id;
 	EVP_PKEY *key;
+	struct pki_signing sg; /* made once: every signature reuses it */
 };
 
 static volatile sig_atomic_t s_stop;
@@ -168,8 +169,10 @@ keys_flush(void)
 {
 	size_t i;
 
-	for (i = 0; i < nkeys; i++)
+	for (i = 0; i < nkeys; i++) {
+		pki_sign_release(&keys[i].sg);
 		EVP_PKEY_free(keys[i].key);
+	}
 	free(keys);
 	keys = NULL;
 	nkeys = 0;
@@ -177,8 +180,9 @@ keys_flush(void)
 
 /* The key of CA 'ca_id' of tenant 'tenant_id': SIGNER_ST_*. */
 static int
-key_get(int64_t tenant_id, int64_t ca_id, EVP_PKEY **out)
+key_get(int64_t tenant_id, int64_t ca_id, struct key **out)
 {
+	struct pki_signing sg;
 	struct ca_rec rec = { 0 };
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
@@ -187,7 +191,7 @@ key_get(int64_t tenant_id, int64_t ca_id, EVP_PKEY **out)
 
 	for (i = 0; i < nkeys; i++)
 		if (keys[i].tenant_id == tenant_id && keys[i].ca_id == ca_id) {
-			*out = keys[i].key;
+			*out = &keys[i];
 			return SIGNER_ST_OK;
 		}
 	/* Row-level security: the statement runs as that tenant. */
@@ -205,7 +209,8 @@ key_get(int64_t tenant_id, int64_t ca_id, EVP_PKEY **out)
 	if (rc != 0 ||
 	    pki_cert_from_der(rec.cert_der.data, rec.cert_der.len, &cert) !=
 	        0 ||
-	    signer_ca_key(local, &rec, cert, &key) != 0)
+	    signer_ca_key(local, &rec, cert, &key) != 0 ||
+	    pki_sign_prepare(key, &sg) != 0)
 		goto out;
 	if (nkeys >= KEYS_MAX)
 		keys_flush();
@@ -213,10 +218,11 @@ key_get(int64_t tenant_id, int64_t ca_id, EVP_PKEY **out)
 	keys[nkeys].tenant_id = tenant_id;
 	keys[nkeys].ca_id = ca_id;
 	keys[nkeys].key = key;
+	keys[nkeys].sg = sg;
+	*out = &keys[nkeys];
 	nkeys++;
 	log_info("opened the key of tenant %" PRId64 " CA %" PRId64, tenant_id,
 	    ca_id);
-	*out = key;
 	key = NULL;
 	st = SIGNER_ST_OK;
 out:
@@ -282,7 +288,8 @@ do_sign(const struct conn *c, struct buf *reply)
 	size_t siglen = sizeof(sig);
 	const char *why = NULL;
 	char prefix[17];
-	EVP_PKEY *key;
+	struct key *ca = NULL;
+	EVP_PKEY *key = NULL;
 	int st;
 
 	if (signer_sign_req_decode(c->buf + SIGNER_HDR_LEN, c->h.len, &r,
@@ -301,7 +308,7 @@ do_sign(const struct conn *c, struct buf *reply)
 			    r.kind, (long)c->pid);
 			return st;
 		}
-	} else if ((st = key_get(r.tenant_id, r.ca_id, &key)) != SIGNER_ST_OK) {
+	} else if ((st = key_get(r.tenant_id, r.ca_id, &ca)) != SIGNER_ST_OK) {
 		log_warn(
 		    "signer: refused to sign %s for pid %ld: tenant %" PRId64
 		    " has no CA %" PRId64 "%s",
@@ -309,7 +316,10 @@ do_sign(const struct conn *c, struct buf *reply)
 		    st == SIGNER_ST_NOKEY ? "" : " that opens now");
 		return st;
 	}
-	if (pki_sign_digest(key, r.md, r.dg, r.dlen, sig, &siglen) != 0) {
+	if ((ca != NULL ? pki_sign_prepared(&ca->sg, r.md, r.dg, r.dlen, sig,
+	                      &siglen)
+	                : pki_sign_digest(key, r.md, r.dg, r.dlen, sig,
+	                      &siglen)) != 0) {
 		log_warn("signer: refused to sign %s for pid %ld: %s digest of "
 		         "%zu bytes does not fit tenant %" PRId64
 		         " CA %" PRId64,

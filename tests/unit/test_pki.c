@@ -1445,6 +1445,65 @@ test_seal(void **state)
 	OPENSSL_cleanse(key, sizeof(key));
 }
 
+/*
+ * The signer's prepared contexts: only the key's own digest (by any of
+ * its names) of exactly its size is signed, and one context signs again
+ * and again, each signature valid (ECDSA: each with a fresh nonce).
+ */
+static void
+test_sign_prepared(void **state)
+{
+	static const char *const algs[] = { "ec-p256", "ec-p384", "rsa-2048" };
+	static const char *const mds[] = { "SHA256", "SHA384", "sha256" };
+	unsigned char dg[64], sig[2][1024];
+	size_t siglen[2], i, n;
+	struct fp_status st = { FP_E_OK, "" };
+	struct pki_signing sg;
+	EVP_PKEY_CTX *vctx;
+	EVP_PKEY *key;
+
+	(void)state;
+	memset(dg, 0x5a, sizeof(dg));
+	for (i = 0; i < FP_ARRAY_LEN(algs); i++) {
+		size_t dlen = i == 1 ? 48 : 32;
+
+		assert_int_equal(pki_key_generate(algs[i], &key, &st), 0);
+		assert_int_equal(pki_sign_prepare(key, &sg), 0);
+		siglen[0] = sizeof(sig[0]);
+		assert_int_equal(pki_sign_prepared(&sg, i == 1 ? "SHA256" : "SHA384",
+		                     dg, dlen, sig[0], &siglen[0]),
+		    -FP_E_BADREQ);
+		assert_int_equal(pki_sign_prepared(&sg, mds[i], dg, dlen - 1,
+		                     sig[0], &siglen[0]),
+		    -FP_E_BADREQ);
+		assert_int_equal(pki_sign_prepared(&sg, "no-such-digest", dg,
+		                     dlen, sig[0], &siglen[0]),
+		    -FP_E_BADREQ);
+		for (n = 0; n < 2; n++) {
+			siglen[n] = sizeof(sig[n]);
+			assert_int_equal(pki_sign_prepared(&sg,
+			                     n == 0 && i != 1 ? "SHA2-256" : mds[i],
+			                     dg, dlen, sig[n], &siglen[n]),
+			    0);
+			assert_non_null(
+			    vctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL));
+			assert_int_equal(EVP_PKEY_verify_init(vctx), 1);
+			assert_int_equal(EVP_PKEY_CTX_set_signature_md(vctx,
+			                     EVP_get_digestbyname(mds[i])),
+			    1);
+			assert_int_equal(EVP_PKEY_verify(vctx, sig[n], siglen[n],
+			                     dg, dlen),
+			    1);
+			EVP_PKEY_CTX_free(vctx);
+		}
+		if (i != 2) /* ECDSA: a fresh nonce each time */
+			assert_false(siglen[0] == siglen[1] &&
+			    memcmp(sig[0], sig[1], siglen[0]) == 0);
+		pki_sign_release(&sg);
+		EVP_PKEY_free(key);
+	}
+}
+
 int
 main(void)
 {
@@ -1459,6 +1518,7 @@ main(void)
 		cmocka_unit_test(test_ca_create),
 		cmocka_unit_test(test_issue_profile_only),
 		cmocka_unit_test(test_issue_serial),
+		cmocka_unit_test(test_sign_prepared),
 		cmocka_unit_test(test_issue_validity),
 		cmocka_unit_test(test_issue_openssl_verify),
 		cmocka_unit_test(test_issue_bad_profile),
