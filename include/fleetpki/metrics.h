@@ -171,6 +171,13 @@ void metrics_write_histogram(struct buf *b, const char *name,
     const struct metrics_label *labels, size_t nlabels, const double *bounds,
     size_t nbounds, const struct metrics_hist_snap *h);
 
+/*
+ * The database counters of this process family: fleetpki_db_errors_total
+ * by kind and fleetpki_db_reconnects_total; 'who' names the processes in
+ * the help text ("fleetpkid's workers").
+ */
+void metrics_write_db(struct buf *b, const char *who);
+
 /* The media type of the exposition. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

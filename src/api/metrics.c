@@ -116,20 +116,7 @@ write_counters(struct buf *b)
 		metrics_write_sample(b, "fleetpki_ocsp_responses_total", l, 1,
 		    metrics_get_ocsp((enum metrics_ocsp)what));
 	}
-	metrics_write_family(b, "fleetpki_db_errors_total", "counter",
-	    "Database failures seen by fleetpkid's workers: failed "
-	    "statements, failed connects, connections lost.");
-	l[0].name = "kind";
-	for (what = 0; what < METRICS_DB__COUNT; what++) {
-		l[0].value = metrics_db_label((enum metrics_db)what);
-		metrics_write_sample(b, "fleetpki_db_errors_total", l, 1,
-		    metrics_get_db((enum metrics_db)what));
-	}
-	metrics_write_family(b, "fleetpki_db_reconnects_total", "counter",
-	    "Database connections made again after one was lost or "
-	    "failed.");
-	metrics_write_sample(b, "fleetpki_db_reconnects_total", NULL, 0,
-	    metrics_get_db_reconnects());
+	metrics_write_db(b, "fleetpkid's workers");
 }
 
 static const char *const wh_states[] = { "pending", "retrying", "dead" };

@@ -431,3 +431,28 @@ metrics_write_histogram(struct buf *b, const char *name,
 	snprintf(full, sizeof(full), "%s_count", name);
 	metrics_write_sample(b, full, labels, nlabels, cum);
 }
+
+void
+metrics_write_db(struct buf *b, const char *who)
+{
+	struct metrics_label l[1];
+	char help[160];
+	int what;
+
+	snprintf(help, sizeof(help),
+	    "Database failures seen by %s: failed statements, failed "
+	    "connects, connections lost.",
+	    who);
+	metrics_write_family(b, "fleetpki_db_errors_total", "counter", help);
+	l[0].name = "kind";
+	for (what = 0; what < METRICS_DB__COUNT; what++) {
+		l[0].value = metrics_db_label((enum metrics_db)what);
+		metrics_write_sample(b, "fleetpki_db_errors_total", l, 1,
+		    metrics_get_db((enum metrics_db)what));
+	}
+	metrics_write_family(b, "fleetpki_db_reconnects_total", "counter",
+	    "Database connections made again after one was lost or "
+	    "failed.");
+	metrics_write_sample(b, "fleetpki_db_reconnects_total", NULL, 0,
+	    metrics_get_db_reconnects());
+}

@@ -154,20 +154,7 @@ worker_metrics_write(struct buf *b)
 	metrics_get_webhook_lag(&h);
 	metrics_write_histogram(b, "fleetpki_webhook_delivery_lag_seconds",
 	    NULL, 0, metrics_lag_bounds, METRICS_LAG_BOUNDS, &h);
-	metrics_write_family(b, "fleetpki_db_errors_total", "counter",
-	    "Database failures seen by fleetpki-worker's children: failed "
-	    "statements, failed connects, connections lost.");
-	l[0].name = "kind";
-	for (what = 0; what < METRICS_DB__COUNT; what++) {
-		l[0].value = metrics_db_label((enum metrics_db)what);
-		metrics_write_sample(b, "fleetpki_db_errors_total", l, 1,
-		    metrics_get_db((enum metrics_db)what));
-	}
-	metrics_write_family(b, "fleetpki_db_reconnects_total", "counter",
-	    "Database connections made again after one was lost or "
-	    "failed.");
-	metrics_write_sample(b, "fleetpki_db_reconnects_total", NULL, 0,
-	    metrics_get_db_reconnects());
+	metrics_write_db(b, "fleetpki-worker's children");
 }
 
 static void
