@@ -62,3 +62,7 @@ REVOKE ALL ON FUNCTION fleetpki_webhook_next_at(bigint, text, integer)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fleetpki_webhook_next_at(bigint, text, integer)
 	TO fleetpki_app;
+
+-- fleetpki_webhook_next (021) had no other caller: the worker reads
+-- deliveries through fleetpki_webhook_next_at only.
+DROP FUNCTION fleetpki_webhook_next(bigint, text, integer);

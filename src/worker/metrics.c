@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -29,6 +28,7 @@
 #include "fleetpki/config.h"
 #include "fleetpki/log.h"
 #include "fleetpki/metrics.h"
+#include "fleetpki/proc.h"
 #include "fleetpki/util.h"
 #include "fleetpki/worker.h"
 
@@ -305,23 +305,12 @@ void
 worker_metrics_run(const struct config *cfg, int listen_fd)
 {
 	struct timeval tv = { WM_DEADLINE_S, 0 };
-	struct sigaction sa;
-	sigset_t none;
 	enum log_level lvl;
 	int fd;
 
 	if (log_level_parse(cfg->log_level, &lvl) == 0)
 		log_init("worker-metrics", lvl);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term; /* no SA_RESTART: accept() returns */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	proc_child_signals(on_term); /* accept() returns on SIGTERM */
 	for (;;) {
 		wm_idle = 1;
 		if (wm_stop)
