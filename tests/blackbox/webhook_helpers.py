@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from helpers import pid_alive_in, psql, random_name, wait_until
+from helpers import pid_alive_in, psql, random_name, second_worker_config, wait_until
 from secsvc_helpers import SecsvcTenant
 
 CREATE = "/notification/webhook/create"
@@ -156,12 +156,8 @@ class Worker:
     def __init__(self, stack, tmp, extra):
         self.stack = stack
         self.conf = Path(tmp) / "worker-webhooks.conf"
-        # Not the stack worker's metrics listener: a second worker on one
-        # host has a port of its own, or none (it would refuse to start).
-        text = "\n".join(l for l in open(stack.cli.config).read().splitlines()
-                         if not l.strip().startswith("worker_metrics_listen"))
-        self.conf.write_text(text + "\n" + "\n".join(extra) + "\n")
-        self.conf.chmod(0o600)
+        text = second_worker_config(stack.cli.config, self.conf)
+        self.conf.write_text(text + "\n".join(extra) + "\n")
         self.logf = Path(tmp) / "worker-webhooks.log"
         self.p = None
 
