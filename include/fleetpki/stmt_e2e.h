@@ -58,10 +58,14 @@
 	    "seq = EXCLUDED.seq, set_at = now() RETURNING 1) "                 \
 	    "SELECT (SELECT count(*) FROM des), "                              \
 	    "(SELECT count(*) FROM hb WHERE adjust)")                          \
-	/* The device of ROT $2 and its E2E state: one indexed lookup. */     \
+	/*                                                                     \
+	 * The device of ROT $2, whether it is blocked, and its E2E state:    \
+	 * one indexed lookup.                                                \
+	 */                                                                    \
 	X(E2E_LOOKUP,                                                          \
-	    "SELECT d.id, d.secret_sealed, e.rotation = 'CONTINUOUS', "        \
-	    "e.base_epoch, e.last_uplink, e.last_downlink, " SQL_E2E_CURRENT   \
+	    "SELECT d.id, d.secret_sealed, d.blocked_at IS NOT NULL, "         \
+	    "e.rotation = 'CONTINUOUS', e.base_epoch, e.last_uplink, "         \
+	    "e.last_downlink, " SQL_E2E_CURRENT                                \
 	    " FROM devices d JOIN device_e2e e ON e.tenant_id = d.tenant_id "  \
 	    "AND e.device_id = d.id WHERE d.tenant_id = $1 AND d.rot = $2")    \
 	/*                                                                     \

@@ -28,6 +28,7 @@ int store_e2e_rotate(struct db *, int64_t tenant, const struct reg_names *rots,
 struct e2e_rec {
 	int64_t device_id;
 	struct buf secret_sealed;
+	bool blocked; /* on the deny list: no key is answered */
 	bool continuous;
 	int64_t base; /* base epoch */
 	int64_t last_uplink, last_downlink;

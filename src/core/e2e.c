@@ -5,7 +5,9 @@
  * are derived from the device's root secret on the spot and wiped after
  * the answer.  An epoch is answered only inside the device's window
  * (§4); CONTINUOUS answers each epoch once, recorded by a conditional
- * UPDATE, so two concurrent calls cannot both get one key.
+ * UPDATE, so two concurrent calls cannot both get one key.  A device on
+ * the deny list gets no key either way: the fleet stopped trusting it, so
+ * its messages must not open as its own and nothing more is sealed to it.
  */
 #include "config.h"
 
@@ -27,6 +29,7 @@
 
 #define MSG_NO_KEY "Not Found. No E2E key for this header."
 #define MSG_NO_DEVICE "Not Found. No E2E key for this device."
+#define MSG_BLOCKED "Forbidden. The device is blacklisted."
 
 static const char *const use_events[] = {
 	[E2E_USE_UPLINK_KEY] = "E2EUplinkSymmetricKey",
@@ -144,10 +147,17 @@ core_e2e_uplink(struct fp_ctx *ctx, int64_t tenant, const unsigned char *hdr,
 		out->have_nonce = 1;
 	}
 	devproto_rot_format(out->kiv.rot, out->rot);
-	if ((rc = store_e2e_lookup(ctx->db, tenant, out->rot, &rec)) != 0 ||
-	    !uplink_window(&rec, &out->kiv, &out->epoch)) {
-		if (rc == 0 || rc == -FP_E_NOTFOUND)
+	if ((rc = store_e2e_lookup(ctx->db, tenant, out->rot, &rec)) != 0) {
+		if (rc == -FP_E_NOTFOUND)
 			rc = fp_fail(st, FP_E_NOTFOUND, MSG_NO_KEY);
+		goto out;
+	}
+	if (rec.blocked) {
+		rc = fp_fail(st, FP_E_FORBIDDEN, MSG_BLOCKED);
+		goto out;
+	}
+	if (!uplink_window(&rec, &out->kiv, &out->epoch)) {
+		rc = fp_fail(st, FP_E_NOTFOUND, MSG_NO_KEY);
 		goto out;
 	}
 	if ((rc = open_secret(ctx, tenant, out->rot, &rec, &secret)) != 0)
@@ -197,6 +207,10 @@ core_e2e_downlink(struct fp_ctx *ctx, int64_t tenant, const char *rot,
 		    0) {
 			if (rc == -FP_E_NOTFOUND)
 				rc = fp_fail(st, FP_E_NOTFOUND, MSG_NO_DEVICE);
+			goto out;
+		}
+		if (rec.blocked) {
+			rc = fp_fail(st, FP_E_FORBIDDEN, MSG_BLOCKED);
 			goto out;
 		}
 		out->epoch = (uint64_t)(rec.continuous

@@ -67,6 +67,7 @@ store_e2e_rotate(struct db *db, int64_t tenant, const struct reg_names *rots,
 static const struct colmap e2e_cols[] = {
 	COL_I64(struct e2e_rec, device_id),
 	COL_BYTEA(struct e2e_rec, secret_sealed),
+	COL_BOOL(struct e2e_rec, blocked),
 	COL_BOOL(struct e2e_rec, continuous),
 	COL_I64(struct e2e_rec, base),
 	COL_I64(struct e2e_rec, last_uplink),

@@ -386,6 +386,30 @@ def test_tenant_isolation(stack, tenant, auto_dev):
     assert ccm_open(b64(uplink(tenant, msg[:16]).json()["Key"]), msg) == PT
 
 
+def test_blocked_device_gets_no_key(stack, tenant):
+    """A device on the deny list gets no E2E key, up or down, and no epoch
+    or usage is taken; unblocked, the same message opens."""
+    blocked = "Forbidden. The device is blacklisted."
+    d = E2EDevice(stack, tenant)
+    assert rotate(tenant, [d.rot], days=1).status == 200
+    d.heartbeat()
+    msg = d.seal()
+    stack.cli.run("device", "block", "--tenant", tenant.name, d.rot)
+    row, used = e2e_row(tenant, d.rot), usage(tenant, d.rot)
+    assert_json_error(uplink(tenant, msg[:16]), 403, blocked)
+    assert_json_error(uplink(tenant, msg[:32], "integrity"), 403, blocked)
+    assert_json_error(tenant.post("/e2e/uplink/symmetrickey/get",
+                                  {"KeyID": msg[2:16].hex(), "KeyLength": 128}), 403, blocked)
+    assert_json_error(downlink(tenant, d.rot), 403, blocked)
+    assert_json_error(downlink(tenant, d.rot, "integrity"), 403, blocked)
+    assert e2e_row(tenant, d.rot) == row and usage(tenant, d.rot) == used
+    # another tenant still learns nothing about it, blocked or not
+    other = make_secsvc_tenant(stack)
+    assert_json_error(uplink(other, msg[:16]), 404, NO_KEY)
+    stack.cli.run("device", "unblock", "--tenant", tenant.name, d.rot)
+    assert ccm_open(b64(uplink(tenant, msg[:16]).json()["Key"]), msg) == PT
+
+
 def test_unauthenticated(stack):
     r = stack.client.post("/e2e/downlink/protectionparameters/get",
                           {"ROTPublicUID": "0000200456789544"})

@@ -467,6 +467,41 @@ def test_worker_renews_once_and_writes_expiry_events_once(stack, t, work, tmp_pa
     assert got[0]["DaysToExpiration"] == 60 and got[0]["ProvisionedDevicesCount"] == 1
 
 
+def test_ztpv1_off_keeps_the_certificate_and_stops_renewal(stack, t, work, tmp_path):
+    """ZTPV1 turned off (sql/031): the certificate stays on the device and
+    valid, the worker renews it no more; turned on again, it does."""
+    name = f"off-{secrets.token_hex(4)}"
+    root = _root(t, name, DeviceCertificateValidity=30, RenewBeforeExpiration=60)
+    prof = t.profile()
+    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
+    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
+    (tmp_path / "s").mkdir()
+    d = Dev(stack, t, prof, tmp_path / "s")
+    d.run()
+    cert = d.cert()
+    assert d.state() == "DONE:PROVISION" and verify(root, cert, work)[0]
+
+    def ztpv1(on):
+        r = t.post("/device/provisioning/set", {"ROTPublicUIDs": [d.rot],
+                                                "Provisioning": {"ZTPV1": on}})
+        assert r.status == 200, r
+        d.run(heartbeats=2)
+        assert _q(t, f"SELECT current_props->'ZTPV1' FROM devices WHERE rot = '{d.rot}'") == \
+            ("true" if on else "false")
+
+    ztpv1(False)
+    for _ in range(2):
+        stack.cli.run("--once", program="fleetpki-worker")
+    d.run()
+    assert d.state() == "DONE:PROVISION" and d.cert() == cert
+    assert "good" in _ocsp(stack, work, root, cert)
+    ztpv1(True)
+    stack.cli.run("--once", program="fleetpki-worker")
+    assert d.state() == "ISSUE:RENEW"
+    d.run()
+    assert d.state() == "DONE:RENEW" and _serial(d.cert()) != _serial(cert)
+
+
 def test_bad_csr_and_refusals_fail_the_step_with_an_error_event(stack, t, work, tmp_path):
     """A device answering GENERATE_KEY with a CSR whose signature does not
     verify, or with a key the policy refuses, gets no certificate: the
