@@ -111,5 +111,13 @@ int64_t		 json_get_int(json_object *obj, const char *name, int64_t dflt);
 
 /* Serialise compactly into a malloc'd string (json-c's flags pinned). */
 char	*json_dump(json_object *obj);
+/*
+ * Overwrite every string of 'obj' (members' values, array elements, at
+ * any depth) and its cached serialisation with zeros, before it is put:
+ * json-c frees them as they are, and an answer that carries a key must
+ * not leave it in the worker's heap.  Member names are left alone (they
+ * are the schema's, not secrets).
+ */
+void	json_wipe(json_object *obj);
 
 #endif

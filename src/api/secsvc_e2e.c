@@ -204,6 +204,7 @@ e2e_symmetrickey(struct http_req *req, struct http_resp *resp,
 	json_object_object_add(obj, "KeyEpoch",
 	    json_object_new_int64((int64_t)p.epoch));
 	core_e2e_params_wipe(&p);
+	resp->secret = 1; /* keys: the tree and the body wiped once sent */
 	resp_json(resp, 200, obj);
 	return 0;
 }
@@ -257,6 +258,7 @@ e2e_uplink_protection(struct http_req *req, struct http_resp *resp,
 	add_b64(obj, "Key", p.key, p.key_len);
 	add_common(obj, &p);
 	core_e2e_params_wipe(&p);
+	resp->secret = 1; /* keys: the tree and the body wiped once sent */
 	resp_json(resp, 200, obj);
 	return 0;
 }
@@ -282,6 +284,7 @@ e2e_uplink_integrity(struct http_req *req, struct http_resp *resp,
 	    json_object_new_int((int)p.key_len * 8));
 	add_common(obj, &p);
 	core_e2e_params_wipe(&p);
+	resp->secret = 1; /* keys: the tree and the body wiped once sent */
 	resp_json(resp, 200, obj);
 	return 0;
 }
@@ -330,6 +333,7 @@ e2e_downlink(struct http_req *req, struct http_resp *resp, struct fp_status *st,
 	}
 	add_common(obj, &p);
 	core_e2e_params_wipe(&p);
+	resp->secret = 1; /* keys: the tree and the body wiped once sent */
 	resp_json(resp, 200, obj);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "fleetpki/arena.h"
 #include "fleetpki/buf.h"
@@ -897,4 +898,56 @@ json_dump(json_object *obj)
 	 */
 	return xstrdup(json_object_to_json_string_ext(obj,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* json_wipe's walk; 'depth' bounds it like the parser's JSON_MAX_DEPTH. */
+static void
+wipe_tree(json_object *obj, int depth)
+{
+	size_t i, n;
+
+	if (obj == NULL || depth > JSON_MAX_DEPTH)
+		return;
+	switch (json_object_get_type(obj)) {
+	case json_type_string:
+		/*
+		 * json-c hands out its own storage (inline for short strings,
+		 * malloc'd for long ones) as const; it is the object's, and
+		 * the object is about to be freed.
+		 */
+		OPENSSL_cleanse((char *)(uintptr_t)json_object_get_string(obj),
+		    (size_t)json_object_get_string_len(obj));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(obj, key, val)
+		{
+			(void)key;
+			wipe_tree(val, depth + 1);
+		}
+		break;
+	}
+	case json_type_array:
+		n = json_object_array_length(obj);
+		for (i = 0; i < n; i++)
+			wipe_tree(json_object_array_get_idx(obj, i), depth + 1);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+json_wipe(json_object *obj)
+{
+	const char *text;
+	size_t len;
+
+	if (obj == NULL)
+		return;
+	/* The serialisation json-c caches in the object, if it made one. */
+	text = json_object_to_json_string_length(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (text != NULL)
+		OPENSSL_cleanse((char *)(uintptr_t)text, len);
+	wipe_tree(obj, 0);
 }

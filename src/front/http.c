@@ -215,6 +215,8 @@ resp_json(struct http_resp *resp, int status, json_object *obj)
 	text = json_object_to_json_string_length(obj,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	resp_bytes(resp, status, "application/json", text, len);
+	if (resp->secret)
+		json_wipe(obj); /* the body itself is wiped once sent */
 	json_object_put(obj);
 }
 

@@ -257,6 +257,24 @@ decode_input(struct http_req *req, json_object **json, struct fp_status *st)
  * The CGI-style header block is built in 'head' (libfcgi's own printf
  * knows no %zu) and written with the body in as few records as it takes.
  */
+/*
+ * libfcgi keeps the bytes of an answer in its stream buffer until
+ * FCGX_Finish_r frees it, unwiped.  After a flush the whole content area
+ * of that buffer is [wrNext, stop): EmptyBuffProc leaves wrNext just past
+ * the record header it reserves (fcgiapp.c), so wiping that range wipes
+ * everything the answer put there.  On a write error the stream is left
+ * as it is: the buffer's start is private to libfcgi.
+ */
+static void
+wipe_out_stream(FCGX_Stream *out)
+{
+	if (out == NULL || out->isClosed || FCGX_FFlush(out) != 0 ||
+	    FCGX_GetError(out) != 0)
+		return;
+	if (out->wrNext != NULL && out->stop > out->wrNext)
+		OPENSSL_cleanse(out->wrNext, (size_t)(out->stop - out->wrNext));
+}
+
 static void
 write_response(FCGX_Request *fr, struct http_req *req, struct http_resp *resp,
     struct buf *head)
@@ -502,6 +520,8 @@ front_worker_run(const struct config *cfg, int listen_fd, struct signer *signer)
 		buf_reset(&resp.body);
 		handle(&ctx, &fr, arena, &resp, &head);
 		store_set_tenant(ctx.db, 0); /* nothing crosses requests */
+		if (resp.secret)
+			wipe_out_stream(fr.out);
 		FCGX_Finish_r(&fr);
 		if (resp.secret && resp.body.data != NULL)
 			OPENSSL_cleanse(resp.body.data, resp.body.cap);

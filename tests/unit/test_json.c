@@ -684,6 +684,45 @@ test_b64_long_invalid(void **state)
 	buf_free(&out);
 }
 
+/* json_wipe zeroes every string of the tree and the cached text. */
+static void
+test_wipe(void **state)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	const char *shortv, *longv, *inner, *text;
+	char big[200];
+	size_t len, i;
+
+	(void)state;
+	memset(big, 'k', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	json_object_object_add(o, "Key", json_object_new_string("c2VjcmV0"));
+	json_object_object_add(o, "Long", json_object_new_string(big));
+	json_object_array_add(a, json_object_new_string("inner-secret"));
+	json_object_array_add(a, json_object_new_int(7));
+	json_object_object_add(o, "List", a);
+	shortv = json_object_get_string(json_object_object_get(o, "Key"));
+	longv = json_object_get_string(json_object_object_get(o, "Long"));
+	inner = json_object_get_string(json_object_array_get_idx(a, 0));
+	text = json_object_to_json_string_length(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	assert_non_null(strstr(text, "c2VjcmV0"));
+	json_wipe(o);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(shortv[i], 0);
+	for (i = 0; i < sizeof(big) - 1; i++)
+		assert_int_equal(longv[i], 0);
+	for (i = 0; i < 12; i++)
+		assert_int_equal(inner[i], 0);
+	for (i = 0; i < len; i++)
+		assert_int_equal(text[i], 0);
+	/* the numbers and the names are not strings of the answer */
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(a, 1)), 7);
+	assert_non_null(json_object_object_get(o, "Key"));
+	json_object_put(o);
+	json_wipe(NULL);
+}
+
 int
 main(void)
 {
@@ -703,6 +742,7 @@ main(void)
 		cmocka_unit_test(test_b64_roundtrip),
 		cmocka_unit_test(test_b64_reject),
 		cmocka_unit_test(test_b64_long_invalid),
+		cmocka_unit_test(test_wipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
