@@ -585,6 +585,8 @@ read_command_body(json_object *cmd, struct fpd_command *c)
 		    (r = need_str(cmd, c, "Certificate", MAX_CERT,
 		         &c->certificate, "Certificate missing")) != 0)
 			return r;
+		if (c->certificate == NULL)
+			return 0; /* invalid: acknowledged as failed */
 		if (strncmp(c->certificate, "-----BEGIN CERTIFICATE-----",
 		        27) != 0)
 			return invalid(c, "Certificate is not PEM");

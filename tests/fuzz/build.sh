@@ -12,6 +12,7 @@
 #   ./fuzz_jwt  -max_len=8192  -timeout=10 -max_total_time=600 corpus_jwt seeds_jwt
 #   ./fuzz_csr  -max_len=16384 -timeout=10 -max_total_time=600 corpus_csr seeds_csr
 #   ./fuzz_device -max_len=65536 -timeout=10 -max_total_time=600 corpus_device seeds_device
+#   ./fuzz_e2e  -max_len=4096  -timeout=10 -max_total_time=600 corpus_e2e seeds_e2e
 #
 # The first directory collects the growing corpus; seeds_* are small
 # hand-made starting points written by this script.  A crash leaves
@@ -62,7 +63,7 @@ fi
 # shellcheck disable=SC2086 # word splitting of the flag lists is wanted
 $CC $CFLAGS -o "$OUT/fuzz_json" tests/fuzz/fuzz_json.c $COMMON $LIBS
 # shellcheck disable=SC2086
-$CC $CFLAGS -o "$OUT/fuzz_jwt" tests/fuzz/fuzz_jwt.c $COMMON src/auth/jwt.c \
+$CC $CFLAGS -o "$OUT/fuzz_jwt" tests/fuzz/fuzz_jwt.c $COMMON src/auth/jwt.c src/auth/jws.c \
 	$LIBS
 # The device library's answer reader (libfleetpki-device, no libfleetpki).
 mkdir -p "$OUT/seeds_device"
@@ -74,6 +75,29 @@ printf '{"Error":"COUNTER_REPLAY","Message":"m","LastCounter":41,"RetryAfter":5}
 $CC $CFLAGS $(pkg-config --cflags libcurl) -o "$OUT/fuzz_device" \
 	tests/fuzz/fuzz_device.c src/device/proto.c src/device/client.c \
 	src/device/answer.c src/device/ztp.c $LIBS $(pkg-config --libs libcurl)
+# E2E (docs/e2e.md): KIVs, downlink messages as the device library opens
+# them, uplink messages as a back end does.  The same harness runs in
+# `make check` (tests/unit/test_e2e_fuzz.c); the seeds are docs/e2e.md's
+# vectors behind the harness's target byte (0 KIV, 1 downlink, 2 uplink),
+# and open under its device state (the vectors' secret, ROT and epoch).
+hexseed() {	# hexseed FILE HEX: the bytes of HEX into FILE (POSIX printf)
+	h=$2 o=
+	while [ -n "$h" ]; do
+		o="$o\\$(printf %o "0x${h%"${h#??}"}")"
+		h=${h#??}
+	done
+	printf "$o" >"$1"
+}
+mkdir -p "$OUT/seeds_e2e"
+hexseed "$OUT/seeds_e2e/kiv" 0001010000200456789544000000070000
+hexseed "$OUT/seeds_e2e/downlink" 0101100000200456789544000000070000c0c1c2c3c4c5c6c7c8c9cacbcccdcecf7233c6e5b985372f8af885b9841fddc9e098fb9b06f078360e86f2bef06a8acee705f19272ff9c53b6a274daa28d7e0e
+hexseed "$OUT/seeds_e2e/uplink-v1" 0201010000200456789544000000070000a0a1a2a3a4a5a6a7a8a9aaab0000001804212254a51cdc0831cf5944eebd036e626f51b591beafd6d230573b2627613a1bc5d25a0c9e4f70
+hexseed "$OUT/seeds_e2e/uplink-v2" 02020100002004567895440007a0a1a2a3a4a5a6a7a8a9aaab0000001804212254a51cdc0831cf5944eebd036e626f51b591beafd6a69e3d801bd779d914974bd0811bf6ba
+# shellcheck disable=SC2086
+$CC $CFLAGS -DFUZZ_LIBFUZZER $(pkg-config --cflags libcurl) -Itests/fuzz \
+	-o "$OUT/fuzz_e2e" tests/fuzz/fuzz_e2e.c src/device/proto.c \
+	src/device/client.c src/device/answer.c src/device/ztp.c \
+	src/device/e2e_proto.c src/device/e2e.c $LIBS $(pkg-config --libs libcurl)
 # Last: it needs the PKI core.
 # shellcheck disable=SC2086
 $CC $CFLAGS -o "$OUT/fuzz_csr" tests/fuzz/fuzz_csr.c $COMMON src/pki/*.c \

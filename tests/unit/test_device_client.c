@@ -211,7 +211,11 @@ static const char HB_ANSWER[] =
     "{\"LocalDPR\":\"yes\"}},"
     "{\"Id\":\"c5\",\"Type\":\"INSTALL_CERTIFICATE\",\"Slot\":\"ztp\","
     "\"Certificate\":\"not a pem\"},"
-    "{\"Id\":\"c6\",\"Type\":\"REMOVE_CERTIFICATE\",\"Slot\":\"ztp\"}],"
+    "{\"Id\":\"c6\",\"Type\":\"REMOVE_CERTIFICATE\",\"Slot\":\"ztp\"},"
+    /* found by tests/fuzz/fuzz_device.c: no Certificate at all */
+    "{\"Id\":\"c7\",\"Type\":\"INSTALL_KEY_AND_CERTIFICATE\","
+    "\"Slot\":\"ztp\"},"
+    "{\"Id\":\"c8\",\"Type\":\"INSTALL_CERTIFICATE\"}],"
     "\"FutureMember\":{\"a\":[1,2]}}";
 
 static void
@@ -228,7 +232,7 @@ test_answer_commands(void **state)
 	assert_int_equal(ans->status, 200);
 	assert_int_equal(ans->heartbeat_in_sec, 3600);
 	assert_int_equal(ans->server_time, NOW + 1);
-	assert_int_equal(ans->ncommands, 6);
+	assert_int_equal(ans->ncommands, 8);
 	c = &ans->commands[0];
 	assert_string_equal(c->id, "c1");
 	assert_int_equal(c->type, FPD_CMD_SET_PROPERTIES);
@@ -254,6 +258,9 @@ test_answer_commands(void **state)
 	assert_string_equal(ans->commands[4].invalid, "Certificate is not PEM");
 	assert_int_equal(ans->commands[5].type, FPD_CMD_REMOVE_CERTIFICATE);
 	assert_null(ans->commands[5].invalid);
+	assert_string_equal(ans->commands[6].invalid, "Certificate missing");
+	assert_string_equal(ans->commands[7].invalid,
+	    "Slot missing or not valid");
 	fpd_answer_free(ans);
 	fpd_request_free(req);
 
