@@ -27,6 +27,9 @@ FLEETPKI_PKGS_TEST+=(python3-cryptography)
 FLEETPKI_PKGS_TEST+=(mosquitto mosquitto-clients)
 # promtool (GET /metrics' output is checked with it)
 FLEETPKI_PKGS_TEST+=(prometheus)
+# clang with libFuzzer: scripts/check builds tests/fuzz's harnesses and
+# gives each a short fixed-seed run, so that they keep building.
+FLEETPKI_PKGS_TEST+=(clang libclang-rt-14-dev)
 
 # Configure flags of the default build: the one scripts/check tests, and the
 # one scripts/up runs unless told --release.
