@@ -92,6 +92,23 @@ def _root(t, name, **kw):
     return r.json()["Certificate"]
 
 
+def _ztp_profile(t, name):
+    """A new profile linked to root 'name', its devices bootstrapping with ZTPV1."""
+    prof = t.profile()
+    r = t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
+    assert r.status == 200, r
+    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
+    return prof
+
+
+def _provisioned(stack, t, prof, slots):
+    """A device of 'prof' that bootstrapped and got its certificate."""
+    slots.mkdir()
+    d = Dev(stack, t, prof, slots)
+    d.run()
+    return d
+
+
 def _ocsp(stack, work, root, cert):
     ca = work.write("ocsp-ca.pem", root)
     c = work.write("ocsp-cert.pem", cert)
@@ -276,9 +293,7 @@ def test_server_made_key(stack, t, work, tmp_path):
                                            "ServerGeneratedKey": True, "KeyType": "EC-P384"})
     assert r.status == 200, r
     _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
-    (tmp_path / "s").mkdir()
-    d = Dev(stack, t, prof, tmp_path / "s")
-    d.run()
+    d = _provisioned(stack, t, prof, tmp_path / "s")
     cert = d.cert()
     assert cert is not None and verify(root, cert, work)[0]
     assert "secp384r1" in openssl("x509", "-noout", "-text", input=cert).stdout_text
@@ -310,12 +325,8 @@ def test_server_made_key(stack, t, work, tmp_path):
 def test_other_tenant_cannot_touch_the_device(stack, t, tmp_path):
     name = f"iso-{secrets.token_hex(4)}"
     _root(t, name)
-    prof = t.profile()
-    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
-    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
-    (tmp_path / "s").mkdir()
-    d = Dev(stack, t, prof, tmp_path / "s")
-    d.run()
+    prof = _ztp_profile(t, name)
+    d = _provisioned(stack, t, prof, tmp_path / "s")
     assert d.cert() is not None
     other = make_secsvc_tenant(stack)
     oname = f"iso-o-{secrets.token_hex(4)}"
@@ -343,12 +354,8 @@ def _free_port():
 def test_mosquitto_accepts_the_device_certificate_until_revoked(stack, t, work, tmp_path):
     name = f"mqtt-{secrets.token_hex(4)}"
     root = _root(t, name)
-    prof = t.profile()
-    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
-    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
-    (tmp_path / "s").mkdir()
-    d = Dev(stack, t, prof, tmp_path / "s")
-    d.run()
+    prof = _ztp_profile(t, name)
+    d = _provisioned(stack, t, prof, tmp_path / "s")
     # The broker's own certificate: from a throwaway CA of the test.
     bk = work.key()
     bca_key = work.key()
@@ -423,12 +430,8 @@ def test_worker_renews_once_and_writes_expiry_events_once(stack, t, work, tmp_pa
         "NotificationURL": f"https://hooks.invalid/{name}", "AuthorizationToken": "Bearer z",
         "NotificationType": "DEVICE_CERTIFICATE_RENEWAL_EVENT"})
     assert r.status == 200, r
-    prof = t.profile()
-    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
-    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
-    (tmp_path / "s").mkdir()
-    d = Dev(stack, t, prof, tmp_path / "s")
-    d.run()
+    prof = _ztp_profile(t, name)
+    d = _provisioned(stack, t, prof, tmp_path / "s")
     cert1 = d.cert()
     assert d.state() == "DONE:PROVISION"
     # Three workers at once, then one more pass: one renewal, one event.
@@ -472,12 +475,8 @@ def test_ztpv1_off_keeps_the_certificate_and_stops_renewal(stack, t, work, tmp_p
     valid, the worker renews it no more; turned on again, it does."""
     name = f"off-{secrets.token_hex(4)}"
     root = _root(t, name, DeviceCertificateValidity=30, RenewBeforeExpiration=60)
-    prof = t.profile()
-    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
-    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
-    (tmp_path / "s").mkdir()
-    d = Dev(stack, t, prof, tmp_path / "s")
-    d.run()
+    prof = _ztp_profile(t, name)
+    d = _provisioned(stack, t, prof, tmp_path / "s")
     cert = d.cert()
     assert d.state() == "DONE:PROVISION" and verify(root, cert, work)[0]
 
@@ -511,9 +510,7 @@ def test_bad_csr_and_refusals_fail_the_step_with_an_error_event(stack, t, work, 
 
     name = f"bad-{secrets.token_hex(4)}"
     _root(t, name)
-    prof = t.profile()
-    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
-    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
+    prof = _ztp_profile(t, name)
     from helpers import tamper_signature
     cases = [tamper_signature(work.csr(subject="/CN=x")), work.csr(kind="rsa1024", subject="/CN=x")]
     for csr in cases:
@@ -543,9 +540,7 @@ def test_an_unknown_command_id_changes_nothing(stack, t, tmp_path):
 
     name = f"unk-{secrets.token_hex(4)}"
     _root(t, name)
-    prof = t.profile()
-    t.post("/ztp/rootca/profile/set", {"CAName": name, "DeviceProfileUID": prof})
-    _q(t, f"UPDATE device_profiles SET bootstrap = '{{\"ZTPV1\": true}}' WHERE uid = '{prof}'")
+    prof = _ztp_profile(t, name)
     (tmp_path / "x").mkdir()
     d = Dev(stack, t, prof, tmp_path / "x")
     dev = tdp.Device(stack, d.rot, d.secret)
