@@ -4,7 +4,14 @@
 -- the certificate stays on the device and valid until it expires, or an
 -- operator deletes (/ztp/devicecertificate/delete) or revokes it; the
 -- operator's own calls (renew, update, transfer) still act, as asked.
--- Turned on again, the device is renewed as before.  Otherwise as 026.
+-- Turned on again, the device is renewed as before.
+--
+-- And a certificate is never renewed in the first half of its life: it
+-- is due at RenewBeforeExpiration before its expiry or at half its
+-- validity, whichever comes later.  With RenewBeforeExpiration longer
+-- than DeviceCertificateValidity (the spec's bounds allow 60 and 30), 026
+-- found every renewed certificate due again at once, and a device got a
+-- new certificate at every heartbeat.  Otherwise as 026.
 CREATE OR REPLACE FUNCTION fleetpki_ztp_auto_renew() RETURNS bigint
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 	WITH due AS (
@@ -18,7 +25,8 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 		AND d.current_props -> 'ZTPV1' = 'true'::jsonb
 		AND r.renew_before IS NOT NULL AND z.state = 'DONE'
 		AND z.renewed_for IS DISTINCT FROM z.cert_id
-		AND c.not_after - make_interval(days => r.renew_before) <= now()
+		AND c.not_after - least(make_interval(days => r.renew_before),
+			(c.not_after - c.not_before) / 2) <= now()
 		AND NOT EXISTS (SELECT 1 FROM revocations v
 			WHERE v.certificate_id = z.cert_id)
 		RETURNING 1)

@@ -109,6 +109,15 @@ def _provisioned(stack, t, prof, slots):
     return d
 
 
+def _due_for_renewal(t, d):
+    """Make the device's certificate old (its row's notBefore 100 days back),
+    so that a RenewBeforeExpiration of 60 finds it due (sql/031: never in
+    the first half of its life)."""
+    _q(t, f"UPDATE certificates c SET not_before = c.not_before - interval '100 days' "
+          f"FROM ztp_devices z JOIN devices dv ON dv.id = z.device_id "
+          f"WHERE c.id = z.cert_id AND dv.rot = '{d.rot}'")
+
+
 def _ocsp(stack, work, root, cert):
     ca = work.write("ocsp-ca.pem", root)
     c = work.write("ocsp-cert.pem", cert)
@@ -434,6 +443,10 @@ def test_worker_renews_once_and_writes_expiry_events_once(stack, t, work, tmp_pa
     d = _provisioned(stack, t, prof, tmp_path / "s")
     cert1 = d.cert()
     assert d.state() == "DONE:PROVISION"
+    # Young (30 days of 30): not due although RenewBeforeExpiration is 60.
+    stack.cli.run("--once", program="fleetpki-worker")
+    assert d.state() == "DONE:PROVISION"
+    _due_for_renewal(t, d)
     # Three workers at once, then one more pass: one renewal, one event.
     with concurrent.futures.ThreadPoolExecutor(3) as ex:
         list(ex.map(lambda _: stack.cli.run("--once", program="fleetpki-worker"), range(3)))
@@ -450,6 +463,9 @@ def test_worker_renews_once_and_writes_expiry_events_once(stack, t, work, tmp_pa
     cert2 = d.cert()
     assert _serial(cert2) != _serial(cert1) and _pub(cert2) == _pub(cert1)
     assert verify(root, cert2, work)[0]
+    assert d.state() == "DONE:RENEW"
+    # The renewed certificate is young: no second renewal.
+    stack.cli.run("--once", program="fleetpki-worker")
     assert d.state() == "DONE:RENEW"
     ev = _events(t, d.rot, "DEVICE_CERTIFICATE_RENEWAL_EVENT")
     assert len(ev) == 1 and ev[0]["CertificateSerialNumber"] == _serial(cert2), ev
@@ -489,12 +505,14 @@ def test_ztpv1_off_keeps_the_certificate_and_stops_renewal(stack, t, work, tmp_p
             ("true" if on else "false")
 
     ztpv1(False)
+    _due_for_renewal(t, d)
     for _ in range(2):
         stack.cli.run("--once", program="fleetpki-worker")
     d.run()
     assert d.state() == "DONE:PROVISION" and d.cert() == cert
     assert "good" in _ocsp(stack, work, root, cert)
     ztpv1(True)
+    _due_for_renewal(t, d)
     stack.cli.run("--once", program="fleetpki-worker")
     assert d.state() == "ISSUE:RENEW"
     d.run()
