@@ -87,8 +87,8 @@ kiv(const uint8_t *p, size_t n)
 	}
 }
 
-static void
-state(struct fpd_e2e *e, int continuous)
+void
+fuzz_e2e_state(struct fpd_e2e *e, int continuous)
 {
 	if (fpd_e2e_init(e, FUZZ_E2E_ROT, fuzz_e2e_secret) != FPD_OK)
 		fail("fpd_e2e_init");
@@ -107,7 +107,7 @@ downlink(const uint8_t *p, size_t n)
 	int continuous, rc;
 
 	for (continuous = 0; continuous <= 1; continuous++) {
-		state(&e, continuous);
+		fuzz_e2e_state(&e, continuous);
 		memset(out, 0x5a, 64);
 		outlen = 12345;
 		rc = fpd_e2e_open(&e, FUZZ_E2E_NOW, p, n, out, sizeof(out),

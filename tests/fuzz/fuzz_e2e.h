@@ -32,5 +32,8 @@ extern int fuzz_e2e_opened;
 extern const unsigned char fuzz_e2e_secret[32];
 /* AUTOMATIC, 1 day, base 5 since NOW - 2.5 days: the current epoch is 7. */
 #define FUZZ_E2E_EPOCH 7
+struct fpd_e2e;
+/* That state ('continuous': CONTINUOUS from epoch 7 instead); aborts on error. */
+void fuzz_e2e_state(struct fpd_e2e *e, int continuous);
 
 #endif

@@ -74,12 +74,7 @@ make_seeds(void)
 		{ FPD_E2E_V2, FPD_E2E_AES128_CCM } };
 	size_t n, i;
 
-	assert_int_equal(fpd_e2e_init(&e, FUZZ_E2E_ROT, fuzz_e2e_secret),
-	    FPD_OK);
-	fpd_e2e_property(&e, "E2EContinuous", 0);
-	fpd_e2e_property(&e, "E2EKeyDays", 1);
-	fpd_e2e_property(&e, "E2EKeyEpoch", 5);
-	fpd_e2e_property(&e, "E2EKeySince", FUZZ_E2E_NOW - 2 * 86400 - 43200);
+	fuzz_e2e_state(&e, 0);
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		assert_int_equal(fpd_e2e_seal(&e, kinds[i][0], kinds[i][1],
 		                     FUZZ_E2E_NOW, (const unsigned char *)pt,
