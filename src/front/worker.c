@@ -254,10 +254,6 @@ decode_input(struct http_req *req, json_object **json, struct fp_status *st)
 }
 
 /*
- * The CGI-style header block is built in 'head' (libfcgi's own printf
- * knows no %zu) and written with the body in as few records as it takes.
- */
-/*
  * libfcgi keeps the bytes of an answer in its stream buffer until
  * FCGX_Finish_r frees it, unwiped.  After a flush the whole content area
  * of that buffer is [wrNext, stop): EmptyBuffProc leaves wrNext just past
@@ -275,6 +271,10 @@ wipe_out_stream(FCGX_Stream *out)
 		OPENSSL_cleanse(out->wrNext, (size_t)(out->stop - out->wrNext));
 }
 
+/*
+ * The CGI-style header block is built in 'head' (libfcgi's own printf
+ * knows no %zu) and written with the body in as few records as it takes.
+ */
 static void
 write_response(FCGX_Request *fr, struct http_req *req, struct http_resp *resp,
     struct buf *head)
