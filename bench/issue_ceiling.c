@@ -72,7 +72,7 @@ issue_one(const struct pki_ca *ca, const char *pem, size_t len)
 	struct fp_status st = { 0 };
 	struct pki_profile prof;
 	struct buf der = BUF_INIT, out = BUF_INIT;
-	X509_REQ *req = NULL;
+	struct pki_csr *req = NULL;
 	X509 *x = NULL;
 	char *cn = NULL, *subject_cn = NULL, fpr[PKI_FPR_LEN];
 	int r;
@@ -87,7 +87,7 @@ issue_one(const struct pki_ca *ca, const char *pem, size_t len)
 	prof.eku = PKI_EKU_CLIENT;
 	prof.days = 365;
 	prof.crl_url = "http://127.0.0.1/crl/bench.crl";
-	if ((r = pki_issue(ca, X509_REQ_get0_pubkey(req), &prof, &x, &st)) !=
+	if ((r = pki_issue(ca, pki_csr_pubkey(req), &prof, &x, &st)) !=
 	        0 ||
 	    (r = pki_cert_to_der(x, &der)) != 0)
 		goto out;
@@ -100,7 +100,7 @@ out:
 	buf_free(&out);
 	buf_free(&der);
 	X509_free(x);
-	X509_REQ_free(req);
+	pki_csr_free(req);
 	free(subject_cn);
 	free(cn);
 	return r;

@@ -66,16 +66,27 @@ int	pki_spki_sha256_hex(EVP_PKEY *key, char out[65]);
 
 /* ---- CSRs -------------------------------------------------------- */
 
+/* A parsed and checked PKCS#10 request; opaque. */
+struct pki_csr;
+
 /*
  * Parse one PEM "CERTIFICATE REQUEST" of 'len' bytes (no trailing data
  * but white space), verify its self-signature, apply pki_key_check(),
  * refuse MD5/SHA-1 signatures and duplicate requested extensions.
  */
-int	pki_csr_parse_pem(const char *pem, size_t len, X509_REQ **out,
+int	pki_csr_parse_pem(const char *pem, size_t len, struct pki_csr **out,
 	    struct fp_status *st);
 /* Same for DER. */
-int	pki_csr_parse_der(const unsigned char *der, size_t len, X509_REQ **out,
-	    struct fp_status *st);
+int	pki_csr_parse_der(const unsigned char *der, size_t len,
+	    struct pki_csr **out, struct fp_status *st);
+void	pki_csr_free(struct pki_csr *csr);
+/*
+ * The CSR's public key, owned by the CSR: RSA or EC, and it has passed
+ * pki_key_check().
+ */
+EVP_PKEY *pki_csr_pubkey(const struct pki_csr *csr);
+/* The CSR's DER, appended to 'out': what it was parsed from, if DER. */
+int	pki_csr_to_der(const struct pki_csr *csr, struct buf *out);
 
 /*
  * The identity-API subject policy: the subject holds exactly one CN and
@@ -85,7 +96,8 @@ int	pki_csr_parse_der(const unsigned char *der, size_t len, X509_REQ **out,
  * The value does not match the regular expression: /^[0-9A-Za-z
  * ]{1,255}$/. Found: <value>".
  */
-int	pki_csr_subject_cn_only(X509_REQ *req, char **cn, struct fp_status *st);
+int	pki_csr_subject_cn_only(const struct pki_csr *csr, char **cn,
+	    struct fp_status *st);
 
 /* ---- certificates ------------------------------------------------ */
 
@@ -111,11 +123,11 @@ int	pki_san_check(const struct pki_san *sans, size_t n,
  * directoryName, ...) is refused.  '*sans' is an array of '*n' with
  * malloc'd values; free with pki_sans_free.  No SAN extension: n = 0.
  */
-int	pki_csr_sans(X509_REQ *req, struct pki_san **sans, size_t *n,
+int	pki_csr_sans(const struct pki_csr *csr, struct pki_san **sans, size_t *n,
 	    struct fp_status *st);
 void	pki_sans_free(struct pki_san *sans, size_t n);
 /* The CSR subject's CN (malloc'd) or NULL when it has none. */
-char	*pki_csr_cn(X509_REQ *req);
+char	*pki_csr_cn(const struct pki_csr *csr);
 
 #define PKI_EKU_CLIENT	0x1
 #define PKI_EKU_SERVER	0x2

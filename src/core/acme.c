@@ -627,6 +627,7 @@ step_validate(struct order_ctx *oc)
 static int
 order_csr(struct order_ctx *oc, struct buf *der, EVP_PKEY **pub)
 {
+	struct pki_csr *csr = NULL;
 	X509_REQ *req = NULL;
 	struct pki_san *sans = NULL;
 	size_t nsans = 0;
@@ -641,8 +642,8 @@ order_csr(struct order_ctx *oc, struct buf *der, EVP_PKEY **pub)
 
 	if (oc->o.csr_pem != NULL) {
 		if ((rc = pki_csr_parse_pem(oc->o.csr_pem,
-		         strlen(oc->o.csr_pem), &req, oc->st)) != 0 ||
-		    (rc = pki_csr_sans(req, &sans, &nsans, oc->st)) != 0)
+		         strlen(oc->o.csr_pem), &csr, oc->st)) != 0 ||
+		    (rc = pki_csr_sans(csr, &sans, &nsans, oc->st)) != 0)
 			goto bad_csr;
 		if (nsans != 1 || sans[0].type != PKI_SAN_DNS ||
 		    strcmp(sans[0].value, oc->o.hostname) != 0) {
@@ -650,8 +651,11 @@ order_csr(struct order_ctx *oc, struct buf *der, EVP_PKEY **pub)
 			    "the CSR must name exactly %s", oc->o.hostname);
 			goto bad_csr;
 		}
-		*pub = X509_REQ_get_pubkey(req);
-		goto encode;
+		if ((rc = pki_csr_to_der(csr, der)) != 0)
+			goto out;
+		*pub = pki_csr_pubkey(csr);
+		EVP_PKEY_up_ref(*pub);
+		goto out;
 	}
 	snprintf(aad, sizeof(aad), "enroll:%lld:%s:%lld",
 	    (long long)oc->tenant_id, oc->o.device_id, (long long)oc->o.id);
@@ -726,7 +730,6 @@ order_csr(struct order_ctx *oc, struct buf *der, EVP_PKEY **pub)
 		ext = NULL; /* freed with the stack */
 	*pub = key;
 	key = NULL;
-encode:
 	if ((len = i2d_X509_REQ(req, &p)) <= 0) {
 		rc = -FP_E_INTERNAL;
 		goto out;
@@ -743,6 +746,7 @@ out:
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_EXTENSION_free(ext);
 	X509_REQ_free(req);
+	pki_csr_free(csr);
 	EVP_PKEY_free(key);
 	pki_sans_free(sans, nsans);
 	free(san);

@@ -164,7 +164,7 @@ core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
 {
 	const struct core_ca *ca;
 	struct pki_profile prof;
-	X509_REQ *req = NULL;
+	struct pki_csr *req = NULL;
 	char *cn = NULL, *subject_cn = NULL;
 	int rc;
 
@@ -189,10 +189,10 @@ core_issue_device_csr(struct fp_ctx *ctx, const struct tenant *t,
 	prof.crl_url = core_ca_crl_url(ca);
 	prof.delta_url = core_ca_delta_url(ca);
 	prof.ocsp_url = core_ca_ocsp_url(ca);
-	rc = core_issue_and_store(ctx, ca, t->id, 0, X509_REQ_get0_pubkey(req),
-	    NULL, &prof, idem, out, st);
+	rc = core_issue_and_store(ctx, ca, t->id, 0, pki_csr_pubkey(req), NULL,
+	    &prof, idem, out, st);
 out:
-	X509_REQ_free(req);
+	pki_csr_free(req);
 	free(cn);
 	free(subject_cn);
 	return rc;

@@ -417,7 +417,7 @@ static int
 check_csr(const char *pem, const char *hostname, char spki[65],
     struct fp_status *st)
 {
-	X509_REQ *req = NULL;
+	struct pki_csr *req = NULL;
 	struct pki_san *sans = NULL;
 	size_t nsans = 0;
 	char *cn = NULL;
@@ -437,11 +437,11 @@ check_csr(const char *pem, const char *hostname, char spki[65],
 		    hostname);
 		goto out;
 	}
-	rc = pki_spki_sha256_hex(X509_REQ_get0_pubkey(req), spki);
+	rc = pki_spki_sha256_hex(pki_csr_pubkey(req), spki);
 out:
 	free(cn);
 	pki_sans_free(sans, nsans);
-	X509_REQ_free(req);
+	pki_csr_free(req);
 	return rc;
 }
 

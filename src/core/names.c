@@ -29,7 +29,7 @@ static const char *const server_keys[] = { "ec-p256", "ec-p384", "rsa-2048",
 
 /* A request made ready to sign: its CSR parsed, its names settled. */
 struct prepared {
-	X509_REQ *csr;
+	struct pki_csr *csr;
 	struct pki_san *csr_sans; /* owned when from the CSR */
 	size_t ncsr_sans;
 	const struct pki_san *sans; /* what goes in the certificate */
@@ -40,7 +40,7 @@ struct prepared {
 static void
 prepared_clear(struct prepared *p)
 {
-	X509_REQ_free(p->csr);
+	pki_csr_free(p->csr);
 	pki_sans_free(p->csr_sans, p->ncsr_sans);
 	free(p->csr_cn);
 	memset(p, 0, sizeof(*p));
@@ -176,7 +176,7 @@ core_names_issue(struct fp_ctx *ctx, const struct tenant *t, int64_t user_id,
 		    cn_is_requested(p.sans, p.nsans, p.csr_cn))
 			prof.subject.cn = p.csr_cn;
 		rc = core_issue_and_store(ctx, ca, t->id, user_id,
-		    X509_REQ_get0_pubkey(p.csr), NULL, &prof, idem, out, st);
+		    pki_csr_pubkey(p.csr), NULL, &prof, idem, out, st);
 	} else {
 		prof.subject = req->subject;
 		if ((rc = pki_key_generate(req->key_alg != NULL

@@ -959,7 +959,7 @@ static int
 step_csr(struct step *s, const struct ztp_ack *a)
 {
 	struct fp_status st = { 0 };
-	X509_REQ *req = NULL;
+	struct pki_csr *req = NULL;
 	int rc;
 
 	if (a->csr == NULL)
@@ -972,9 +972,9 @@ step_csr(struct step *s, const struct ztp_ack *a)
 	}
 	if ((rc = activity(s, a->id, "GENERATE_KEY", true, NULL)) != 0)
 		goto out;
-	rc = step_issue(s, X509_REQ_get0_pubkey(req), NULL);
+	rc = step_issue(s, pki_csr_pubkey(req), NULL);
 out:
-	X509_REQ_free(req);
+	pki_csr_free(req);
 	return rc;
 }
 

@@ -13,10 +13,13 @@
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/asn1t.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -25,6 +28,74 @@
 #include "fleetpki/log.h"
 #include "fleetpki/pki.h"
 #include "fleetpki/util.h"
+
+#include "pki_internal.h"
+
+/*
+ * PKCS#10 by our own template (RFC 2986 §4).  d2i_X509_REQ() would decode
+ * the SubjectPublicKeyInfo through OpenSSL 3.0's provider decoders, which
+ * build a decoder context per key: two-thirds of the 190-250 us a CSR
+ * took to parse, a third of a worker's CPU per issuance (bench/RESULTS.md
+ * (p)).  Here the key stays as received, algorithm and bits, and the few
+ * forms we take are built with EVP_PKEY_fromdata() directly.  The info's
+ * received encoding is kept (ASN1_SEQUENCE_enc) so that the signature is
+ * checked over exactly the bytes that were signed, as X509_REQ_verify does.
+ * The shapes are OpenSSL's own X509_REQ_INFO and X509_REQ, attributes
+ * optional as there: what parses is what d2i_X509_REQ() took, less keys
+ * with unused bits or a hybrid point, which are malformed.
+ */
+typedef struct {
+	X509_ALGOR *alg;
+	ASN1_BIT_STRING *key;
+} csr_spki;
+
+typedef struct {
+	ASN1_ENCODING enc;
+	ASN1_INTEGER *version;
+	X509_NAME *subject;
+	csr_spki *spki;
+	STACK_OF(X509_ATTRIBUTE) * attributes;
+} csr_info;
+
+typedef struct {
+	csr_info *info;
+	X509_ALGOR *sig_alg;
+	ASN1_BIT_STRING *sig;
+} csr_der;
+
+/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
+typedef struct {
+	ASN1_INTEGER *n;
+	ASN1_INTEGER *e;
+} csr_rsa_key;
+
+ASN1_SEQUENCE(csr_spki) = {
+	ASN1_SIMPLE(csr_spki, alg, X509_ALGOR),
+	ASN1_SIMPLE(csr_spki, key, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(csr_spki)
+
+ASN1_SEQUENCE_enc(csr_info, enc, NULL) = {
+	ASN1_SIMPLE(csr_info, version, ASN1_INTEGER),
+	ASN1_SIMPLE(csr_info, subject, X509_NAME),
+	ASN1_SIMPLE(csr_info, spki, csr_spki),
+	ASN1_IMP_SET_OF_OPT(csr_info, attributes, X509_ATTRIBUTE, 0),
+} static_ASN1_SEQUENCE_END_ref(csr_info, csr_info)
+
+ASN1_SEQUENCE(csr_der) = {
+	ASN1_SIMPLE(csr_der, info, csr_info),
+	ASN1_SIMPLE(csr_der, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(csr_der, sig, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(csr_der)
+
+ASN1_SEQUENCE(csr_rsa_key) = {
+	ASN1_SIMPLE(csr_rsa_key, n, ASN1_INTEGER),
+	ASN1_SIMPLE(csr_rsa_key, e, ASN1_INTEGER),
+} static_ASN1_SEQUENCE_END(csr_rsa_key)
+
+struct pki_csr {
+	csr_der *der;
+	EVP_PKEY *pub;
+};
 
 /* Boulder's list: PKCS#1 v1.5 and ECDSA over SHA-2. */
 static const int good_sigalgs[] = {
@@ -41,14 +112,12 @@ static const int good_sigalgs[] = {
 #define CN_ECHO_MAX 300
 
 static int
-csr_check_sigalg(const X509_REQ *req, struct fp_status *st)
+csr_check_sigalg(const X509_ALGOR *alg, struct fp_status *st)
 {
-	const X509_ALGOR *alg;
 	const ASN1_OBJECT *obj;
 	int nid, mdnid, pknid;
 	size_t i;
 
-	X509_REQ_get0_signature(req, NULL, &alg);
 	X509_ALGOR_get0(&obj, NULL, NULL, alg);
 	nid = OBJ_obj2nid(obj);
 	for (i = 0; i < FP_ARRAY_LEN(good_sigalgs); i++)
@@ -66,6 +135,43 @@ csr_check_sigalg(const X509_REQ *req, struct fp_status *st)
 	    "v1.5 or ECDSA with SHA-256, SHA-384 or SHA-512)");
 }
 
+/* Extension request attributes, in X509_REQ_get_extensions() order. */
+static const int req_nids[] = { NID_ext_req, NID_ms_ext_req };
+
+/*
+ * The requested extensions, as X509_REQ_get_extensions() finds them: the
+ * first value of the first extension request attribute, a SEQUENCE that
+ * decodes whole as Extensions.  None requested: an empty stack.  NULL
+ * when they do not decode.
+ */
+static STACK_OF(X509_EXTENSION) * csr_extensions(const struct pki_csr *csr)
+{
+	const STACK_OF(X509_ATTRIBUTE) *attrs = csr->der->info->attributes;
+	STACK_OF(X509_EXTENSION) * exts;
+	const ASN1_TYPE *v = NULL;
+	const unsigned char *p;
+	size_t k;
+	int i;
+
+	for (k = 0; k < FP_ARRAY_LEN(req_nids) && v == NULL; k++)
+		if ((i = X509at_get_attr_by_NID(attrs, req_nids[k], -1)) >= 0)
+			v = X509_ATTRIBUTE_get0_type(X509at_get_attr(attrs, i),
+			    0);
+	if (v == NULL)
+		return sk_X509_EXTENSION_new_null();
+	if (v->type != V_ASN1_SEQUENCE)
+		return NULL;
+	p = v->value.sequence->data;
+	exts = (STACK_OF(X509_EXTENSION) *)ASN1_item_d2i(NULL, &p,
+	    v->value.sequence->length, ASN1_ITEM_rptr(X509_EXTENSIONS));
+	if (exts != NULL &&
+	    p != v->value.sequence->data + v->value.sequence->length) {
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		exts = NULL;
+	}
+	return exts;
+}
+
 /*
  * The extension request: at most one such attribute (either OID), one
  * value, decodable, and no extension twice.  A duplicate is harmless to
@@ -73,11 +179,10 @@ csr_check_sigalg(const X509_REQ *req, struct fp_status *st)
  * to make two parsers disagree, and other CAs refuse it too.
  */
 static int
-csr_check_extensions(X509_REQ *req, struct fp_status *st)
+csr_check_extensions(const struct pki_csr *csr, struct fp_status *st)
 {
-	static const int req_nids[] = { NID_ext_req, NID_ms_ext_req };
+	const STACK_OF(X509_ATTRIBUTE) *attrs = csr->der->info->attributes;
 	STACK_OF(X509_EXTENSION) *exts = NULL;
-	const X509_ATTRIBUTE *attr;
 	const ASN1_OBJECT *a, *b;
 	char name[80];
 	size_t k;
@@ -85,15 +190,13 @@ csr_check_extensions(X509_REQ *req, struct fp_status *st)
 
 	for (k = 0; k < FP_ARRAY_LEN(req_nids); k++) {
 		i = -1;
-		while (
-		    (i = X509_REQ_get_attr_by_NID(req, req_nids[k], i)) >= 0) {
-			attr = X509_REQ_get_attr(req, i);
-			if (nattr++ > 0 || X509_ATTRIBUTE_count(attr) != 1)
+		while ((i = X509at_get_attr_by_NID(attrs, req_nids[k], i)) >= 0)
+			if (nattr++ > 0 ||
+			    X509_ATTRIBUTE_count(X509at_get_attr(attrs, i)) !=
+			        1)
 				malformed = 1;
-		}
 	}
-	/* NULL is a decoding error: with no request we get an empty stack. */
-	if (malformed || (exts = X509_REQ_get_extensions(req)) == NULL) {
+	if (malformed || (exts = csr_extensions(csr)) == NULL) {
 		r = fp_fail(st, FP_E_BADREQ,
 		    "The CSR's extension request attribute is malformed.");
 		goto out;
@@ -125,63 +228,222 @@ out:
 	return r;
 }
 
+/* A public key from parameters: 'type' "EC" or "RSA". */
+static int
+key_fromdata(const char *type, OSSL_PARAM *params, EVP_PKEY **out)
+{
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL) {
+		log_ossl_errors("pki_csr_parse: EVP_PKEY_CTX_new_from_name");
+		return -FP_E_INTERNAL;
+	}
+	ok = EVP_PKEY_fromdata_init(ctx) > 0 &&
+	    EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) > 0;
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return ok ? 0 : -FP_E_BADREQ;
+}
+
+/*
+ * id-ecPublicKey (RFC 5480): a named curve of ours and an uncompressed or
+ * compressed point, which EVP_PKEY_fromdata() checks is on the curve.
+ * Explicit parameters are refused before any arithmetic on them
+ * (CVE-2022-0778 lived there); the hybrid form is forbidden by RFC 5480.
+ * The point keeps the form it came in, as d2i would have kept it.
+ */
+static int
+csr_key_ec(int ptype, const void *pval, const ASN1_BIT_STRING *bits,
+    EVP_PKEY **out, struct fp_status *st)
+{
+	OSSL_PARAM params[4];
+	const char *form;
+	int nid, r;
+
+	if (ptype == V_ASN1_SEQUENCE)
+		return fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_EC_EXPLICIT);
+	if (ptype != V_ASN1_OBJECT)
+		return fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_KEY_ALG);
+	nid = OBJ_obj2nid(pval);
+	if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1 &&
+	    nid != NID_secp521r1)
+		return fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_EC_CURVE);
+	if (bits->length < 1)
+		form = NULL;
+	else if (bits->data[0] == POINT_CONVERSION_UNCOMPRESSED)
+		form = OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED;
+	else if ((bits->data[0] & ~1) == POINT_CONVERSION_COMPRESSED)
+		form = OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED;
+	else
+		form = NULL;
+	if (form == NULL)
+		return fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_EC_POINT);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+	    (char *)OBJ_nid2sn(nid), 0);
+	params[1] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, (char *)form, 0);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+	    bits->data, (size_t)bits->length);
+	params[3] = OSSL_PARAM_construct_end();
+	if ((r = key_fromdata("EC", params, out)) == -FP_E_BADREQ)
+		return fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_EC_POINT);
+	return r;
+}
+
+/* rsaEncryption (RFC 3279 §2.3.1): NULL parameters, an RSAPublicKey. */
+static int
+csr_key_rsa(int ptype, const ASN1_BIT_STRING *bits, EVP_PKEY **out,
+    struct fp_status *st)
+{
+	const unsigned char *p = bits->data;
+	csr_rsa_key *rk = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	int r = -FP_E_BADREQ;
+
+	if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		goto bad;
+	rk = (csr_rsa_key *)ASN1_item_d2i(NULL, &p, bits->length,
+	    ASN1_ITEM_rptr(csr_rsa_key));
+	if (rk == NULL || p != bits->data + bits->length ||
+	    ASN1_STRING_type(rk->n) != V_ASN1_INTEGER ||
+	    ASN1_STRING_type(rk->e) != V_ASN1_INTEGER)
+		goto bad;
+	r = -FP_E_INTERNAL;
+	if ((n = ASN1_INTEGER_to_BN(rk->n, NULL)) == NULL ||
+	    (e = ASN1_INTEGER_to_BN(rk->e, NULL)) == NULL ||
+	    (bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
+	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL) {
+		log_ossl_errors("pki_csr_parse: RSA parameters");
+		goto out;
+	}
+	if ((r = key_fromdata("RSA", params, out)) == -FP_E_BADREQ)
+		goto bad;
+	goto out;
+bad:
+	r = fp_fail(st, FP_E_BADREQ, "The CSR's RSA public key is malformed.");
+out:
+	ERR_clear_error();
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	ASN1_item_free((ASN1_VALUE *)rk, ASN1_ITEM_rptr(csr_rsa_key));
+	return r;
+}
+
+/* The SubjectPublicKeyInfo as a key: RSA or EC, nothing else. */
+static int
+csr_key(const csr_spki *spki, EVP_PKEY **out, struct fp_status *st)
+{
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	int ptype;
+
+	/* A key is whole octets; the DER of one has no unused bits. */
+	if ((spki->key->flags & ASN1_STRING_FLAG_BITS_LEFT) != 0 &&
+	    (spki->key->flags & 0x07) != 0)
+		return fp_fail(st, FP_E_BADREQ,
+		    "The CSR is not a valid PKCS#10 certificate request.");
+	X509_ALGOR_get0(&obj, &ptype, &pval, spki->alg);
+	switch (OBJ_obj2nid(obj)) {
+	case NID_X9_62_id_ecPublicKey:
+		return csr_key_ec(ptype, pval, spki->key, out, st);
+	case NID_rsaEncryption:
+		return csr_key_rsa(ptype, spki->key, out, st);
+	default:
+		/* RSA-PSS, Ed25519, DSA, ...: fine, but not ours to issue. */
+		return fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_KEY_ALG);
+	}
+}
+
+void
+pki_csr_free(struct pki_csr *csr)
+{
+	if (csr == NULL)
+		return;
+	ASN1_item_free((ASN1_VALUE *)csr->der, ASN1_ITEM_rptr(csr_der));
+	EVP_PKEY_free(csr->pub);
+	free(csr);
+}
+
+EVP_PKEY *
+pki_csr_pubkey(const struct pki_csr *csr)
+{
+	return csr->pub;
+}
+
 int
-pki_csr_parse_der(const unsigned char *der, size_t len, X509_REQ **out,
+pki_csr_to_der(const struct pki_csr *csr, struct buf *out)
+{
+	unsigned char *der = NULL;
+	int len;
+
+	if ((len = ASN1_item_i2d((const ASN1_VALUE *)csr->der, &der,
+	         ASN1_ITEM_rptr(csr_der))) <= 0) {
+		log_ossl_errors("pki_csr_to_der");
+		return -FP_E_INTERNAL;
+	}
+	buf_append(out, der, (size_t)len);
+	OPENSSL_free(der);
+	return 0;
+}
+
+int
+pki_csr_parse_der(const unsigned char *der, size_t len, struct pki_csr **out,
     struct fp_status *st)
 {
 	const unsigned char *p = der;
-	X509_REQ *req = NULL;
-	EVP_PKEY *pub;
+	struct pki_csr *csr;
 	int r = -FP_E_BADREQ;
 
 	*out = NULL;
+	csr = xcalloc(1, sizeof(*csr));
 	if (len > LONG_MAX ||
-	    (req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL ||
+	    (csr->der = (csr_der *)ASN1_item_d2i(NULL, &p, (long)len,
+	         ASN1_ITEM_rptr(csr_der))) == NULL ||
 	    p != der + len) {
 		ERR_clear_error();
 		r = fp_fail(st, FP_E_BADREQ,
 		    "The CSR is not a valid PKCS#10 certificate request.");
 		goto out;
 	}
-	if (X509_REQ_get_version(req) != X509_REQ_VERSION_1) {
+	if (ASN1_INTEGER_get(csr->der->info->version) != X509_REQ_VERSION_1) {
+		ERR_clear_error();
 		r = fp_fail(st, FP_E_BADREQ,
 		    "The CSR version is not supported.");
 		goto out;
 	}
 
-	/*
-	 * Key policy before any arithmetic: an explicit-parameters curve is
-	 * rejected before we compute on it (CVE-2022-0778 lived there).
-	 */
-	if ((pub = X509_REQ_get0_pubkey(req)) == NULL) {
-		ERR_clear_error();
-		r = fp_fail(st, FP_E_BADREQ,
-		    "The public key algorithm is not supported. (Use RSA or "
-		    "ECDSA)");
+	/* Key policy before the signature's arithmetic on the key. */
+	if ((r = csr_key(csr->der->info->spki, &csr->pub, st)) != 0 ||
+	    (r = pki_key_check(csr->pub, st)) != 0 ||
+	    (r = csr_check_sigalg(csr->der->sig_alg, st)) != 0)
 		goto out;
-	}
-	if ((r = pki_key_check(pub, st)) != 0)
-		goto out;
-	if ((r = csr_check_sigalg(req, st)) != 0)
-		goto out;
-	if (X509_REQ_verify_ex(req, pub, NULL, NULL) != 1) {
+	if (ASN1_item_verify_ex(ASN1_ITEM_rptr(csr_info), csr->der->sig_alg,
+	        csr->der->sig, csr->der->info, NULL, csr->pub, NULL,
+	        NULL) != 1) {
 		ERR_clear_error();
 		r = fp_fail(st, FP_E_BADREQ,
 		    "The CSR signature does not verify.");
 		goto out;
 	}
-	if ((r = csr_check_extensions(req, st)) != 0)
+	if ((r = csr_check_extensions(csr, st)) != 0)
 		goto out;
-	*out = req;
-	req = NULL;
+	*out = csr;
+	csr = NULL;
 	r = 0;
 out:
-	X509_REQ_free(req);
+	pki_csr_free(csr);
 	return r;
 }
 
 int
-pki_csr_parse_pem(const char *pem, size_t len, X509_REQ **out,
+pki_csr_parse_pem(const char *pem, size_t len, struct pki_csr **out,
     struct fp_status *st)
 {
 	struct buf der = BUF_INIT;
@@ -223,7 +485,8 @@ cn_echo(const unsigned char *s, size_t len, char *out, size_t outsz)
 }
 
 int
-pki_csr_subject_cn_only(X509_REQ *req, char **cn, struct fp_status *st)
+pki_csr_subject_cn_only(const struct pki_csr *csr, char **cn,
+    struct fp_status *st)
 {
 	const X509_NAME *name;
 	const X509_NAME_ENTRY *ne;
@@ -234,7 +497,7 @@ pki_csr_subject_cn_only(X509_REQ *req, char **cn, struct fp_status *st)
 	int i, n, nid, ulen = -1, r = -FP_E_BADREQ;
 
 	*cn = NULL;
-	name = X509_REQ_get_subject_name(req);
+	name = csr->der->info->subject;
 	n = X509_NAME_entry_count(name);
 
 	/*
@@ -348,7 +611,7 @@ san_from_gn(const GENERAL_NAME *gn, struct pki_san *out, struct fp_status *st)
 }
 
 int
-pki_csr_sans(X509_REQ *req, struct pki_san **sans, size_t *n,
+pki_csr_sans(const struct pki_csr *csr, struct pki_san **sans, size_t *n,
     struct fp_status *st)
 {
 	STACK_OF(X509_EXTENSION) *exts = NULL;
@@ -359,7 +622,11 @@ pki_csr_sans(X509_REQ *req, struct pki_san **sans, size_t *n,
 
 	*sans = NULL;
 	*n = 0;
-	exts = X509_REQ_get_extensions(req);
+	if ((exts = csr_extensions(csr)) == NULL) {
+		rc = fp_fail(st, FP_E_BADREQ,
+		    "The CSR's extension request attribute is malformed.");
+		goto out;
+	}
 	idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
 	if (idx < 0)
 		goto out;
@@ -387,9 +654,9 @@ out:
 }
 
 char *
-pki_csr_cn(X509_REQ *req)
+pki_csr_cn(const struct pki_csr *csr)
 {
-	const X509_NAME *name = X509_REQ_get_subject_name(req);
+	const X509_NAME *name = csr->der->info->subject;
 	const ASN1_STRING *s;
 	unsigned char *utf8 = NULL;
 	char *cn = NULL;

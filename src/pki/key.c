@@ -25,6 +25,8 @@
 #include "fleetpki/pki.h"
 #include "fleetpki/util.h"
 
+#include "pki_internal.h"
+
 /* The algorithms pki_key_generate() offers, by their API names. */
 static const struct keyalg {
 	const char *name;
@@ -184,10 +186,7 @@ key_check_ec(EVP_PKEY *key, struct fp_status *st)
 	         OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS, &explicit) &&
 	        explicit != 0)) {
 		ERR_clear_error();
-		r = fp_fail(st, FP_E_BADREQ,
-		    "The ECDSA public key uses explicit curve parameters, "
-		    "which are not supported. (Encode the key with a named "
-		    "curve: P-256, P-384 or P-521)");
+		r = fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_EC_EXPLICIT);
 		goto out;
 	}
 	nid = NID_undef;
@@ -196,10 +195,7 @@ key_check_ec(EVP_PKEY *key, struct fp_status *st)
 	ERR_clear_error();
 	if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1 &&
 	    nid != NID_secp521r1) {
-		r = fp_fail(st, FP_E_BADREQ,
-		    "The elliptical curve used in the ECDSA public key "
-		    "algorithm is not supported. (Use the NIST-recommended "
-		    "curves: P-256, P-384 or P-521)");
+		r = fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_EC_CURVE);
 		goto out;
 	}
 
@@ -214,8 +210,7 @@ key_check_ec(EVP_PKEY *key, struct fp_status *st)
 	}
 	if (EVP_PKEY_public_check_quick(ctx) != 1) {
 		ERR_clear_error();
-		r = fp_fail(st, FP_E_BADREQ,
-		    "The ECDSA public key is not a valid point on its curve.");
+		r = fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_EC_POINT);
 		goto out;
 	}
 	r = 0;
@@ -232,8 +227,7 @@ pki_key_check(EVP_PKEY *key, struct fp_status *st)
 		return key_check_rsa(key, st);
 	if (key != NULL && EVP_PKEY_is_a(key, "EC"))
 		return key_check_ec(key, st);
-	return fp_fail(st, FP_E_BADREQ,
-	    "The public key algorithm is not supported. (Use RSA or ECDSA)");
+	return fp_fail(st, FP_E_BADREQ, "%s", PKI_MSG_KEY_ALG);
 }
 
 /* PKCS#8 through the 3.0 encoders; 'fmt' is "DER" or "PEM". */

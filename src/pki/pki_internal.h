@@ -38,4 +38,20 @@ int pki_serial_to_hex(const ASN1_INTEGER *sn, char *out);
  */
 CRL_DIST_POINTS *pki_dist_points(const char *url);
 
+/*
+ * Key policy messages that both the CSR parser (csr.c), which reads the
+ * algorithm before a key exists, and pki_key_check() (key.c) give.
+ */
+#define PKI_MSG_KEY_ALG                                                        \
+	"The public key algorithm is not supported. (Use RSA or ECDSA)"
+#define PKI_MSG_EC_EXPLICIT                                                    \
+	"The ECDSA public key uses explicit curve parameters, which are not "  \
+	"supported. (Encode the key with a named curve: P-256, P-384 or "      \
+	"P-521)"
+#define PKI_MSG_EC_CURVE                                                       \
+	"The elliptical curve used in the ECDSA public key algorithm is not "  \
+	"supported. (Use the NIST-recommended curves: P-256, P-384 or P-521)"
+#define PKI_MSG_EC_POINT                                                       \
+	"The ECDSA public key is not a valid point on its curve."
+
 #endif

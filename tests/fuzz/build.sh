@@ -59,6 +59,18 @@ if command -v openssl >/dev/null 2>&1; then
 		-out "$OUT/seeds_csr/p256.pem" 2>/dev/null || true
 	openssl req -in "$OUT/seeds_csr/p256.pem" -outform DER \
 		-out "$OUT/seeds_csr/p256.der" 2>/dev/null || true
+	# The other key forms the parser builds itself: RSA, and a P-384
+	# point in compressed form; and a request for names.
+	openssl req -new -newkey rsa:2048 -nodes -keyout /dev/null \
+		-subj /CN=dev2 -addext subjectAltName=DNS:a.example,IP:192.0.2.1 \
+		-outform DER -out "$OUT/seeds_csr/rsa-sans.der" 2>/dev/null || true
+	openssl ecparam -name secp384r1 -genkey -noout \
+		-out "$OUT/seeds_csr/p384.key" 2>/dev/null &&
+		openssl ec -in "$OUT/seeds_csr/p384.key" -conv_form compressed \
+			-out "$OUT/seeds_csr/p384c.key" 2>/dev/null &&
+		openssl req -new -key "$OUT/seeds_csr/p384c.key" -subj /CN=dev3 \
+			-outform DER -out "$OUT/seeds_csr/p384c.der" 2>/dev/null || true
+	rm -f "$OUT/seeds_csr/p384.key" "$OUT/seeds_csr/p384c.key"
 fi
 # shellcheck disable=SC2086 # word splitting of the flag lists is wanted
 $CC $CFLAGS -o "$OUT/fuzz_json" tests/fuzz/fuzz_json.c $COMMON $LIBS

@@ -158,14 +158,14 @@ static int
 parse_req(X509_REQ *req, struct fp_status *st)
 {
 	struct buf pem = BUF_INIT;
-	X509_REQ *out = NULL;
+	struct pki_csr *out = NULL;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	req_pem(req, &pem);
 	r = pki_csr_parse_pem((char *)pem.data, pem.len, &out, st);
 	assert_true((r == 0) == (out != NULL));
-	X509_REQ_free(out);
+	pki_csr_free(out);
 	buf_free(&pem);
 	return r;
 }
@@ -416,7 +416,7 @@ test_key_policy_ec(void **state)
 	static const char *const good[] = { "P-256", "P-384", "P-521" };
 	struct fp_status st;
 	struct buf pem = BUF_INIT;
-	X509_REQ *req = NULL;
+	struct pki_csr *req = NULL;
 	EVP_PKEY *k;
 	size_t i;
 
@@ -470,14 +470,20 @@ test_csr_tamper(void **state)
 	struct fp_status st = { 0 };
 	EVP_PKEY *k = genkey_ec("P-256", "named_curve");
 	X509_REQ *req = make_req(k, EVP_sha256(), NULL, "dev1", NULL, 0);
-	X509_REQ *out = NULL;
+	struct pki_csr *out = NULL;
+	struct buf back = BUF_INIT;
 	unsigned char *der = NULL, *p;
 	int len, i;
 
 	len = i2d_X509_REQ(req, &der);
 	assert_true(len > 0);
 	assert_int_equal(pki_csr_parse_der(der, (size_t)len, &out, &st), 0);
-	X509_REQ_free(out);
+	/* What it gives back is what it was given. */
+	assert_int_equal(pki_csr_to_der(out, &back), 0);
+	assert_int_equal(back.len, (size_t)len);
+	assert_memory_equal(back.data, der, (size_t)len);
+	buf_free(&back);
+	pki_csr_free(out);
 
 	/* The signed subject changed: "dev1" becomes "dev2". */
 	for (p = NULL, i = 0; i + 4 <= len; i++)
@@ -514,11 +520,11 @@ static int
 parse_text(const char *text)
 {
 	struct fp_status st = { 0 };
-	X509_REQ *out = NULL;
+	struct pki_csr *out = NULL;
 	int r;
 
 	r = pki_csr_parse_pem(text, strlen(text), &out, &st);
-	X509_REQ_free(out);
+	pki_csr_free(out);
 	return r;
 }
 
@@ -529,7 +535,7 @@ test_csr_pem_envelope(void **state)
 	X509_REQ *req = make_req(k, EVP_sha256(), NULL, "dev1", NULL, 0);
 	struct buf pem = BUF_INIT, t = BUF_INIT;
 	struct fp_status st = { 0 };
-	X509_REQ *out = NULL;
+	struct pki_csr *out = NULL;
 	char *body;
 
 	req_pem(req, &pem);
@@ -628,11 +634,18 @@ cn_only(EVP_PKEY *k, const char *o, const char *cn, char **out,
     struct fp_status *st)
 {
 	X509_REQ *req = make_req(k, EVP_sha256(), o, cn, NULL, 0);
-	int r;
+	struct pki_csr *csr = NULL;
+	unsigned char *der = NULL;
+	int len, r;
 
 	memset(st, 0, sizeof(*st));
 	*out = NULL;
-	r = pki_csr_subject_cn_only(req, out, st);
+	len = i2d_X509_REQ(req, &der);
+	assert_true(len > 0);
+	assert_int_equal(pki_csr_parse_der(der, (size_t)len, &csr, st), 0);
+	r = pki_csr_subject_cn_only(csr, out, st);
+	pki_csr_free(csr);
+	OPENSSL_free(der);
 	X509_REQ_free(req);
 	return r;
 }
@@ -676,6 +689,220 @@ test_csr_cn_only(void **state)
 	assert_string_equal(st.msg, want);
 	free(want);
 	EVP_PKEY_free(k);
+}
+
+/*
+ * A CSR for 'k' whose SubjectPublicKeyInfo is then replaced by the given
+ * algorithm and key bits and signed again with 'k': a well-signed request
+ * for a key that is not what it should be.  Parsed as DER; the message in
+ * 'st'.
+ */
+static int
+parse_spki(EVP_PKEY *k, int algnid, int ptype, void *pval,
+    const unsigned char *bits, size_t len, struct fp_status *st)
+{
+	X509_REQ *req = make_req(k, EVP_sha256(), NULL, "dev1", NULL, 0);
+	struct pki_csr *out = NULL;
+	unsigned char *enc = OPENSSL_malloc(len + 1), *der = NULL;
+	int dlen, r;
+
+	memcpy(enc, bits, len);
+	assert_true(X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req),
+	    OBJ_nid2obj(algnid), ptype, pval, enc, (int)len));
+	assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
+	dlen = i2d_X509_REQ(req, &der);
+	assert_true(dlen > 0);
+	memset(st, 0, sizeof(*st));
+	r = pki_csr_parse_der(der, (size_t)dlen, &out, st);
+	assert_true((r == 0) == (out != NULL));
+	pki_csr_free(out);
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	return r;
+}
+
+/* The key bits of 'k' as a CSR would carry them, in 'out' (<= 1024). */
+static size_t
+key_bits(EVP_PKEY *k, unsigned char *out)
+{
+	X509_REQ *req = make_req(k, EVP_sha256(), NULL, "dev1", NULL, 0);
+	const unsigned char *p;
+	int len;
+
+	assert_true(X509_PUBKEY_get0_param(NULL, &p, &len, NULL,
+	    X509_REQ_get_X509_PUBKEY(req)));
+	assert_true(len > 0 && len <= 1024);
+	memcpy(out, p, (size_t)len);
+	X509_REQ_free(req);
+	return (size_t)len;
+}
+
+/*
+ * The CSR parser builds the key from the SubjectPublicKeyInfo itself
+ * (not through d2i_X509_REQ): each form it takes comes out as the same
+ * key, carried into the certificate byte for byte, and each malformed
+ * or foreign one is refused with its reason, though well signed.
+ */
+static void
+test_csr_key_forms(void **state)
+{
+	static const char *const forms[] = { "P-256/uncompressed",
+		"P-256/compressed", "P-384/uncompressed", "P-521/compressed",
+		"RSA" };
+	struct pki_profile prof = { 0 };
+	struct fp_status st;
+	struct pki_csr *csr;
+	EVP_PKEY *k, *ed, *p256;
+	X509_REQ *req;
+	X509 *x;
+	unsigned char *der, *a, *b, bits[1024], neg[1024];
+	char curve[16];
+	size_t i, n;
+	int len, la, lb;
+
+	prof.subject.cn = "dev1";
+	prof.eku = PKI_EKU_CLIENT;
+	prof.days = 30;
+	for (i = 0; i < FP_ARRAY_LEN(forms); i++) {
+		if (strcmp(forms[i], "RSA") == 0)
+			k = genkey_rsa(2048, 65537);
+		else {
+			snprintf(curve, sizeof(curve), "%.5s", forms[i]);
+			k = genkey_ec(curve, "named_curve");
+			assert_true(EVP_PKEY_set_utf8_string_param(k,
+			    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			    (char *)strchr(forms[i], '/') + 1));
+		}
+		req = make_req(k, EVP_sha256(), NULL, "dev1", NULL, 0);
+		der = NULL;
+		len = i2d_X509_REQ(req, &der);
+		csr = NULL;
+		assert_int_equal(
+		    pki_csr_parse_der(der, (size_t)len, &csr, &st), 0);
+		assert_int_equal(EVP_PKEY_eq(pki_csr_pubkey(csr), k), 1);
+		x = issue(&fx.ca, pki_csr_pubkey(csr), &prof);
+		spki_matches(x, pki_csr_pubkey(csr));
+		a = b = NULL;
+		la = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &a);
+		lb = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &b);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, (size_t)la);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		X509_free(x);
+		pki_csr_free(csr);
+		OPENSSL_free(der);
+		X509_REQ_free(req);
+		EVP_PKEY_free(k);
+	}
+
+	p256 = genkey_ec("P-256", "named_curve");
+	n = key_bits(p256, bits);
+	assert_int_equal(parse_spki(p256, NID_X9_62_id_ecPublicKey,
+	                     V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1),
+	                     bits, n, &st),
+	    0);
+	/* Off the curve; the hybrid form (RFC 5480 forbids it); no point. */
+	bits[n - 1] ^= 0x01;
+	assert_int_equal(parse_spki(p256, NID_X9_62_id_ecPublicKey,
+	                     V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1),
+	                     bits, n, &st),
+	    -FP_E_BADREQ);
+	assert_string_equal(st.msg,
+	    "The ECDSA public key is not a valid point on its curve.");
+	bits[n - 1] ^= 0x01;
+	bits[0] = 0x06 | (bits[n - 1] & 1);
+	assert_int_equal(parse_spki(p256, NID_X9_62_id_ecPublicKey,
+	                     V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1),
+	                     bits, n, &st),
+	    -FP_E_BADREQ);
+	assert_string_equal(st.msg,
+	    "The ECDSA public key is not a valid point on its curve.");
+	bits[0] = 0x04;
+	assert_int_equal(parse_spki(p256, NID_X9_62_id_ecPublicKey,
+	                     V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1),
+	                     bits, 0, &st),
+	    -FP_E_BADREQ);
+	/* A curve not ours; no curve at all (implicitlyCA). */
+	assert_int_equal(parse_spki(p256, NID_X9_62_id_ecPublicKey,
+	                     V_ASN1_OBJECT, OBJ_nid2obj(NID_secp256k1), bits,
+	                     n, &st),
+	    -FP_E_BADREQ);
+	assert_string_equal(st.msg, MSG_CURVE);
+	assert_int_equal(parse_spki(p256, NID_X9_62_id_ecPublicKey,
+	                     V_ASN1_NULL, NULL, bits, n, &st),
+	    -FP_E_BADREQ);
+	assert_string_equal(st.msg,
+	    "The public key algorithm is not supported. (Use RSA or ECDSA)");
+	/* The EC point called an RSA key. */
+	assert_int_equal(parse_spki(p256, NID_rsaEncryption, V_ASN1_NULL,
+	                     NULL, bits, n, &st),
+	    -FP_E_BADREQ);
+	assert_string_equal(st.msg, "The CSR's RSA public key is malformed.");
+
+	/*
+	 * RSA: the real key, then its modulus made negative (its leading
+	 * zero octet dropped: 30 82 01 0a 02 82 01 01 00 <n> 02 03 01 00 01),
+	 * trailing bytes, and parameters that are not NULL.
+	 */
+	k = genkey_rsa(2048, 65537);
+	n = key_bits(k, bits);
+	assert_int_equal(n, 270);
+	assert_int_equal(bits[8], 0x00);
+	assert_int_equal(parse_spki(k, NID_rsaEncryption, V_ASN1_NULL, NULL,
+	                     bits, n, &st),
+	    0);
+	memcpy(neg, "\x30\x82\x01\x09\x02\x82\x01\x00", 8);
+	memcpy(neg + 8, bits + 9, n - 9);
+	assert_int_equal(parse_spki(k, NID_rsaEncryption, V_ASN1_NULL, NULL,
+	                     neg, n - 1, &st),
+	    -FP_E_BADREQ);
+	assert_string_equal(st.msg, "The CSR's RSA public key is malformed.");
+	bits[n] = 0x00;
+	assert_int_equal(parse_spki(k, NID_rsaEncryption, V_ASN1_NULL, NULL,
+	                     bits, n + 1, &st),
+	    -FP_E_BADREQ);
+	assert_string_equal(st.msg, "The CSR's RSA public key is malformed.");
+	assert_int_equal(parse_spki(k, NID_rsaEncryption, V_ASN1_OBJECT,
+	                     OBJ_nid2obj(NID_sha256), bits, n, &st),
+	    -FP_E_BADREQ);
+	assert_string_equal(st.msg, "The CSR's RSA public key is malformed.");
+	EVP_PKEY_free(k);
+
+	/* Ed25519: a fine algorithm, but not one we issue for. */
+	ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	req = make_req(ed, NULL, NULL, "dev1", NULL, 0);
+	der = NULL;
+	len = i2d_X509_REQ(req, &der);
+	csr = NULL;
+	assert_int_equal(pki_csr_parse_der(der, (size_t)len, &csr, &st),
+	    -FP_E_BADREQ);
+	assert_null(csr);
+	assert_string_equal(st.msg,
+	    "The public key algorithm is not supported. (Use RSA or ECDSA)");
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	EVP_PKEY_free(ed);
+
+	/*
+	 * A key's BIT STRING with unused bits (03 42 01 04 ...): malformed
+	 * DER for a key, refused before the signature is looked at.
+	 */
+	req = make_req(p256, EVP_sha256(), NULL, "dev1", NULL, 0);
+	der = NULL;
+	len = i2d_X509_REQ(req, &der);
+	for (a = NULL, i = 0; i + 4 <= (size_t)len; i++)
+		if (memcmp(der + i, "\x03\x42\x00\x04", 4) == 0)
+			a = der + i;
+	assert_non_null(a);
+	a[2] = 0x01;
+	assert_int_equal(pki_csr_parse_der(der, (size_t)len, &csr, &st),
+	    -FP_E_BADREQ);
+	assert_string_equal(st.msg,
+	    "The CSR is not a valid PKCS#10 certificate request.");
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	EVP_PKEY_free(p256);
 }
 
 /* ---- issuance ----------------------------------------------------- */
@@ -1515,6 +1742,7 @@ main(void)
 		cmocka_unit_test(test_csr_pem_envelope),
 		cmocka_unit_test(test_csr_duplicate_ext),
 		cmocka_unit_test(test_csr_cn_only),
+		cmocka_unit_test(test_csr_key_forms),
 		cmocka_unit_test(test_ca_create),
 		cmocka_unit_test(test_issue_profile_only),
 		cmocka_unit_test(test_issue_serial),
